@@ -1,0 +1,58 @@
+# berth's build and test entry points. Recipes stay thin: the machine set-up
+# lives in .ci/deps.sh, the end-to-end harness in e2e/.
+#
+#   make            build bin/berth
+#   make test       what CI runs: deps, unit tests (-race), end-to-end tests
+#   make lint       gofmt, go vet, staticcheck
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+# Run prerequisites one after another, in the order written (test: deps unit e2e).
+.NOTPARALLEL:
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# honnef.co/go/tools v0.8.2 is staticcheck 2026.2.2, the newest the module
+# proxy serves that builds with our Go (the proxy does not resolve the
+# 2025.1.1-style names, hence the module version).
+STATICCHECK_VERSION ?= v0.8.2
+BERTH_BIN := $(CURDIR)/bin/berth
+
+.DEFAULT_GOAL := build
+.PHONY: build deps unit e2e test lint bench demo clean
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/berthdev/berth/cmd/cli.version=$(VERSION)" -o bin/berth ./cmd/berth
+
+deps:
+	bash .ci/deps.sh
+
+# Every package but the end-to-end ones, which need the binary and an engine.
+unit:
+	all=$$(go list ./...); pkgs=$$(grep -Ev '/e2e(/|$$)' <<<"$$all" || true); \
+	if [[ -z $$pkgs ]]; then echo "unit: no packages to test yet"; exit 0; fi; \
+	go test -race -count=1 $$pkgs
+
+e2e: deps build
+	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 25m ./e2e/...
+
+# Fuzz seed corpora run as plain tests in unit.
+test: deps unit e2e
+
+lint:
+	out=$$(gofmt -l .); if [[ -n $$out ]]; then echo "gofmt -l: these files need gofmt:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	if GOBIN=$(CURDIR)/bin/tools go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); then \
+		bin/tools/staticcheck ./...; \
+	else \
+		echo "lint: staticcheck $(STATICCHECK_VERSION) does not build with $$(go env GOVERSION); skipped"; \
+	fi
+
+# No benchmarks yet: this runs whatever Benchmark functions exist, once.
+bench: deps build
+	BERTH_BIN=$(BERTH_BIN) go test -count=1 -run '^$$' -bench . ./...
+
+demo: build
+	./bin/berth -f testdata/example/compose.yaml config
+
+clean:
+	rm -rf bin/

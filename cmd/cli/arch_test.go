@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// goPackage is the part of `go list -json` the architecture tests read.
+type goPackage struct {
+	ImportPath string
+	Name       string
+	Doc        string
+	Imports    []string
+	Deps       []string
+}
+
+func listPackages(t *testing.T) []goPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", "-deps=false", "github.com/berthdev/berth/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 4 {
+		t.Fatalf("go list found %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// TestArchitecture keeps the dependency direction of architecture.md:
+// project and reconcile know nothing of moby or the backends, and the
+// service contract needs only the standard library.
+func TestArchitecture(t *testing.T) {
+	const mod = "github.com/berthdev/berth"
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod+"/")
+		for _, dep := range p.Deps {
+			switch {
+			case rel == "project" || strings.HasPrefix(rel, "project/") || rel == "reconcile" || strings.HasPrefix(rel, "reconcile/"):
+				if strings.HasPrefix(dep, "github.com/moby/") || strings.HasPrefix(dep, "github.com/docker/docker") ||
+					strings.HasPrefix(dep, mod+"/service/") || strings.HasPrefix(dep, mod+"/cmd") {
+					t.Errorf("%s depends on %s: it must not know the engine, the backends or the CLI", p.ImportPath, dep)
+				}
+			case rel == "service":
+				if strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
+					t.Errorf("%s depends on %s: the service contract may use the standard library only", p.ImportPath, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestPackageDocs requires a package comment on every package.
+func TestPackageDocs(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("package %s has no doc comment", p.ImportPath)
+		}
+	}
+}

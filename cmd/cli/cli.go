@@ -1,0 +1,190 @@
+// Package cli is berth's command line: one cobra command per subcommand,
+// each parsing its flags, loading the project and calling into project,
+// reconcile and a backend. Run is the whole program; cmd/berth's main only
+// wires it to the process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/project"
+)
+
+// version is set at build time with -ldflags "-X ...cli.version=...".
+var version = "dev"
+
+// Stdio are the standard streams a command reads and writes.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// ExitError ends the program with Code after printing Msg (if any) on
+// standard error, as docker compose's StatusError does.
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return "exit status " + strconv.Itoa(e.Code)
+}
+
+// globals are the flags every subcommand shares, with docker compose's names.
+type globals struct {
+	files       []string
+	projectName string
+	projectDir  string
+	profiles    []string
+	envFiles    []string
+	progress    string
+	ansi        string
+	dryRun      bool
+	parallel    int
+
+	stdio Stdio
+	env   []string
+	wd    string
+}
+
+// Run runs berth with args (without the program name) and returns the exit
+// code. It never panics: an internal error is reported in one line.
+func Run(ctx context.Context, args []string, stdio Stdio) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "berth: working directory: %v\n", err)
+		return 1
+	}
+	return run(ctx, args, stdio, os.Environ(), wd)
+}
+
+// run is Run with the environment and working directory given, for tests.
+func run(ctx context.Context, args []string, stdio Stdio, env []string, wd string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stdio.Err, "berth: internal error: %v (please report it; set BERTH_DEBUG=1 for details)\n", r)
+			if os.Getenv("BERTH_DEBUG") != "" {
+				fmt.Fprintf(stdio.Err, "%s\n", debug.Stack())
+			}
+			code = 70
+		}
+	}()
+	g := &globals{stdio: stdio, env: env, wd: wd}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Msg != "" {
+			fmt.Fprintln(stdio.Err, ee.Msg)
+		}
+		return ee.Code
+	}
+	printError(stdio.Err, err)
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	return 1
+}
+
+// printError writes err on w, one problem per line, in file and line order.
+func printError(w io.Writer, err error) {
+	if les := project.Errors(err); len(les) > 1 {
+		sort.SliceStable(les, func(i, j int) bool {
+			if les[i].File != les[j].File {
+				return les[i].File < les[j].File
+			}
+			return les[i].Line < les[j].Line
+		})
+		fmt.Fprintf(w, "%d problems in the compose files:\n", len(les))
+		for _, le := range les {
+			fmt.Fprintf(w, "  %s\n", le)
+		}
+		return
+	}
+	fmt.Fprintln(w, strings.TrimRight(err.Error(), "\n"))
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "berth",
+		Short: "Run multi-container applications from compose files",
+		Long: `berth runs the services a compose.yaml describes, like docker compose:
+same files, same commands, same container names and labels, so each tool
+manages the other's projects. It talks to a Docker engine when one answers
+(DOCKER_HOST or /var/run/docker.sock) and otherwise runs containers itself.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		TraverseChildren:  true,
+		Version:           version,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+	}
+	root.SetVersionTemplate("berth version {{.Version}}\n")
+	f := root.PersistentFlags()
+	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose configuration files, merged in order (- reads standard input; default: COMPOSE_FILE, else compose.yaml found here or in a parent)")
+	f.StringVarP(&g.projectName, "project-name", "p", "", "Project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the project directory's name)")
+	f.StringVar(&g.projectDir, "project-directory", "", "Alternate working directory (default: the directory of the first compose file)")
+	f.StringArrayVar(&g.profiles, "profile", nil, "Enable a profile (repeatable; default: COMPOSE_PROFILES)")
+	f.StringArrayVar(&g.envFiles, "env-file", nil, "Alternate environment file for interpolation (repeatable; default: COMPOSE_ENV_FILES, else .env)")
+	f.StringVar(&g.progress, "progress", "", "Progress output: auto, tty, plain, json or quiet (default: COMPOSE_PROGRESS, else auto)")
+	f.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
+	f.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
+	f.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else unlimited)")
+	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
+	_ = f.MarkHidden("workdir")
+
+	root.AddCommand(
+		newConfigCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+// loadOptions are the project.Options the global flags and environment say.
+func (g *globals) loadOptions(services []string) project.Options {
+	profiles := g.profiles
+	return project.Options{
+		Files:       g.files,
+		ProjectName: g.projectName,
+		ProjectDir:  g.projectDir,
+		Profiles:    profiles,
+		EnvFiles:    g.envFiles,
+		Services:    services,
+		Env:         g.envWithDotEnv(),
+		WorkingDir:  g.wd,
+	}
+}
+
+// envWithDotEnv is the process environment plus the COMPOSE_* variables the
+// project's .env sets, so that .env configures berth as it does docker compose.
+func (g *globals) envWithDotEnv() []string {
+	dir := g.wd
+	if g.projectDir != "" {
+		dir = g.projectDir
+	}
+	env := append([]string{}, g.env...)
+	for k, v := range project.DotEnvComposeVars(g.envFiles, dir, g.env) {
+		env = append(env, k+"="+v)
+	}
+	return env
+}

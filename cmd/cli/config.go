@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/berthdev/berth/project"
+)
+
+type configOptions struct {
+	format        string
+	output        string
+	quiet         bool
+	services      bool
+	volumes       bool
+	networks      bool
+	images        bool
+	profiles      bool
+	hash          string
+	noInterpolate bool
+	noConsistency bool
+	environment   bool
+	variables     bool
+}
+
+func newConfigCmd(g *globals) *cobra.Command {
+	var o configOptions
+	cmd := &cobra.Command{
+		Use:   "config [OPTIONS] [SERVICE...]",
+		Short: "Check the compose files and print the resolved model",
+		Long: `Load the compose files as up would (interpolation, .env, env_file, overrides,
+profiles, extends, include), check them, and print the result in canonical form.
+Every problem found is reported with its file, line, service and key, and the
+exit code is 1. Use -q in CI to validate without printing.`,
+		Example: `  berth config                 # the merged, resolved model as YAML
+  berth config -q              # validate only
+  berth config --hash '*'      # config hashes, one "service hash" per line
+  berth -f a.yaml -f b.yaml config --services`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfig(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "", "Output format: yaml or json (default yaml)")
+	f.StringVarP(&o.output, "output", "o", "", "Write to this file instead of standard output")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only validate the configuration, print nothing")
+	f.BoolVar(&o.services, "services", false, "Print the service names, one per line, dependencies first")
+	f.BoolVar(&o.volumes, "volumes", false, "Print the volume names, one per line")
+	f.BoolVar(&o.networks, "networks", false, "Print the network names, one per line")
+	f.BoolVar(&o.images, "images", false, "Print the image names, one per line")
+	f.BoolVar(&o.profiles, "profiles", false, "Print the profile names, one per line")
+	f.StringVar(&o.hash, "hash", "", `Print the config hash of these services ("svc1,svc2" or "*"), one "service hash" per line`)
+	f.BoolVar(&o.noInterpolate, "no-interpolate", false, "Don't interpolate environment variables")
+	f.BoolVar(&o.noConsistency, "no-consistency", false, "Don't check the model's consistency (may print an invalid model)")
+	f.BoolVar(&o.environment, "environment", false, "Print the environment used for interpolation")
+	f.BoolVar(&o.variables, "variables", false, "Print the variables the model uses, with their defaults")
+	return cmd
+}
+
+func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) error {
+	ctx := cmd.Context()
+	switch o.format {
+	case "", "yaml", "json":
+	default:
+		return fmt.Errorf("unsupported format %q: use yaml or json", o.format)
+	}
+	var buf bytes.Buffer
+	opts := g.loadOptions(args)
+	opts.NoConsistency = o.noConsistency
+
+	if o.noInterpolate || o.variables {
+		opts.NoInterpolate = true
+		model, err := project.LoadModel(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if o.variables {
+			if err := writeVariables(&buf, model, o.format); err != nil {
+				return err
+			}
+		} else if err := writeModel(&buf, model, o.format); err != nil {
+			return err
+		}
+		return emit(cmd.OutOrStdout(), o, buf.Bytes())
+	}
+
+	p, err := project.Load(ctx, opts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.services:
+		for _, name := range dependencyOrder(p.Model) {
+			fmt.Fprintln(&buf, name)
+		}
+	case o.volumes:
+		for _, v := range p.Volumes {
+			fmt.Fprintln(&buf, v.Key)
+		}
+	case o.networks:
+		for _, n := range p.Networks {
+			fmt.Fprintln(&buf, n.Key)
+		}
+	case o.images:
+		for _, s := range p.Services {
+			fmt.Fprintln(&buf, s.Image)
+		}
+	case o.profiles:
+		set := map[string]bool{}
+		for _, s := range p.Model.AllServices() {
+			for _, pr := range s.Profiles {
+				set[pr] = true
+			}
+		}
+		for _, pr := range sortedSet(set) {
+			fmt.Fprintln(&buf, pr)
+		}
+	case o.hash != "":
+		names := strings.Split(o.hash, ",")
+		if o.hash == "*" {
+			names = names[:0]
+			for _, s := range p.Services {
+				names = append(names, s.Name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			h, ok := p.ConfigHashes[name]
+			if !ok {
+				return fmt.Errorf("no such service: %s", name)
+			}
+			fmt.Fprintf(&buf, "%s %s\n", name, h)
+		}
+	case o.environment:
+		keys := make([]string, 0, len(p.Model.Environment))
+		for k := range p.Model.Environment {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&buf, "%s=%s\n", k, p.Model.Environment[k])
+		}
+	default:
+		var out []byte
+		if o.format == "json" {
+			out, err = p.Model.MarshalJSON()
+		} else {
+			out, err = p.Model.MarshalYAML()
+		}
+		if err != nil {
+			return fmt.Errorf("render the model: %w", err)
+		}
+		// Print values so that loading the output again gives them back.
+		buf.Write(bytes.ReplaceAll(out, []byte("$"), []byte("$$")))
+	}
+	return emit(cmd.OutOrStdout(), o, buf.Bytes())
+}
+
+func emit(w io.Writer, o configOptions, out []byte) error {
+	if o.quiet {
+		return nil
+	}
+	if o.output != "" {
+		if err := os.WriteFile(o.output, out, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", o.output, err)
+		}
+		return nil
+	}
+	_, err := w.Write(out)
+	return err
+}
+
+func writeModel(w io.Writer, model map[string]any, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(model)
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(model); err != nil {
+		return fmt.Errorf("render the model: %w", err)
+	}
+	return enc.Close()
+}
+
+func writeVariables(w io.Writer, model map[string]any, format string) error {
+	vars := template.ExtractVariables(model, template.DefaultPattern)
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(vars)
+	case "yaml":
+		return yaml.NewEncoder(w).Encode(vars)
+	}
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tREQUIRED\tDEFAULT VALUE\tALTERNATE VALUE")
+	for _, n := range names {
+		v := vars[n]
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", n, v.Required, v.DefaultValue, v.PresenceValue)
+	}
+	return tw.Flush()
+}
+
+// dependencyOrder lists the services dependencies first, ties by name.
+func dependencyOrder(p *types.Project) []string {
+	var out []string
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		s, ok := p.Services[name]
+		if !ok {
+			return
+		}
+		deps := make([]string, 0, len(s.DependsOn))
+		for d := range s.DependsOn {
+			deps = append(deps, d)
+		}
+		sort.Strings(deps)
+		for _, d := range deps {
+			visit(d)
+		}
+		out = append(out, name)
+	}
+	for _, name := range p.ServiceNames() {
+		visit(name)
+	}
+	return out
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

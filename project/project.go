@@ -1,0 +1,274 @@
+package project
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berthdev/berth/service"
+)
+
+// Version is what berth writes into com.docker.compose.version. docker
+// compose writes its own version there and reads it only for display; berth
+// writes a compose-compatible version so tools that parse it keep working.
+const Version = "2.40.3"
+
+// Project is the desired state of one compose project: the compose-go model
+// and what berth derives from it for the runtime.
+type Project struct {
+	// Name is the project name, normalised as docker compose does.
+	Name string
+	// WorkingDir is the project directory.
+	WorkingDir string
+	// ComposeFiles are the files loaded, in merge order.
+	ComposeFiles []string
+	// EnvFiles are the --env-file files given, if any.
+	EnvFiles []string
+	// Model is the compose-go model with env_file contents resolved into each
+	// service's environment, as docker compose runs it.
+	Model *types.Project
+	// Services are the active services, sorted by name.
+	Services []*Service
+	// Networks are the networks the active services use, sorted by key.
+	Networks []*Network
+	// Volumes are the named volumes, sorted by key.
+	Volumes []*Volume
+	// DisabledServices are services switched off by profiles: containers of
+	// theirs are not orphans.
+	DisabledServices []string
+	// ConfigHashes are the values `docker compose config --hash` prints, by
+	// service: computed before env_file resolution, as docker compose does.
+	ConfigHashes map[string]string
+}
+
+// Service is the desired state of one service.
+type Service struct {
+	// Name is the service key.
+	Name string
+	// Config is the compose-go model of the service (environment resolved).
+	Config types.ServiceConfig
+	// Hash is the configuration hash written on its containers.
+	Hash string
+	// Scale is the number of replicas wanted.
+	Scale int
+	// Image is the image reference, or project-service for built images.
+	Image string
+	// Labels are the labels every replica carries (user labels plus the
+	// com.docker.compose.* ones), without the per-replica number.
+	Labels map[string]string
+}
+
+// Network is the desired state of one network.
+type Network struct {
+	// Key is the network's key in the file ("default", ...).
+	Key string
+	// Name is the engine-side name (project_key, or name:).
+	Name string
+	// External networks must exist and are never created or removed.
+	External bool
+	// Config is the compose-go model of the network.
+	Config types.NetworkConfig
+	// Hash is the configuration hash written on the network.
+	Hash string
+	// Labels are the labels the network carries.
+	Labels map[string]string
+}
+
+// Volume is the desired state of one named volume.
+type Volume struct {
+	// Key is the volume's key in the file.
+	Key string
+	// Name is the engine-side name (project_key, or name:).
+	Name string
+	// External volumes must exist and are never created or removed.
+	External bool
+	// Config is the compose-go model of the volume.
+	Config types.VolumeConfig
+	// Hash is the configuration hash written on the volume.
+	Hash string
+	// Labels are the labels the volume carries.
+	Labels map[string]string
+}
+
+// Replica is one container a service wants.
+type Replica struct {
+	// Number is the 1-based replica number.
+	Number int
+	// Name is the container name: container_name, or project-service-N.
+	Name string
+	// Labels are the service's labels plus the container number.
+	Labels map[string]string
+}
+
+// Service returns the active service called name, or nil.
+func (p *Project) Service(name string) *Service {
+	for _, s := range p.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Replica returns replica number n (1-based) of the service in project.
+func (s *Service) Replica(project string, n int) Replica {
+	name := s.Config.ContainerName
+	if name == "" {
+		name = ContainerName(project, s.Name, n)
+	}
+	labels := make(map[string]string, len(s.Labels)+1)
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	labels[service.LabelContainerNumber] = strconv.Itoa(n)
+	return Replica{Number: n, Name: name, Labels: labels}
+}
+
+// ContainerName is docker compose's default container name.
+func ContainerName(project, svc string, n int) string {
+	return project + "-" + svc + "-" + strconv.Itoa(n)
+}
+
+// ImageName is the image a service runs: its image:, or project-service for
+// a service that is only built.
+func ImageName(project string, s types.ServiceConfig) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	return project + "-" + s.Name
+}
+
+// derive computes berth's desired state from the loaded model.
+func derive(model *types.Project, opts Options, envFiles []string) (*Project, error) {
+	model, err := selectServices(model, opts.Services, opts.AllResources)
+	if err != nil {
+		return nil, err
+	}
+	applyDefaultPlatform(model)
+
+	p := &Project{
+		Name:         model.Name,
+		WorkingDir:   model.WorkingDir,
+		ComposeFiles: model.ComposeFiles,
+		EnvFiles:     envFiles,
+		ConfigHashes: map[string]string{},
+	}
+	for name, s := range model.Services {
+		h, err := ServiceHash(s)
+		if err != nil {
+			return nil, err
+		}
+		p.ConfigHashes[name] = h
+	}
+
+	resolved, err := model.WithServicesEnvironmentResolved(true)
+	if err != nil {
+		return nil, explain(err, model.ComposeFiles)
+	}
+	if err := resolved.CheckContainerNameUnicity(); err != nil {
+		return nil, explain(err, model.ComposeFiles)
+	}
+	p.Model = resolved
+	p.DisabledServices = resolved.DisabledServiceNames()
+	sort.Strings(p.DisabledServices)
+
+	common := map[string]string{
+		service.LabelProject:     p.Name,
+		service.LabelVersion:     Version,
+		service.LabelWorkingDir:  p.WorkingDir,
+		service.LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
+		service.LabelOneoff:      service.OneoffFalse,
+	}
+	if len(envFiles) > 0 {
+		common[service.LabelEnvironmentFile] = strings.Join(envFiles, ",")
+	}
+	for _, name := range resolved.ServiceNames() {
+		cfg := resolved.Services[name]
+		h, err := ServiceHash(cfg)
+		if err != nil {
+			return nil, err
+		}
+		labels := map[string]string{}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		for k, v := range common {
+			labels[k] = v
+		}
+		labels[service.LabelService] = name
+		labels[service.LabelConfigHash] = h
+		labels[service.LabelDependsOn] = dependsOnLabel(cfg.DependsOn)
+		p.Services = append(p.Services, &Service{
+			Name:   name,
+			Config: cfg,
+			Hash:   h,
+			Scale:  cfg.GetScale(),
+			Image:  ImageName(p.Name, cfg),
+			Labels: labels,
+		})
+	}
+	sort.Slice(p.Services, func(i, j int) bool { return p.Services[i].Name < p.Services[j].Name })
+
+	for _, key := range sortedKeys(resolved.Networks) {
+		cfg := resolved.Networks[key]
+		h, err := NetworkHash(cfg)
+		if err != nil {
+			return nil, err
+		}
+		labels := map[string]string{}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		labels[service.LabelProject] = p.Name
+		labels[service.LabelNetwork] = key
+		labels[service.LabelVersion] = Version
+		labels[service.LabelConfigHash] = h
+		p.Networks = append(p.Networks, &Network{Key: key, Name: cfg.Name, External: bool(cfg.External), Config: cfg, Hash: h, Labels: labels})
+	}
+	for _, key := range sortedKeys(resolved.Volumes) {
+		cfg := resolved.Volumes[key]
+		h, err := VolumeHash(cfg)
+		if err != nil {
+			return nil, err
+		}
+		labels := map[string]string{}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		labels[service.LabelProject] = p.Name
+		labels[service.LabelVolume] = key
+		labels[service.LabelVersion] = Version
+		labels[service.LabelConfigHash] = h
+		p.Volumes = append(p.Volumes, &Volume{Key: key, Name: cfg.Name, External: bool(cfg.External), Config: cfg, Hash: h, Labels: labels})
+	}
+	return p, nil
+}
+
+// dependsOnLabel renders depends_on as docker compose's label does,
+// "svc:condition:restart" joined by commas, sorted so it is stable.
+func dependsOnLabel(deps types.DependsOnConfig) string {
+	parts := make([]string, 0, len(deps))
+	for _, name := range sortedKeys(deps) {
+		d := deps[name]
+		parts = append(parts, fmt.Sprintf("%s:%s:%t", name, d.Condition, d.Restart))
+	}
+	return strings.Join(parts, ",")
+}
+
+// applyDefaultPlatform gives services without a platform the one
+// DOCKER_DEFAULT_PLATFORM names, as docker compose does before hashing.
+func applyDefaultPlatform(model *types.Project) {
+	platform := model.Environment["DOCKER_DEFAULT_PLATFORM"]
+	if platform == "" {
+		return
+	}
+	for name, s := range model.Services {
+		if s.Platform == "" {
+			s.Platform = platform
+			model.Services[name] = s
+		}
+	}
+}
