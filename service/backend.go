@@ -1,0 +1,131 @@
+package service
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Backend is the contract a container runtime fulfils: list objects by
+// label; create, start, stop and remove containers; create and remove
+// networks and volumes. reconcile needs nothing more to converge a project.
+// Further abilities (logs, exec, events, ...) are the optional interfaces
+// below, discovered with a type assertion.
+//
+// Objects are named by ID or name wherever an "id" is asked for. Errors are
+// wrapped with the object's name and, where the contract says so, with one of
+// ErrNotFound, ErrConflict or ErrUnsupported, so callers use errors.Is. Every
+// method honours ctx cancellation and is safe for concurrent use.
+type Backend interface {
+	// ListContainers returns the containers matching f, running ones only
+	// unless f.All. The order is unspecified.
+	ListContainers(ctx context.Context, f Filter) ([]Container, error)
+	// InspectContainer returns one container with its start and finish
+	// times; ErrNotFound if there is none.
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// CreateContainer creates a container from spec and returns its ID. The
+	// image must be present (ErrNotFound otherwise); a container with the
+	// same name gives ErrConflict. It joins every network in spec.Networks
+	// before it starts.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	// StartContainer starts a created or stopped container. Starting a
+	// running container is not an error. ErrNotFound if there is none.
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer sends the stop signal, waits up to timeout (nil: the
+	// container's own), then kills. Stopping a stopped container is not an
+	// error. ErrNotFound if there is none.
+	StopContainer(ctx context.Context, id string, timeout *time.Duration) error
+	// RemoveContainer removes a container; a running one only with Force
+	// (ErrConflict otherwise). ErrNotFound if there is none.
+	RemoveContainer(ctx context.Context, id string, opts RemoveOptions) error
+	// RenameContainer renames a container; ErrConflict if the name is taken.
+	RenameContainer(ctx context.Context, id, name string) error
+
+	// ListNetworks returns the networks whose labels match f.
+	ListNetworks(ctx context.Context, f Filter) ([]Network, error)
+	// InspectNetwork returns a network, by ID or name, with its containers.
+	// ErrNotFound if there is none.
+	InspectNetwork(ctx context.Context, id string) (Network, error)
+	// CreateNetwork creates a network and returns its ID; ErrConflict if the
+	// name is taken.
+	CreateNetwork(ctx context.Context, spec NetworkSpec) (string, error)
+	// RemoveNetwork removes a network; ErrConflict while containers are
+	// attached, ErrNotFound if there is none.
+	RemoveNetwork(ctx context.Context, id string) error
+	// ConnectNetwork attaches a container to a network.
+	ConnectNetwork(ctx context.Context, network, container string, ep Endpoint) error
+	// DisconnectNetwork detaches a container from a network.
+	DisconnectNetwork(ctx context.Context, network, container string, force bool) error
+
+	// ListVolumes returns the volumes whose labels match f.
+	ListVolumes(ctx context.Context, f Filter) ([]Volume, error)
+	// InspectVolume returns a volume; ErrNotFound if there is none.
+	InspectVolume(ctx context.Context, name string) (Volume, error)
+	// CreateVolume creates a volume. Creating a volume that exists with the
+	// same driver returns it unchanged.
+	CreateVolume(ctx context.Context, spec VolumeSpec) (Volume, error)
+	// RemoveVolume removes a volume; ErrConflict while in use, ErrNotFound
+	// if there is none.
+	RemoveVolume(ctx context.Context, name string, force bool) error
+
+	// InspectImage returns a local image by reference or ID; ErrNotFound if
+	// it is not present.
+	InspectImage(ctx context.Context, ref string) (Image, error)
+}
+
+// Signaller sends signals and pauses containers.
+type Signaller interface {
+	// KillContainer sends signal ("SIGKILL" when empty) to a running
+	// container; ErrConflict if it is not running.
+	KillContainer(ctx context.Context, id, signal string) error
+	// PauseContainer freezes a running container.
+	PauseContainer(ctx context.Context, id string) error
+	// UnpauseContainer thaws a paused container.
+	UnpauseContainer(ctx context.Context, id string) error
+	// RestartContainer stops (with timeout) and starts a container.
+	RestartContainer(ctx context.Context, id string, timeout *time.Duration) error
+}
+
+// Waiter waits for containers to exit.
+type Waiter interface {
+	// WaitContainer blocks until the container is not running and returns
+	// its exit code. ErrNotFound if there is none.
+	WaitContainer(ctx context.Context, id string) (int, error)
+}
+
+// EventSource streams container events.
+type EventSource interface {
+	// Events sends the events of containers matching f from now on, until ctx
+	// is done or an error occurs, which it sends on the error channel. Both
+	// channels are closed at the end.
+	Events(ctx context.Context, f Filter) (<-chan Event, <-chan error)
+}
+
+// Logger reads container logs.
+type Logger interface {
+	// Logs writes the container's output to stdout and stderr (one stream
+	// for a TTY container) and returns when done, or, with Follow, when the
+	// container stops or ctx is done.
+	Logs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
+}
+
+// Attacher connects to a container's standard streams.
+type Attacher interface {
+	// Attach connects stdin (nil: none), stdout and stderr to the container
+	// and returns a function that blocks until the streams close. Attach
+	// before StartContainer to lose no output.
+	Attach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) (wait func() error, err error)
+}
+
+// Execer runs commands in running containers.
+type Execer interface {
+	// Exec runs spec in the container with the given streams and returns
+	// the command's exit code (0 when detached).
+	Exec(ctx context.Context, id string, spec ExecSpec, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+}
+
+// Copier copies files into containers.
+type Copier interface {
+	// CopyTo extracts the tar stream into the container at dir.
+	CopyTo(ctx context.Context, id, dir string, tar io.Reader) error
+}
