@@ -80,7 +80,7 @@ var (
 	reCycle       = regexp.MustCompile(`dependency cycle detected: ([^\s]+) ->`)
 	reMissingVar  = regexp.MustCompile(`(?:required variable|variable) "?([A-Za-z_][A-Za-z0-9_]*)"? is missing a value`)
 	reInvalidTmpl = regexp.MustCompile(`[Ii]nvalid template: "([^"]*)"`)
-	reBadValue    = regexp.MustCompile(`^[Ii]nvalid (?:[A-Za-z]+Port|port|proto|protocol|ip address|range|IP|mode|[A-Za-z]+ format)(?: for [a-z]+)?:? (\S+?):?(?: |$)`)
+	reBadValue    = regexp.MustCompile(`(?i)^invalid (?:[A-Za-z]+Port|port|proto|protocol|ip address|range|IP|mode|[A-Za-z]+ format)(?: for [a-z]+)?:? (\S+?):?(?: |$)`)
 	reEnvFile     = regexp.MustCompile(`^env file (\S+) not found`)
 )
 

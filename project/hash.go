@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -16,6 +18,11 @@ import (
 // out by compose-go's JSON tags. Both tools compute the same value, so a
 // container created by one is up to date for the other.
 func ServiceHash(s types.ServiceConfig) (string, error) {
+	return hashJSON(hashable(s), "service "+s.Name)
+}
+
+// hashable is the part of a service that its hash covers.
+func hashable(s types.ServiceConfig) types.ServiceConfig {
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil
@@ -26,7 +33,78 @@ func ServiceHash(s types.ServiceConfig) (string, error) {
 	}
 	s.DependsOn = nil
 	s.Profiles = nil
-	return hashJSON(s, "service "+s.Name)
+	return s
+}
+
+// ConfigDigest summarises the hashed configuration of a service key by key
+// (environment variable by variable), as "key=hash,..." sorted by key, with
+// 8 hex digits per key. berth writes it on containers (LabelConfigDigest) so
+// that a plan can say which keys changed, not only that the hash did.
+func ConfigDigest(s types.ServiceConfig) string {
+	data, err := json.Marshal(hashable(s))
+	if err != nil {
+		return ""
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return ""
+	}
+	parts := map[string]string{}
+	for k, v := range fields {
+		if k == "environment" {
+			var env map[string]json.RawMessage
+			if json.Unmarshal(v, &env) == nil {
+				for ek, ev := range env {
+					parts["environment."+ek] = short(ev)
+				}
+				continue
+			}
+		}
+		parts[k] = short(v)
+	}
+	keys := make([]string, 0, len(parts))
+	for k := range parts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + "=" + parts[k]
+	}
+	return strings.Join(out, ",")
+}
+
+// ChangedKeys compares two ConfigDigest values and lists the keys that were
+// added, removed or changed, sorted.
+func ChangedKeys(old, new string) []string {
+	parse := func(s string) map[string]string {
+		m := map[string]string{}
+		for _, kv := range strings.Split(s, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	a, b := parse(old), parse(new)
+	var out []string
+	for k, v := range a {
+		if b[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func short(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:4])
 }
 
 // NetworkHash is docker compose's configuration hash of a network: the

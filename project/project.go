@@ -200,6 +200,7 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		}
 		labels[service.LabelService] = name
 		labels[service.LabelConfigHash] = h
+		labels[service.LabelConfigDigest] = ConfigDigest(cfg)
 		labels[service.LabelDependsOn] = dependsOnLabel(cfg.DependsOn)
 		p.Services = append(p.Services, &Service{
 			Name:   name,

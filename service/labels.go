@@ -40,6 +40,11 @@ const (
 	LabelImageBuilder = "com.docker.compose.image.builder"
 )
 
+// LabelConfigDigest is berth's own label: the configuration summarised key by
+// key (project.ConfigDigest), so that a plan can name the keys that changed.
+// docker compose ignores it.
+const LabelConfigDigest = "dev.berth.config-digest"
+
 // Values of LabelOneoff. docker compose compares them as strings.
 const (
 	OneoffTrue  = "True"

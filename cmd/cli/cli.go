@@ -55,6 +55,7 @@ type globals struct {
 	ansi        string
 	dryRun      bool
 	parallel    int
+	backendName string
 
 	stdio Stdio
 	env   []string
@@ -140,22 +141,40 @@ manages the other's projects. It talks to a Docker engine when one answers
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
-	f := root.PersistentFlags()
+	// Project flags go before the subcommand, as with docker compose (they
+	// are not persistent: run -p is --publish, not --project-name); the
+	// output and runtime flags may go anywhere.
+	f := root.Flags()
 	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose configuration files, merged in order (- reads standard input; default: COMPOSE_FILE, else compose.yaml found here or in a parent)")
 	f.StringVarP(&g.projectName, "project-name", "p", "", "Project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the project directory's name)")
 	f.StringVar(&g.projectDir, "project-directory", "", "Alternate working directory (default: the directory of the first compose file)")
 	f.StringArrayVar(&g.profiles, "profile", nil, "Enable a profile (repeatable; default: COMPOSE_PROFILES)")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "Alternate environment file for interpolation (repeatable; default: COMPOSE_ENV_FILES, else .env)")
-	f.StringVar(&g.progress, "progress", "", "Progress output: auto, tty, plain, json or quiet (default: COMPOSE_PROGRESS, else auto)")
-	f.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
-	f.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
-	f.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else unlimited)")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.progress, "progress", "", "Progress output: auto, tty, plain, json or quiet (default: COMPOSE_PROGRESS, else auto)")
+	pf.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
+	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
+	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
+	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (a Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (default: BERTH_BACKEND, else engine)")
 	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
 	_ = f.MarkHidden("workdir")
 
 	root.AddCommand(
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newUpCmd(g),
+		newDownCmd(g),
+		newPsCmd(g),
+		newLogsCmd(g),
+		newStartCmd(g),
+		newStopCmd(g),
+		newRestartCmd(g),
+		newKillCmd(g),
+		newRmCmd(g),
+		newPauseCmd(g, true),
+		newPauseCmd(g, false),
+		newRunCmd(g),
+		newExecCmd(g),
 	)
 	return root
 }
@@ -187,4 +206,22 @@ func (g *globals) envWithDotEnv() []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// getenv looks a variable up in the environment berth runs with (the
+// process's, plus the COMPOSE_* variables of the project's .env).
+func (g *globals) getenv(key string) string {
+	v := ""
+	for _, kv := range g.envWithDotEnv() {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+// load loads the project the global flags describe, restricted to services
+// (and their dependencies) when some are named.
+func (g *globals) load(ctx context.Context, services []string) (*project.Project, error) {
+	return project.Load(ctx, g.loadOptions(services))
 }

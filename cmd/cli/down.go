@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/service"
+)
+
+// projectOrName loads the project when compose files are given or no
+// project name is, as docker compose does; with -p alone (or when loading
+// fails but COMPOSE_PROJECT_NAME names one) the command works from labels,
+// and the project is nil.
+func (g *globals) projectOrName(ctx context.Context, services []string) (*project.Project, string, error) {
+	if len(g.files) == 0 && g.projectName != "" {
+		return nil, g.projectName, nil
+	}
+	p, err := g.load(ctx, services)
+	if err != nil {
+		var le *project.LoadError
+		if name := g.getenv("COMPOSE_PROJECT_NAME"); name != "" && errors.As(err, &le) && le.File == "" {
+			return nil, name, nil
+		}
+		return nil, "", err
+	}
+	return p, p.Name, nil
+}
+
+func newDownCmd(g *globals) *cobra.Command {
+	var (
+		volumes, removeOrphans bool
+		timeout                int
+		rmi                    string
+	)
+	cmd := &cobra.Command{
+		Use:   "down [OPTIONS] [SERVICE...]",
+		Short: "Stop and remove containers and networks",
+		Long: `Stop the project's containers (dependents first) and remove them, then remove
+the networks the compose files declare. With -v, also the named volumes and
+the containers' anonymous volumes. Objects already gone are skipped, so down
+can always be run again. Without a compose file, -p NAME removes what carries
+that project's labels.`,
+		Example: `  berth down -v          # everything, data included
+  berth -p ci-42 down    # a project by name, from any directory`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rmi != "" {
+				return fmt.Errorf("--rmi: removing images is not implemented yet: %w", service.ErrUnsupported)
+			}
+			ctx := cmd.Context()
+			p, name, err := g.projectOrName(ctx, nil)
+			if err != nil {
+				return err
+			}
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			obs, err := reconcile.Observe(ctx, b, name, p)
+			if err != nil {
+				return err
+			}
+			plan := reconcile.Down(p, obs, reconcile.DownOptions{
+				Services:      args,
+				RemoveOrphans: removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
+				Volumes:       volumes,
+			})
+			pr := newProgress(g)
+			if plan.Empty() {
+				pr.warn(fmt.Sprintf("No resource found to remove for project %q.", name))
+				return nil
+			}
+			if g.dryRun {
+				printPlan(g, plan)
+				return nil
+			}
+			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(timeout), Progress: pr.event})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&volumes, "volumes", "v", false, "Remove named volumes declared in the volumes section and anonymous volumes attached to containers")
+	f.BoolVar(&removeOrphans, "remove-orphans", false, "Remove containers of services not defined in the compose files")
+	f.IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait for containers to stop before killing them")
+	f.StringVar(&rmi, "rmi", "", `Remove images used by services ("local" or "all"; not implemented yet)`)
+	return cmd
+}

@@ -1,0 +1,334 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/service"
+)
+
+// session is what most commands need: the project (nil without compose
+// file), its name, and a backend.
+type session struct {
+	p     *project.Project
+	name  string
+	b     service.Backend
+	close func()
+}
+
+func (g *globals) session(ctx context.Context, services []string) (*session, error) {
+	p, name, err := g.projectOrName(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		for _, s := range services {
+			if p.Service(s) == nil {
+				return nil, fmt.Errorf("no such service: %s", s)
+			}
+		}
+	}
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &session{p: p, name: name, b: b, close: closeBackend}, nil
+}
+
+// each runs fn on every container of the services (all when none), in
+// parallel, bounded.
+func (s *session) each(ctx context.Context, g *globals, services []string, all bool, fn func(context.Context, service.Container) error) error {
+	cs, err := serviceContainers(ctx, s.b, s.name, services, all)
+	if err != nil {
+		return err
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	limit := g.parallelLimit()
+	if limit <= 0 {
+		limit = reconcile.DefaultParallel
+	}
+	eg.SetLimit(limit)
+	for _, c := range cs {
+		eg.Go(func() error { return fn(ectx, c) })
+	}
+	return eg.Wait()
+}
+
+func (s *session) signaller() (service.Signaller, error) {
+	sig, ok := s.b.(service.Signaller)
+	if !ok {
+		return nil, fmt.Errorf("this backend cannot signal containers: %w", service.ErrUnsupported)
+	}
+	return sig, nil
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start [SERVICE...]",
+		Short: "Start existing containers",
+		Long:  "Start the services' existing containers in dependency order, waiting for healthy or completed dependencies as up does. It creates nothing: use up for that.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.load(ctx, args)
+			if err != nil {
+				return err
+			}
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			obs, err := reconcile.Observe(ctx, b, p.Name, nil)
+			if err != nil {
+				return err
+			}
+			plan, err := reconcile.Diff(p, obs, reconcile.Options{Services: args, StartOnly: true})
+			if err != nil {
+				return err
+			}
+			if g.dryRun {
+				printPlan(g, plan)
+				return nil
+			}
+			pr := newProgress(g)
+			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event})
+		},
+	}
+}
+
+func newStopCmd(g *globals) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [SERVICE...]",
+		Short: "Stop running containers without removing them",
+		Long:  "Stop the services' running containers, dependents first: the stop signal, then SIGKILL after the grace period (-t, else each service's stop_grace_period, else 10 s).",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			obs, err := reconcile.Observe(ctx, s.b, s.name, nil)
+			if err != nil {
+				return err
+			}
+			plan := reconcile.Stop(s.p, obs, args)
+			if g.dryRun {
+				printPlan(g, plan)
+				return nil
+			}
+			pr := newProgress(g)
+			return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Project: s.name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(timeout), Progress: pr.event})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait before killing the containers")
+	return cmd
+}
+
+func newRestartCmd(g *globals) *cobra.Command {
+	var timeout int
+	var noDeps bool
+	cmd := &cobra.Command{
+		Use:   "restart [SERVICE...]",
+		Short: "Restart service containers",
+		Long:  "Restart the services' containers. Configuration changes are not applied: use up for that. Services that depend on a restarted one with restart: true are restarted too, unless --no-deps.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			sig, err := s.signaller()
+			if err != nil {
+				return err
+			}
+			targets := args
+			if len(args) > 0 && !noDeps && s.p != nil {
+				set := map[string]bool{}
+				for _, a := range args {
+					set[a] = true
+				}
+				for changed := true; changed; {
+					changed = false
+					for _, svc := range s.p.Services {
+						for dep, d := range svc.Config.DependsOn {
+							if set[dep] && d.Restart && !set[svc.Name] {
+								set[svc.Name], changed = true, true
+							}
+						}
+					}
+				}
+				targets = nil
+				for k := range set {
+					targets = append(targets, k)
+				}
+			}
+			pr := newProgress(g)
+			return s.each(ctx, g, targets, true, func(ctx context.Context, c service.Container) error {
+				pr.line("Container", c.Name, "Restarting", false)
+				if err := sig.RestartContainer(ctx, c.ID, stopTimeout(timeout)); err != nil {
+					return err
+				}
+				pr.line("Container", c.Name, "Started", false)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait before killing the containers")
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't restart dependent services")
+	return cmd
+}
+
+func newKillCmd(g *globals) *cobra.Command {
+	var signal string
+	var removeOrphans bool
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] [SERVICE...]",
+		Short: "Force stop service containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			sig, err := s.signaller()
+			if err != nil {
+				return err
+			}
+			pr := newProgress(g)
+			_ = removeOrphans
+			return s.each(ctx, g, args, false, func(ctx context.Context, c service.Container) error {
+				pr.line("Container", c.Name, "Killing", false)
+				if err := sig.KillContainer(ctx, c.ID, signal); err != nil {
+					return err
+				}
+				pr.line("Container", c.Name, "Killed", false)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "SIGKILL", "Signal to send to the containers")
+	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "Also kill containers of services not in the compose files")
+	return cmd
+}
+
+func newPauseCmd(g *globals, pause bool) *cobra.Command {
+	use, short, working, done := "pause", "Pause services", "Pausing", "Paused"
+	if !pause {
+		use, short, working, done = "unpause", "Unpause services", "Unpausing", "Unpaused"
+	}
+	return &cobra.Command{
+		Use:   use + " [SERVICE...]",
+		Short: short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			sig, err := s.signaller()
+			if err != nil {
+				return err
+			}
+			pr := newProgress(g)
+			return s.each(ctx, g, args, false, func(ctx context.Context, c service.Container) error {
+				pr.line("Container", c.Name, working, false)
+				var err error
+				if pause {
+					err = sig.PauseContainer(ctx, c.ID)
+				} else {
+					err = sig.UnpauseContainer(ctx, c.ID)
+				}
+				if err != nil {
+					return err
+				}
+				pr.line("Container", c.Name, done, false)
+				return nil
+			})
+		},
+	}
+}
+
+func newRmCmd(g *globals) *cobra.Command {
+	var force, stop, volumes bool
+	cmd := &cobra.Command{
+		Use:   "rm [OPTIONS] [SERVICE...]",
+		Short: "Remove stopped service containers",
+		Long:  "Remove the services' stopped containers, one-off ones included. It asks first unless -f; with -s it stops running ones first.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			if stop {
+				obs, err := reconcile.Observe(ctx, s.b, s.name, nil)
+				if err != nil {
+					return err
+				}
+				if err := reconcile.Apply(ctx, s.b, reconcile.Stop(s.p, obs, args), reconcile.ApplyOptions{Project: s.name, Progress: newProgress(g).event}); err != nil {
+					return err
+				}
+			}
+			all, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}, All: true})
+			if err != nil {
+				return err
+			}
+			var gone []service.Container
+			for _, c := range selectContainers(all, args, nil) {
+				if c.State != service.StateRunning && c.State != service.StateRestarting && c.State != service.StatePaused {
+					gone = append(gone, c)
+				}
+			}
+			if len(gone) == 0 {
+				fmt.Fprintln(g.stdio.Err, "No stopped containers")
+				return nil
+			}
+			if !force {
+				names := make([]string, len(gone))
+				for i, c := range gone {
+					names[i] = c.Name
+				}
+				fmt.Fprintf(g.stdio.Err, "Going to remove %s\nAre you sure? [yN] ", strings.Join(names, ", "))
+				line, _ := bufio.NewReader(g.stdio.In).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			pr := newProgress(g)
+			var mu sync.Mutex
+			eg, ectx := errgroup.WithContext(ctx)
+			for _, c := range gone {
+				eg.Go(func() error {
+					mu.Lock()
+					pr.line("Container", c.Name, "Removing", false)
+					mu.Unlock()
+					if err := s.b.RemoveContainer(ectx, c.ID, service.RemoveOptions{Force: true, Volumes: volumes}); err != nil {
+						return err
+					}
+					pr.line("Container", c.Name, "Removed", false)
+					return nil
+				})
+			}
+			return eg.Wait()
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&force, "force", "f", false, "Don't ask to confirm removal")
+	f.BoolVarP(&stop, "stop", "s", false, "Stop the containers, if required, before removing")
+	f.BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes attached to containers")
+	return cmd
+}

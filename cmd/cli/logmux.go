@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+
+	"github.com/berthdev/berth/service"
+)
+
+// colors are the ANSI colours of log prefixes, in docker compose's order.
+var colors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+
+// logMux prints the output of several containers on one writer, each line
+// behind a "service-1  | " prefix, as docker compose's log printer does.
+type logMux struct {
+	mu         sync.Mutex
+	w          io.Writer
+	width      int
+	color      bool
+	noPrefix   bool
+	timestamps bool
+	assigned   map[string]string
+}
+
+func newLogMux(g *globals, names []string, noColor, noPrefix, timestamps bool) *logMux {
+	m := &logMux{w: g.stdio.Out, noPrefix: noPrefix, timestamps: timestamps, assigned: map[string]string{}}
+	for _, n := range names {
+		m.width = max(m.width, len(n))
+	}
+	m.color = !noColor && g.ansi != "never" && os.Getenv("NO_COLOR") == ""
+	if g.ansi != "always" {
+		f, ok := g.stdio.Out.(*os.File)
+		m.color = m.color && ok && term.IsTerminal(int(f.Fd()))
+	}
+	for i, n := range names {
+		m.assigned[n] = colors[i%len(colors)]
+	}
+	return m
+}
+
+// prefix is the "name  | " in front of each line of name.
+func (m *logMux) prefix(name string) string {
+	if m.noPrefix {
+		return ""
+	}
+	p := fmt.Sprintf("%-*s | ", m.width, name)
+	if m.color {
+		return "\x1b[" + m.assigned[name] + "m" + p + "\x1b[0m"
+	}
+	return p
+}
+
+// writer returns a writer whose lines are printed behind name's prefix.
+func (m *logMux) writer(name string) io.WriteCloser {
+	pr, pw := io.Pipe()
+	lw := &lineWriter{pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(lw.done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			m.mu.Lock()
+			fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), sc.Text())
+			m.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return lw
+}
+
+// lineWriter feeds a prefixing goroutine; Close waits until it has printed
+// everything written.
+type lineWriter struct {
+	pw   *io.PipeWriter
+	done chan struct{}
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) { return l.pw.Write(b) }
+
+func (l *lineWriter) Close() error {
+	err := l.pw.Close()
+	<-l.done
+	return err
+}
+
+// println prints a message behind name's prefix.
+func (m *logMux) println(name, msg string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), msg)
+}
+
+// follow streams the logs of c until ctx is done or the container stops.
+func (m *logMux) follow(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) error {
+	w := m.writer(displayName(c))
+	defer w.Close()
+	opts.Stdout, opts.Stderr = true, true
+	return l.Logs(ctx, c.ID, opts, w, w)
+}
+
+// displayName is how docker compose names a container in logs and ps:
+// service-N for replicas, the container name otherwise.
+func displayName(c service.Container) string {
+	svc := c.Labels[service.LabelService]
+	n := c.Labels[service.LabelContainerNumber]
+	if svc != "" && n != "" && c.Labels[service.LabelOneoff] != service.OneoffTrue && strings.HasSuffix(c.Name, "-"+svc+"-"+n) {
+		return svc + "-" + n
+	}
+	return c.Name
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/service"
+)
+
+func newLogsCmd(g *globals) *cobra.Command {
+	var (
+		follow, timestamps, noColor, noPrefix bool
+		tail, since, until                    string
+		index                                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] [SERVICE...]",
+		Short: "View output from containers",
+		Long:  "Print the services' output, each line behind its container's name. With -f, keep following, including containers started or restarted meanwhile, until Ctrl+C.",
+		Example: `  berth logs -f web
+  berth logs -n 20 --since 10m`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			logger, ok := s.b.(service.Logger)
+			if !ok {
+				return fmt.Errorf("this backend cannot read logs: %w", service.ErrUnsupported)
+			}
+			all, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}, All: true})
+			if err != nil {
+				return err
+			}
+			cs := selectContainers(all, args, nil)
+			if index > 0 {
+				var keep []service.Container
+				for _, c := range cs {
+					if c.Labels[service.LabelContainerNumber] == fmt.Sprint(index) {
+						keep = append(keep, c)
+					}
+				}
+				cs = keep
+			}
+			var names []string
+			for _, c := range cs {
+				names = append(names, displayName(c))
+			}
+			mux := newLogMux(g, names, noColor, noPrefix, timestamps)
+			opts := service.LogOptions{Follow: follow, Tail: tail, Since: since, Until: until, Timestamps: timestamps}
+			var wg sync.WaitGroup
+			followed := map[string]bool{}
+			var mu sync.Mutex
+			start := func(c service.Container, o service.LogOptions) {
+				mu.Lock()
+				if followed[c.ID] {
+					mu.Unlock()
+					return
+				}
+				followed[c.ID] = true
+				mu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = mux.follow(ctx, logger, c, o)
+					mu.Lock()
+					delete(followed, c.ID)
+					mu.Unlock()
+				}()
+			}
+			for _, c := range cs {
+				start(c, opts)
+			}
+			if follow {
+				followNew(ctx, s, args, func(c service.Container) {
+					o := opts
+					o.Tail, o.Since = "all", "0"
+					if c.StartedAt.Unix() > 0 {
+						o.Since = fmt.Sprint(c.StartedAt.Unix())
+					}
+					start(c, o)
+				})
+			}
+			wg.Wait()
+			// with -f, keep going while a container of the selection runs:
+			// followNew picks up those that start or restart
+			for follow && ctx.Err() == nil {
+				running, err := serviceContainers(ctx, s.b, s.name, args, false)
+				if err != nil || len(running) == 0 {
+					break
+				}
+				for _, c := range running {
+					o := opts
+					o.Tail = "0"
+					start(c, o)
+				}
+				wg.Wait()
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&follow, "follow", "f", false, "Follow log output")
+	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs for each container")
+	f.StringVar(&since, "since", "", "Show logs since a timestamp (2013-01-02T13:23:37Z) or relative (42m)")
+	f.StringVar(&until, "until", "", "Show logs before a timestamp or relative")
+	f.BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
+	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
+	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print a prefix in logs")
+	f.IntVar(&index, "index", 0, "Index of the container if the service has several replicas")
+	return cmd
+}
+
+// followNew calls fn for every container of the project (of the services,
+// when named) that starts from now on, until ctx is done. Without an event
+// stream it returns at once.
+func followNew(ctx context.Context, s *session, services []string, fn func(service.Container)) {
+	es, ok := s.b.(service.EventSource)
+	if !ok {
+		return
+	}
+	want := map[string]bool{}
+	for _, svc := range services {
+		want[svc] = true
+	}
+	evs, errs := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
+	go func() {
+		for {
+			select {
+			case ev, ok := <-evs:
+				if !ok {
+					return
+				}
+				if ev.Action != "start" || (len(want) > 0 && !want[ev.Labels[service.LabelService]]) {
+					continue
+				}
+				if c, err := s.b.InspectContainer(ctx, ev.ContainerID); err == nil {
+					fn(c)
+				}
+			case <-errs:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}

@@ -1,0 +1,342 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/format"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/service"
+)
+
+type runOptions struct {
+	rm, detach, noDeps, noTTY, interactive, servicePorts, useAliases bool
+	removeOrphans                                                    bool
+	env, labels, volumes, publish, capAdd, capDrop                   []string
+	name, entrypoint, user, workdir                                  string
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
+		Short: "Run a one-off command on a service",
+		Long: `Run a one-off container of a service, with the service's configuration and
+the command given (else the service's). Its dependencies are brought up first,
+as up would, unless --no-deps; they keep running afterwards. Ports are
+published only with --service-ports or -p. The exit code is the command's.
+Standard input is passed through (-i, on by default), so "echo x | berth run
+-T svc cat" works.`,
+		Example: `  berth run --rm web sh -c 'echo $HOME'
+  berth run --rm -e DEBUG=1 --no-deps tests go test ./...`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), g, o, args[0], args[1:], cmd.Flags().Changed("entrypoint"))
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVar(&o.rm, "rm", false, "Remove the container when it exits")
+	f.BoolVarP(&o.detach, "detach", "d", false, "Run the container in the background and print its name")
+	f.BoolVar(&o.noDeps, "no-deps", false, "Don't start linked services")
+	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY (the default when standard input is not a terminal)")
+	f.BoolVarP(&o.interactive, "interactive", "i", true, "Keep standard input open")
+	f.BoolVarP(&o.servicePorts, "service-ports", "P", false, "Publish the service's ports")
+	f.BoolVar(&o.useAliases, "use-aliases", false, "Use the service's network aliases")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "Remove containers of services not in the compose files")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "Set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "Add or override a label")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume (SRC:DST[:ro])")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port to the host ([IP:]HOST:CONTAINER[/proto])")
+	f.StringArrayVar(&o.capAdd, "cap-add", nil, "Add a Linux capability")
+	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "Drop a Linux capability")
+	f.StringVar(&o.name, "name", "", "Name of the container (default: project-service-run-ID)")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "Override the entrypoint")
+	f.StringVarP(&o.user, "user", "u", "", "Run as this user (name or uid[:gid])")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
+	return cmd
+}
+
+func runRun(ctx context.Context, g *globals, o runOptions, svcName string, command []string, entrypointSet bool) error {
+	p, err := g.load(ctx, []string{svcName})
+	if err != nil {
+		return err
+	}
+	svc := p.Service(svcName)
+	if svc == nil {
+		return fmt.Errorf("no such service: %s", svcName)
+	}
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	images, err := reconcile.ResolveImages(ctx, b, p)
+	if err != nil {
+		return err
+	}
+
+	// networks, volumes and dependencies converge as with up, the service
+	// itself left out (with --no-deps, every service)
+	{
+		pr := newProgress(g)
+		exclude := []string{svcName}
+		if o.noDeps {
+			exclude = exclude[:0]
+			for _, s := range p.Services {
+				exclude = append(exclude, s.Name)
+			}
+		}
+		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
+		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event}
+		if err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil); err != nil {
+			return err
+		}
+	}
+
+	spec, files, err := reconcile.ContainerSpec(p, svc, 1)
+	if err != nil {
+		return err
+	}
+	slug := make([]byte, 6)
+	_, _ = rand.Read(slug)
+	slugHex := hex.EncodeToString(slug)
+	spec.Name = p.Name + "-" + svcName + "-run-" + slugHex
+	if o.name != "" {
+		spec.Name = o.name
+	}
+	delete(spec.Labels, service.LabelContainerNumber)
+	spec.Labels[service.LabelOneoff] = service.OneoffTrue
+	spec.Labels[service.LabelSlug] = slugHex
+	if id := images[svcName]; id != "" {
+		spec.Labels[service.LabelImage] = id
+	}
+	for _, l := range o.labels {
+		k, v, _ := strings.Cut(l, "=")
+		spec.Labels[k] = v
+	}
+	if len(command) > 0 {
+		spec.Command = command
+	}
+	if entrypointSet {
+		spec.Entrypoint = []string{}
+		if o.entrypoint != "" {
+			spec.Entrypoint = strings.Fields(o.entrypoint)
+		}
+		if len(command) == 0 {
+			spec.Command = []string{}
+		}
+	}
+	for _, e := range o.env {
+		if !strings.Contains(e, "=") {
+			if v, ok := os.LookupEnv(e); ok {
+				e += "=" + v
+			} else {
+				continue
+			}
+		}
+		spec.Env = append(spec.Env, e)
+	}
+	if o.user != "" {
+		spec.User = o.user
+	}
+	if o.workdir != "" {
+		spec.WorkingDir = o.workdir
+	}
+	spec.CapAdd = append(spec.CapAdd, o.capAdd...)
+	spec.CapDrop = append(spec.CapDrop, o.capDrop...)
+	spec.Restart = service.RestartPolicy{Name: "no"}
+	if !o.servicePorts {
+		spec.Ports = nil
+	}
+	for _, pub := range o.publish {
+		ports, err := types.ParsePortConfig(pub)
+		if err != nil {
+			return fmt.Errorf("invalid -p %q: %w", pub, err)
+		}
+		for _, port := range ports {
+			spec.Ports = append(spec.Ports, service.PortBinding{HostIP: port.HostIP, HostPort: port.Published, ContainerPort: uint16(port.Target), Protocol: port.Protocol})
+		}
+	}
+	for _, v := range o.volumes {
+		vol, err := format.ParseVolume(v)
+		if err != nil {
+			return fmt.Errorf("invalid -v %q: %w", v, err)
+		}
+		m := service.Mount{Type: service.MountVolume, Source: vol.Source, Target: vol.Target, ReadOnly: vol.ReadOnly}
+		if vol.Type == types.VolumeTypeBind {
+			src := vol.Source
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(g.wd, src)
+			}
+			m = service.Mount{Type: service.MountBind, Source: src, Target: vol.Target, ReadOnly: vol.ReadOnly, CreateHostPath: true}
+		} else if pv, ok := p.Model.Volumes[vol.Source]; ok {
+			m.Source = pv.Name
+		}
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	if !o.useAliases {
+		for i := range spec.Networks {
+			spec.Networks[i].Aliases = []string{spec.Name}
+		}
+	}
+	stdinTTY := false
+	if f, ok := g.stdio.In.(*os.File); ok {
+		stdinTTY = term.IsTerminal(int(f.Fd()))
+	}
+	spec.Tty = !o.noTTY && stdinTTY && !o.detach
+	spec.OpenStdin = o.interactive && !o.detach
+	spec.AttachStdin = spec.OpenStdin
+	spec.AttachStdout, spec.AttachStderr = !o.detach, !o.detach
+	if g.dryRun {
+		fmt.Fprintf(g.stdio.Out, "create container %s: one-off run of %s\nstart container %s\n", spec.Name, svcName, spec.Name)
+		return nil
+	}
+
+	if _, err := b.CreateContainer(ctx, spec); err != nil {
+		return err
+	}
+	cleanup := func() {
+		if o.rm {
+			_ = b.RemoveContainer(context.WithoutCancel(ctx), spec.Name, service.RemoveOptions{Force: true, Volumes: true})
+		}
+	}
+	start := func() error {
+		if len(files) > 0 {
+			plan := &reconcile.Plan{Steps: []*reconcile.Step{{ID: 1, Op: reconcile.OpStartContainer, Object: spec.Name, Target: spec.Name, Files: files}}}
+			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{})
+		}
+		return b.StartContainer(ctx, spec.Name)
+	}
+	if o.detach {
+		if err := start(); err != nil {
+			cleanup()
+			return err
+		}
+		fmt.Fprintln(g.stdio.Out, spec.Name)
+		return nil
+	}
+	att, ok := b.(service.Attacher)
+	waiter, ok2 := b.(service.Waiter)
+	if !ok || !ok2 {
+		cleanup()
+		return fmt.Errorf("attached run: %w (use -d)", service.ErrUnsupported)
+	}
+	var stdin = g.stdio.In
+	if !spec.OpenStdin {
+		stdin = nil
+	}
+	wait, err := att.Attach(ctx, spec.Name, stdin, g.stdio.Out, g.stdio.Err)
+	if err != nil {
+		cleanup()
+		return err
+	}
+	if err := start(); err != nil {
+		cleanup()
+		return err
+	}
+	code, err := waiter.WaitContainer(context.WithoutCancel(ctx), spec.Name)
+	_ = wait()
+	cleanup()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &ExitError{Code: 130}
+		}
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func newExecCmd(g *globals) *cobra.Command {
+	var (
+		detach, noTTY, privileged bool
+		env                       []string
+		user, workdir             string
+		index                     int
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
+		Short: "Execute a command in a running container",
+		Long:  "Run a command in a running container of the service (replica 1, or --index). A TTY is allocated when standard output is a terminal, unless -T. The exit code is the command's.",
+		Example: `  berth exec db psql -U postgres
+  berth exec -T web cat /etc/hostname`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args[:1])
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ex, ok := s.b.(service.Execer)
+			if !ok {
+				return fmt.Errorf("this backend cannot exec: %w", service.ErrUnsupported)
+			}
+			cs, err := serviceContainers(ctx, s.b, s.name, args[:1], false)
+			if err != nil {
+				return err
+			}
+			var target *service.Container
+			for i, c := range cs {
+				if c.Labels[service.LabelContainerNumber] == strconv.Itoa(index) {
+					target = &cs[i]
+				}
+			}
+			if target == nil {
+				return fmt.Errorf("service %q is not running (no container with index %d)", args[0], index)
+			}
+			tty := false
+			if f, ok := g.stdio.Out.(*os.File); ok && !noTTY {
+				tty = term.IsTerminal(int(f.Fd()))
+			}
+			var envs []string
+			for _, e := range env {
+				if !strings.Contains(e, "=") {
+					if v, ok := os.LookupEnv(e); ok {
+						e += "=" + v
+					} else {
+						continue
+					}
+				}
+				envs = append(envs, e)
+			}
+			spec := service.ExecSpec{Cmd: args[1:], Env: envs, User: user, WorkingDir: workdir, Privileged: privileged, Tty: tty, Detach: detach}
+			var stdin = g.stdio.In
+			if detach {
+				stdin = nil
+			}
+			code, err := ex.Exec(ctx, target.ID, spec, stdin, g.stdio.Out, g.stdio.Err)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "Run the command in the background")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY")
+	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process")
+	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
+	f.StringVarP(&user, "user", "u", "", "Run the command as this user")
+	f.StringVarP(&workdir, "workdir", "w", "", "Working directory for the command")
+	f.IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
+	return cmd
+}

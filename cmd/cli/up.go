@@ -1,0 +1,452 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/service"
+)
+
+type upOptions struct {
+	detach, wait                         bool
+	waitTimeout                          int
+	build, noBuild                       bool
+	pull                                 string
+	forceRecreate, noRecreate, alwaysDep bool
+	renewAnon, noDeps, removeOrphans     bool
+	noStart                              bool
+	scale                                []string
+	timeout                              int
+	abortOnExit, abortOnFailure          bool
+	exitCodeFrom                         string
+	attach, noAttach                     []string
+	noColor, noLogPrefix, timestamps     bool
+	yes, quietPull                       bool
+}
+
+func newUpCmd(g *globals) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "up [OPTIONS] [SERVICE...]",
+		Short: "Create and start containers",
+		Long: `Create, recreate and start the containers of the services (all of them, or
+those named and their dependencies), so that what runs matches the compose
+files: containers whose configuration or image changed are recreated, the
+others left alone. Without -d, the services' output is shown until they stop
+or Ctrl+C is pressed (once: stop gracefully; twice: kill).
+
+In scripts and CI, use "up -d --wait": it returns once every service is
+running (and healthy, where it has a healthcheck), or fails with the
+service that is not.`,
+		Example: `  berth up -d --wait               # start everything, wait until healthy
+  berth up -d --scale web=3        # three web replicas
+  berth up --abort-on-container-exit --exit-code-from tests
+  berth up --dry-run               # show the plan and why, change nothing`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUp(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "Run in the background")
+	f.BoolVar(&o.wait, "wait", false, "Wait until services are running and healthy (implies --detach)")
+	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "Maximum seconds to wait with --wait (0: no limit)")
+	f.BoolVar(&o.build, "build", false, "Build images before starting containers (not implemented yet)")
+	f.BoolVar(&o.noBuild, "no-build", false, "Don't build an image, even if it's missing")
+	f.StringVar(&o.pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"policy"; only "never" and "policy" for now)`)
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "Recreate containers even if their configuration and image haven't changed")
+	f.BoolVar(&o.noRecreate, "no-recreate", false, "If containers already exist, don't recreate them")
+	f.BoolVar(&o.alwaysDep, "always-recreate-deps", false, "Recreate dependent containers too")
+	f.BoolVarP(&o.renewAnon, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of reusing the previous containers' data")
+	f.BoolVar(&o.noDeps, "no-deps", false, "Don't start linked services")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "Remove containers of services not defined in the compose files")
+	f.BoolVar(&o.noStart, "no-start", false, "Don't start the services after creating them")
+	f.StringArrayVar(&o.scale, "scale", nil, "Scale SERVICE to NUM instances (SERVICE=NUM; overrides scale in the file)")
+	f.IntVarP(&o.timeout, "timeout", "t", -1, "Seconds to wait for containers to stop when recreating or stopping")
+	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "Stop all containers if any container stops")
+	f.BoolVar(&o.abortOnFailure, "abort-on-container-failure", false, "Stop all containers if any container exits with a non-zero code")
+	f.StringVar(&o.exitCodeFrom, "exit-code-from", "", "Return the exit code of this service's container (implies --abort-on-container-exit)")
+	f.StringArrayVar(&o.attach, "attach", nil, "Show only these services' output")
+	f.StringArrayVar(&o.noAttach, "no-attach", nil, "Don't show these services' output")
+	f.BoolVar(&o.noColor, "no-color", false, "Produce monochrome output")
+	f.BoolVar(&o.noLogPrefix, "no-log-prefix", false, "Don't print a prefix in logs")
+	f.BoolVar(&o.timestamps, "timestamps", false, "Show timestamps")
+	f.BoolVarP(&o.yes, "yes", "y", false, "Assume yes: recreate volumes whose configuration changed (their data is lost)")
+	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
+	return cmd
+}
+
+// parseScale turns --scale SVC=N flags into a map.
+func parseScale(flags []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, s := range flags {
+		name, n, ok := strings.Cut(s, "=")
+		v, err := strconv.Atoi(n)
+		if !ok || err != nil || v < 0 {
+			return nil, fmt.Errorf("invalid --scale %q: use SERVICE=NUMBER", s)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func stopTimeout(seconds int) *time.Duration {
+	if seconds < 0 {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
+}
+
+func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
+	if o.exitCodeFrom != "" {
+		o.abortOnExit = true
+	}
+	if o.wait {
+		o.detach = true
+	}
+	if o.detach && (o.abortOnExit || o.abortOnFailure) {
+		return errors.New("--abort-on-container-exit and --abort-on-container-failure cannot be combined with --detach")
+	}
+	if o.forceRecreate && o.noRecreate {
+		return errors.New("--force-recreate and --no-recreate are incompatible")
+	}
+	if o.build {
+		return fmt.Errorf("--build: building images is not implemented yet: %w", service.ErrUnsupported)
+	}
+	scale, err := parseScale(o.scale)
+	if err != nil {
+		return err
+	}
+	p, err := g.load(ctx, args)
+	if err != nil {
+		return err
+	}
+	for name := range scale {
+		if p.Service(name) == nil {
+			return fmt.Errorf("--scale: no such service: %s", name)
+		}
+	}
+	if o.exitCodeFrom != "" && p.Service(o.exitCodeFrom) == nil {
+		return fmt.Errorf("--exit-code-from: no such service: %s", o.exitCodeFrom)
+	}
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+
+	started := time.Now()
+	images, err := reconcile.ResolveImages(ctx, b, p)
+	if err != nil {
+		return err
+	}
+	removeOrphans := o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS"))
+	opts := reconcile.Options{
+		Services:           args,
+		NoDeps:             o.noDeps,
+		ForceRecreate:      o.forceRecreate,
+		NoRecreate:         o.noRecreate,
+		AlwaysRecreateDeps: o.alwaysDep,
+		RenewAnonVolumes:   o.renewAnon,
+		RemoveOrphans:      removeOrphans,
+		IgnoreOrphans:      truthy(g.getenv("COMPOSE_IGNORE_ORPHANS")),
+		NoStart:            o.noStart,
+		RecreateVolumes:    o.yes,
+		Scale:              scale,
+		ImageIDs:           images,
+	}
+	pr := newProgress(g)
+	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event}
+	err = reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, func(plan *reconcile.Plan) {
+		for _, w := range plan.Warnings {
+			pr.warn(w)
+		}
+		if g.dryRun {
+			printPlan(g, plan)
+		}
+	})
+	if err != nil || g.dryRun || o.noStart {
+		return err
+	}
+	if o.wait {
+		return waitUp(ctx, g, b, p, args, o)
+	}
+	if o.detach {
+		return nil
+	}
+	return attachUp(ctx, g, b, p, args, o, started)
+}
+
+// printPlan prints a plan for --dry-run.
+func printPlan(g *globals, plan *reconcile.Plan) {
+	if plan.Empty() {
+		fmt.Fprintln(g.stdio.Out, "Nothing to do: the project is up to date.")
+		return
+	}
+	fmt.Fprint(g.stdio.Out, plan.String())
+}
+
+func truthy(s string) bool {
+	b, _ := strconv.ParseBool(s)
+	return b
+}
+
+// parallelLimit is --parallel, else COMPOSE_PARALLEL_LIMIT, else 0 (the
+// default bound).
+func (g *globals) parallelLimit() int {
+	if g.parallel > 0 {
+		return g.parallel
+	}
+	n, _ := strconv.Atoi(g.getenv("COMPOSE_PARALLEL_LIMIT"))
+	return n
+}
+
+// serviceContainers lists the project's running-or-not service containers
+// (no one-offs) of the named services (all when none).
+func serviceContainers(ctx context.Context, b service.Backend, projectName string, services []string, all bool) ([]service.Container, error) {
+	cs, err := b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: projectName}, All: all})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of project %s: %w", projectName, err)
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var out []service.Container
+	for _, c := range cs {
+		if c.Labels[service.LabelOneoff] == service.OneoffTrue {
+			continue
+		}
+		if len(want) > 0 && !want[c.Labels[service.LabelService]] {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// waitUp waits, for up --wait, until every container of the services is
+// running (and healthy where it has a healthcheck), or has completed
+// successfully when another service waits for that.
+func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, args []string, o upOptions) error {
+	completed := map[string]bool{}
+	for _, s := range p.Services {
+		for dep, d := range s.Config.DependsOn {
+			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+				completed[dep] = true
+			}
+		}
+	}
+	scope := args
+	if !o.noDeps && len(args) > 0 {
+		scope = nil
+		for _, s := range p.Services {
+			scope = append(scope, s.Name)
+		}
+	}
+	cs, err := serviceContainers(ctx, b, p.Name, scope, true)
+	if err != nil {
+		return err
+	}
+	conds := map[string]string{}
+	for _, c := range cs {
+		cond := reconcile.CondRunningOrHealthy
+		if completed[c.Labels[service.LabelService]] {
+			cond = reconcile.CondCompleted
+		}
+		conds[c.Name] = cond
+	}
+	wctx := ctx
+	if o.waitTimeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, time.Duration(o.waitTimeout)*time.Second)
+		defer cancel()
+	}
+	pr := newProgress(g)
+	for name := range conds {
+		pr.line("Container", name, "Waiting", false)
+	}
+	err = reconcile.WaitReady(wctx, b, p.Name, conds)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("application not healthy after %ds", o.waitTimeout)
+	}
+	if err != nil {
+		return err
+	}
+	for name, cond := range conds {
+		status := "Healthy"
+		if cond == reconcile.CondCompleted {
+			status = "Exited"
+		}
+		pr.line("Container", name, status, false)
+	}
+	return nil
+}
+
+// attachUp shows the services' output until they all stop, one of them
+// stops (with the abort flags), or Ctrl+C: then it stops them.
+func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, args []string, o upOptions, since time.Time) error {
+	logger, _ := b.(service.Logger)
+	waiter, _ := b.(service.Waiter)
+	if logger == nil || waiter == nil {
+		return fmt.Errorf("attached up: %w (use -d)", service.ErrUnsupported)
+	}
+	cs, err := serviceContainers(ctx, b, p.Name, nil, true)
+	if err != nil {
+		return err
+	}
+	attach := map[string]bool{}
+	for _, s := range p.Services {
+		attach[s.Name] = s.Config.Attach == nil || *s.Config.Attach
+	}
+	if len(o.attach) > 0 {
+		for k := range attach {
+			attach[k] = false
+		}
+		for _, s := range o.attach {
+			attach[s] = true
+		}
+	}
+	for _, s := range o.noAttach {
+		attach[s] = false
+	}
+	var shown []service.Container
+	var names []string
+	for _, c := range cs {
+		if attach[c.Labels[service.LabelService]] {
+			shown = append(shown, c)
+			names = append(names, displayName(c))
+		}
+	}
+	mux := newLogMux(g, names, o.noColor, o.noLogPrefix, o.timestamps)
+	fmt.Fprintln(g.stdio.Err, "Attaching to "+strings.Join(names, ", "))
+
+	// A second context, not cancelled by the first Ctrl+C, so that the
+	// output of stopping containers is still shown.
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLogs()
+	type exit struct {
+		c    service.Container
+		code int
+	}
+	exits := make(chan exit, len(shown))
+	var wg sync.WaitGroup
+	for _, c := range shown {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opts := service.LogOptions{Follow: true, Since: strconv.FormatInt(since.Unix(), 10), Timestamps: o.timestamps}
+			for {
+				_ = mux.follow(logCtx, logger, c, opts)
+				code, err := waiter.WaitContainer(logCtx, c.ID)
+				if err != nil {
+					return
+				}
+				// a restart policy may bring it back: keep following
+				time.Sleep(200 * time.Millisecond)
+				if ic, err := b.InspectContainer(logCtx, c.ID); err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
+					opts.Since = strconv.FormatInt(time.Now().Unix(), 10)
+					continue
+				}
+				mux.println(displayName(c), fmt.Sprintf("exited with code %d", code))
+				exits <- exit{c, code}
+				return
+			}
+		}()
+	}
+
+	exitCode := 0
+	remaining := len(shown)
+	aborted := false
+	var abortReason string
+loop:
+	for remaining > 0 {
+		select {
+		case e := <-exits:
+			remaining--
+			if o.exitCodeFrom != "" && e.c.Labels[service.LabelService] == o.exitCodeFrom {
+				exitCode = e.code
+			} else if o.exitCodeFrom == "" && (o.abortOnExit || (o.abortOnFailure && e.code != 0)) {
+				exitCode = e.code
+			}
+			if o.abortOnExit || (o.abortOnFailure && e.code != 0) {
+				aborted = true
+				abortReason = "Aborting on container exit..."
+				break loop
+			}
+		case <-ctx.Done():
+			aborted = true
+			abortReason = "Gracefully stopping... (press Ctrl+C again to force)"
+			exitCode = 130
+			break loop
+		}
+	}
+	if aborted {
+		fmt.Fprintln(g.stdio.Err, abortReason)
+		stopCtx, cancelStop := context.WithCancel(context.WithoutCancel(ctx))
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			select {
+			case <-sigs:
+				fmt.Fprintln(g.stdio.Err, "Killing...")
+				cancelStop()
+				if k, ok := b.(service.Signaller); ok {
+					for _, c := range cs {
+						_ = k.KillContainer(context.WithoutCancel(ctx), c.ID, "SIGKILL")
+					}
+				}
+			case <-stopCtx.Done():
+			}
+		}()
+		err := stopServices(stopCtx, g, b, p, args, stopTimeout(o.timeout))
+		cancelStop()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(g.stdio.Err, err)
+		}
+		if o.exitCodeFrom != "" && exitCode != 130 {
+			// wait for the service whose code is wanted
+			for _, c := range cs {
+				if c.Labels[service.LabelService] == o.exitCodeFrom {
+					if ic, err := b.InspectContainer(context.WithoutCancel(ctx), c.ID); err == nil {
+						exitCode = ic.ExitCode
+					}
+				}
+			}
+		}
+	}
+	stopLogs()
+	wg.Wait()
+	if exitCode != 0 {
+		return &ExitError{Code: exitCode}
+	}
+	return nil
+}
+
+// stopServices stops the containers of the named services (all when none),
+// dependents first.
+func stopServices(ctx context.Context, g *globals, b service.Backend, p *project.Project, services []string, timeout *time.Duration) error {
+	obs, err := reconcile.Observe(ctx, b, p.Name, nil)
+	if err != nil {
+		return err
+	}
+	plan := reconcile.Stop(p, obs, services)
+	pr := newProgress(g)
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event})
+}

@@ -1,0 +1,382 @@
+package reconcile
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berthdev/berth/service"
+)
+
+// DefaultParallel bounds the backend calls Apply makes at once when
+// ApplyOptions.Parallel is not set.
+const DefaultParallel = 32
+
+// Status is where a step is in its run.
+type Status int
+
+// Step statuses reported to ApplyOptions.Progress.
+const (
+	StatusWorking Status = iota + 1
+	StatusDone
+	StatusWarning
+	StatusFailed
+)
+
+// Event reports the progress of one step.
+type Event struct {
+	Step   *Step
+	Status Status
+	// Err is the failure (StatusFailed) or the reason of a warning.
+	Err error
+}
+
+// ApplyOptions steer Apply.
+type ApplyOptions struct {
+	// Project is the project name; it filters the event stream waits use.
+	Project string
+	// Parallel bounds concurrent backend calls (DefaultParallel when <= 0).
+	Parallel int
+	// StopTimeout is the grace period of stop steps (nil: each container's).
+	StopTimeout *time.Duration
+	// Progress, if set, is called as steps start and end. It must not block.
+	Progress func(Event)
+}
+
+// Apply runs the plan's steps in dependency order, independent steps in
+// parallel, at most opts.Parallel backend calls at a time. The first failure
+// cancels what has not started and is returned; steps already done stay
+// done, and the next Diff plans from there. Optional steps (a network still
+// in use at down, an optional dependency) end in a warning instead.
+func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions) error {
+	if plan.Empty() {
+		return nil
+	}
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var w *waiter
+	for _, s := range plan.Steps {
+		if s.Op == OpWait {
+			w = newWaiter(ctx, b, opts.Project)
+			break
+		}
+	}
+
+	done := make(map[*Step]chan struct{}, len(plan.Steps))
+	for _, s := range plan.Steps {
+		done[s] = make(chan struct{})
+	}
+	sem := make(chan struct{}, parallel)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range plan.Steps {
+		g.Go(func() error {
+			for _, d := range s.Deps {
+				select {
+				case <-done[d]:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			progress(Event{Step: s, Status: StatusWorking})
+			var err error
+			if s.Op == OpWait {
+				err = w.wait(gctx, s.Target, s.Condition)
+			} else {
+				select {
+				case sem <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				err = run(gctx, b, s, opts)
+				<-sem
+			}
+			switch {
+			case err == nil:
+				progress(Event{Step: s, Status: StatusDone})
+			case s.Optional && gctx.Err() == nil:
+				progress(Event{Step: s, Status: StatusWarning, Err: err})
+			default:
+				if gctx.Err() == nil {
+					progress(Event{Step: s, Status: StatusFailed, Err: err})
+				}
+				return err
+			}
+			close(done[s])
+			return nil
+		})
+	}
+	err := g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		if cerr := context.Cause(ctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
+// run makes the backend call of one step.
+func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) error {
+	switch s.Op {
+	case OpCreateNetwork:
+		_, err := b.CreateNetwork(ctx, *s.NetworkSpec)
+		return err
+	case OpRemoveNetwork:
+		err := b.RemoveNetwork(ctx, s.Target)
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		if errors.Is(err, service.ErrConflict) {
+			return fmt.Errorf("network %s: resource is still in use", s.Object)
+		}
+		return err
+	case OpConnectNetwork:
+		return b.ConnectNetwork(ctx, s.Network, s.Target, s.Endpoint)
+	case OpDisconnectNetwork:
+		err := b.DisconnectNetwork(ctx, s.Network, s.Target, true)
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		return err
+	case OpCreateVolume:
+		_, err := b.CreateVolume(ctx, *s.VolumeSpec)
+		return err
+	case OpRemoveVolume:
+		err := b.RemoveVolume(ctx, s.Target, true)
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		return err
+	case OpCreateContainer:
+		_, err := b.CreateContainer(ctx, *s.Container)
+		return err
+	case OpStopContainer:
+		err := b.StopContainer(ctx, s.Target, opts.StopTimeout)
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		return err
+	case OpRemoveContainer:
+		err := b.RemoveContainer(ctx, s.Target, service.RemoveOptions{Force: true, Volumes: s.RemoveVolumes})
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		return err
+	case OpRenameContainer:
+		return b.RenameContainer(ctx, s.Target, s.NewName)
+	case OpStartContainer:
+		if len(s.Files) > 0 {
+			if err := inject(ctx, b, s.Target, s.Files); err != nil {
+				return err
+			}
+		}
+		return b.StartContainer(ctx, s.Target)
+	}
+	return fmt.Errorf("step %s: unknown operation", s)
+}
+
+// inject copies secrets and configs into a container before it starts.
+func inject(ctx context.Context, b service.Backend, container string, files []File) error {
+	cp, ok := b.(service.Copier)
+	if !ok {
+		return fmt.Errorf("container %s: secrets and configs from environment or content: %w", container, service.ErrUnsupported)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for dir := path.Dir(f.Path); dir != "/" && !dirs[dir]; dir = path.Dir(dir) {
+			dirs[dir] = true
+		}
+	}
+	for dir := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir[1:] + "/", Mode: 0o755}); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f.Path[1:], Mode: f.Mode, Size: int64(len(f.Content)), Uid: f.UID, Gid: f.GID, ModTime: time.Unix(0, 0)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Content); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return cp.CopyTo(ctx, container, "/", &buf)
+}
+
+// waiter waits for containers to reach a condition, woken by the backend's
+// event stream when it has one, with a slow re-check as a safety net.
+type waiter struct {
+	b        service.Backend
+	events   bool
+	mu       sync.Mutex
+	watchers map[string][]chan struct{}
+}
+
+// recheck is how often a wait inspects the container again without an
+// event (safety net), and pollInterval how often without an event stream.
+const (
+	recheck      = 2 * time.Second
+	pollInterval = 200 * time.Millisecond
+)
+
+func newWaiter(ctx context.Context, b service.Backend, projectName string) *waiter {
+	w := &waiter{b: b, watchers: map[string][]chan struct{}{}}
+	es, ok := b.(service.EventSource)
+	if !ok {
+		return w
+	}
+	w.events = true
+	f := service.Filter{}
+	if projectName != "" {
+		f.Labels = map[string]string{service.LabelProject: projectName}
+	}
+	evs, errs := es.Events(ctx, f)
+	go func() {
+		for {
+			select {
+			case ev, ok := <-evs:
+				if !ok {
+					return
+				}
+				w.notify(ev.ContainerName)
+				w.notify(ev.ContainerID)
+			case <-errs:
+				w.mu.Lock()
+				w.events = false
+				w.mu.Unlock()
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func (w *waiter) notify(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.watchers[key] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *waiter) watch(name string) (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	w.watchers[name] = append(w.watchers[name], ch)
+	w.mu.Unlock()
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		list := w.watchers[name]
+		for i, c := range list {
+			if c == ch {
+				w.watchers[name] = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// wait blocks until container name meets cond, failing as soon as it
+// cannot any more (unhealthy, exited with an error, gone).
+func (w *waiter) wait(ctx context.Context, name, cond string) error {
+	ch, stop := w.watch(name)
+	defer stop()
+	for {
+		c, err := w.b.InspectContainer(ctx, name)
+		if err != nil {
+			return fmt.Errorf("dependency failed to start: %w", err)
+		}
+		ok, err := Check(c, cond)
+		if ok || err != nil {
+			return err
+		}
+		w.mu.Lock()
+		interval := pollInterval
+		if w.events {
+			interval = recheck
+		}
+		w.mu.Unlock()
+		t := time.NewTimer(interval)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// Check reports whether c meets cond, or an error when it never will.
+func Check(c service.Container, cond string) (bool, error) {
+	exited := c.State == service.StateExited || c.State == service.StateDead
+	switch cond {
+	case CondHealthy:
+		switch {
+		case c.Health == service.HealthHealthy:
+			return true, nil
+		case c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("dependency failed to start: container %s is unhealthy", c.Name)
+		case exited:
+			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)", c.Name, c.ExitCode)
+		case c.Health == "" && c.State == service.StateRunning:
+			return false, fmt.Errorf("dependency failed to start: container %s has no healthcheck configured", c.Name)
+		}
+	case CondCompleted:
+		if exited {
+			if c.ExitCode == 0 {
+				return true, nil
+			}
+			return false, fmt.Errorf("service %q didn't complete successfully: exit %d", c.Labels[service.LabelService], c.ExitCode)
+		}
+	case CondRunningOrHealthy:
+		switch {
+		case exited:
+			return false, fmt.Errorf("container %s exited (%d)", c.Name, c.ExitCode)
+		case c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("container %s is unhealthy", c.Name)
+		case c.State == service.StateRunning && (c.Health == "" || c.Health == service.HealthHealthy):
+			return true, nil
+		}
+	default:
+		return false, fmt.Errorf("unknown wait condition %q", cond)
+	}
+	return false, nil
+}
+
+// WaitReady waits until every container named meets its condition, as up
+// --wait does: with events where the backend has them.
+func WaitReady(ctx context.Context, b service.Backend, projectName string, conds map[string]string) error {
+	w := newWaiter(ctx, b, projectName)
+	g, gctx := errgroup.WithContext(ctx)
+	for name, cond := range conds {
+		g.Go(func() error { return w.wait(gctx, name, cond) })
+	}
+	return g.Wait()
+}

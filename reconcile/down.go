@@ -1,0 +1,190 @@
+package reconcile
+
+import (
+	"sort"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/service"
+)
+
+// DownOptions steer Down as down's flags steer docker compose.
+type DownOptions struct {
+	// Services limits down to these services (and the services that depend
+	// on them); empty means the whole project.
+	Services []string
+	// RemoveOrphans also removes containers of services the files no longer
+	// have, and one-off containers.
+	RemoveOrphans bool
+	// Volumes removes the project's named volumes and the containers'
+	// anonymous volumes.
+	Volumes bool
+}
+
+// Down plans the removal of a project: containers stopped in reverse
+// dependency order (dependents first) and removed, then the networks (and,
+// with Volumes, the volumes). p may be nil when no compose file is at hand:
+// the project is then what carries its label. Objects already gone are
+// simply not in the plan; networks still used by others are left with a
+// warning when the plan is applied.
+func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
+	plan := &Plan{}
+	selected := map[string]bool{}
+	for _, s := range opts.Services {
+		selected[s] = true
+	}
+	known := map[string]bool{}
+	dependents := dependentsOf(p)
+	if p != nil {
+		for _, s := range p.Services {
+			known[s.Name] = true
+		}
+		for _, s := range p.DisabledServices {
+			known[s] = true
+		}
+	} else {
+		for _, c := range obs.Containers {
+			known[c.Labels[service.LabelService]] = true
+		}
+	}
+
+	byService := map[string][]service.Container{}
+	for _, c := range obs.Containers {
+		svc := c.Labels[service.LabelService]
+		orphan := !known[svc] || isOneoff(c)
+		if orphan && !opts.RemoveOrphans {
+			continue
+		}
+		if len(selected) > 0 && !selected[svc] {
+			continue
+		}
+		byService[svc] = append(byService[svc], c)
+	}
+
+	names, stops := stopInOrder(plan, byService, dependents)
+	var removed []*Step
+	for _, n := range names {
+		for _, c := range byService[n] {
+			var stop *Step
+			for _, s := range stops[n] {
+				if s.Object == c.Name {
+					stop = s
+				}
+			}
+			removed = append(removed, plan.add(&Step{Op: OpRemoveContainer, Object: c.Name, Target: c.ID, Service: n, RemoveVolumes: opts.Volumes}, stop))
+		}
+	}
+	if len(selected) > 0 {
+		return plan
+	}
+
+	// networks and volumes: the declared ones with a file, else all labelled
+	var nets, vols []string
+	if p != nil {
+		for _, n := range p.Networks {
+			if !n.External {
+				if got, ok := obs.Networks[n.Name]; ok && got.Labels[service.LabelProject] == obs.Project {
+					nets = append(nets, n.Name)
+				}
+			}
+		}
+		for _, v := range p.Volumes {
+			if !v.External {
+				if got, ok := obs.Volumes[v.Name]; ok && got.Labels[service.LabelProject] == obs.Project {
+					vols = append(vols, v.Name)
+				}
+			}
+		}
+	} else {
+		for name := range obs.Networks {
+			nets = append(nets, name)
+		}
+		for name := range obs.Volumes {
+			vols = append(vols, name)
+		}
+	}
+	sort.Strings(nets)
+	sort.Strings(vols)
+	for _, n := range nets {
+		plan.add(&Step{Op: OpRemoveNetwork, Object: n, Target: n, Optional: true}, removed...)
+	}
+	if opts.Volumes {
+		for _, v := range vols {
+			plan.add(&Step{Op: OpRemoveVolume, Object: v, Target: v, Optional: true}, removed...)
+		}
+	}
+	return plan
+}
+
+// stopInOrder adds stop steps for the running containers of byService, a
+// service's stops after those of the services that depend on it. It returns
+// the services, sorted, and their stop steps.
+func stopInOrder(plan *Plan, byService map[string][]service.Container, dependents map[string][]string) ([]string, map[string][]*Step) {
+	var names []string
+	for n := range byService {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	stops := map[string][]*Step{}
+	var visit func(string, map[string]bool)
+	visit = func(svc string, onPath map[string]bool) {
+		if _, done := stops[svc]; done || onPath[svc] {
+			return
+		}
+		onPath[svc] = true
+		var after []*Step
+		deps := append([]string{}, dependents[svc]...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			visit(d, onPath)
+			after = append(after, stops[d]...)
+		}
+		list := []*Step{}
+		for _, c := range byService[svc] {
+			if c.State == service.StateRunning || c.State == service.StateRestarting || c.State == service.StatePaused {
+				list = append(list, plan.add(&Step{Op: OpStopContainer, Object: c.Name, Target: c.ID, Service: svc}, after...))
+			}
+		}
+		if len(list) == 0 {
+			list = after
+		}
+		stops[svc] = list
+	}
+	for _, n := range names {
+		visit(n, map[string]bool{})
+	}
+	return names, stops
+}
+
+// dependentsOf maps each service to the services that depend on it.
+func dependentsOf(p *project.Project) map[string][]string {
+	out := map[string][]string{}
+	if p == nil {
+		return out
+	}
+	for _, s := range p.Services {
+		for dep := range s.Config.DependsOn {
+			out[dep] = append(out[dep], s.Name)
+		}
+	}
+	return out
+}
+
+// Stop plans stopping the running service containers of the named services
+// (all when none), dependents first. p may be nil (order is then by name).
+func Stop(p *project.Project, obs *Observed, services []string) *Plan {
+	plan := &Plan{}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	byService := map[string][]service.Container{}
+	for _, c := range obs.Containers {
+		svc := c.Labels[service.LabelService]
+		if isOneoff(c) || (len(want) > 0 && !want[svc]) {
+			continue
+		}
+		byService[svc] = append(byService[svc], c)
+	}
+	stopInOrder(plan, byService, dependentsOf(p))
+	return plan
+}

@@ -1,0 +1,187 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/berthdev/berth/service"
+)
+
+// Op is the kind of a plan step: one backend call each (or a wait).
+type Op int
+
+// The operations a plan is made of.
+const (
+	OpCreateNetwork Op = iota + 1
+	OpRemoveNetwork
+	OpConnectNetwork
+	OpDisconnectNetwork
+	OpCreateVolume
+	OpRemoveVolume
+	OpCreateContainer
+	OpStopContainer
+	OpRemoveContainer
+	OpRenameContainer
+	OpStartContainer
+	OpWait
+)
+
+var opNames = map[Op]string{
+	OpCreateNetwork:     "create network",
+	OpRemoveNetwork:     "remove network",
+	OpConnectNetwork:    "connect network",
+	OpDisconnectNetwork: "disconnect network",
+	OpCreateVolume:      "create volume",
+	OpRemoveVolume:      "remove volume",
+	OpCreateContainer:   "create container",
+	OpStopContainer:     "stop container",
+	OpRemoveContainer:   "remove container",
+	OpRenameContainer:   "rename container",
+	OpStartContainer:    "start container",
+	OpWait:              "wait for container",
+}
+
+// String names the operation ("create container").
+func (o Op) String() string {
+	if s, ok := opNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("op(%d)", int(o))
+}
+
+// Conditions a wait step waits for.
+const (
+	// CondHealthy: the container's healthcheck reports healthy.
+	CondHealthy = "healthy"
+	// CondCompleted: the container exited with code 0.
+	CondCompleted = "completed"
+	// CondRunningOrHealthy: running, and healthy if it has a healthcheck.
+	CondRunningOrHealthy = "running"
+)
+
+// Step is one operation of a plan.
+type Step struct {
+	// ID numbers the step in the plan, from 1.
+	ID int
+	// Op is what the step does.
+	Op Op
+	// Object is the name of the container, network or volume acted on.
+	Object string
+	// Service is the service the step is for, if any.
+	Service string
+	// Cause says why the step is needed.
+	Cause string
+	// Deps are the steps that must be done first.
+	Deps []*Step
+
+	// Target is the backend identifier acted on (an ID for observed
+	// objects, else the name).
+	Target string
+	// NewName is the new name of a rename.
+	NewName string
+	// Network is the network of connect and disconnect steps.
+	Network string
+	// Endpoint is the endpoint of a connect step.
+	Endpoint service.Endpoint
+	// Container is the spec of a create-container step.
+	Container *service.ContainerSpec
+	// Files are injected before a start step.
+	Files []File
+	// NetworkSpec is the spec of a create-network step.
+	NetworkSpec *service.NetworkSpec
+	// VolumeSpec is the spec of a create-volume step.
+	VolumeSpec *service.VolumeSpec
+	// Condition is what a wait step waits for (Cond*).
+	Condition string
+	// Optional wait steps warn instead of failing (depends_on required: false).
+	Optional bool
+	// RemoveVolumes removes a container's anonymous volumes with it.
+	RemoveVolumes bool
+}
+
+// String renders the step as "#3 create container p-web-1: cause (after #1, #2)".
+func (s *Step) String() string {
+	var b strings.Builder
+	switch s.Op {
+	case OpConnectNetwork:
+		fmt.Fprintf(&b, "#%d connect container %s to network %s", s.ID, s.Object, s.Network)
+	case OpDisconnectNetwork:
+		fmt.Fprintf(&b, "#%d disconnect container %s from network %s", s.ID, s.Object, s.Network)
+	case OpRenameContainer:
+		fmt.Fprintf(&b, "#%d %s %s to %s", s.ID, s.Op, s.Object, s.NewName)
+	case OpWait:
+		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Condition)
+	default:
+		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
+	}
+	if s.Cause != "" {
+		fmt.Fprintf(&b, ": %s", s.Cause)
+	}
+	if len(s.Deps) > 0 {
+		ids := make([]string, len(s.Deps))
+		for i, d := range s.Deps {
+			ids[i] = fmt.Sprintf("#%d", d.ID)
+		}
+		fmt.Fprintf(&b, " (after %s)", strings.Join(ids, ", "))
+	}
+	return b.String()
+}
+
+// Plan is a DAG of steps that takes the runtime from what was observed to
+// what is desired.
+type Plan struct {
+	// Steps in a dependency-respecting order.
+	Steps []*Step
+	// Warnings are things the user should know that need no step (orphans
+	// left alone, resources reused without labels).
+	Warnings []string
+}
+
+// Empty reports whether the plan does nothing.
+func (p *Plan) Empty() bool { return len(p.Steps) == 0 }
+
+// String renders the plan one step per line, stable for golden tests and
+// --dry-run.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	for _, s := range p.Steps {
+		b.WriteString(s.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// add appends a step, numbering it, and returns it.
+func (p *Plan) add(s *Step, deps ...*Step) *Step {
+	s.ID = len(p.Steps) + 1
+	for _, d := range deps {
+		if d != nil {
+			s.Deps = appendUnique(s.Deps, d)
+		}
+	}
+	p.Steps = append(p.Steps, s)
+	return s
+}
+
+func appendUnique(list []*Step, s *Step) []*Step {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// Count returns how many steps of op the plan holds.
+func (p *Plan) Count(op Op) int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Op == op {
+			n++
+		}
+	}
+	return n
+}

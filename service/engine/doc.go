@@ -1,0 +1,40 @@
+// Package engine implements service.Backend on the Docker Engine API, through
+// the maintained moby client (github.com/moby/moby/client and
+// github.com/moby/moby/api).
+//
+// # Connection and versions
+//
+// New reads the usual environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
+// DOCKER_CERT_PATH, DOCKER_API_VERSION), pings the engine and negotiates the
+// API version: berth never pins one, although DOCKER_API_VERSION does, as it
+// does for the docker CLI. Engines from API 1.41 (Docker 20.10) up are
+// supported, and Podman's Docker-compatible socket too. Where the engine's
+// version matters the backend adapts:
+//
+//   - Below API 1.44 a container can only be created on one network; the
+//     others are joined with NetworkConnect between create and start.
+//   - Below API 1.44 the engine does not refuse a second network with a name
+//     already taken, so CreateNetwork looks first.
+//   - Features the engine would silently ignore (a per-network MAC address
+//     and the healthcheck start interval below 1.44, volume subpaths below
+//     1.45) give service.ErrUnsupported instead.
+//
+// # Errors
+//
+// Errors are classified at the edge with containerd's errdefs, which the
+// moby client uses for HTTP status codes: not found becomes
+// service.ErrNotFound, conflict and already-exists become
+// service.ErrConflict (as do the engine's 403 answers for a network that
+// still has endpoints or a container already on a network), invalid
+// parameter and not implemented become service.ErrUnsupported. The engine's
+// own message is kept: every error reads "<operation> <object> "<name>":
+// <engine message>: <sentinel>", and both the sentinel and the moby error are
+// reachable with errors.Is and errors.As.
+//
+// # Tests
+//
+// The backend talks to the engine through apiClient, a private interface
+// listing only the client methods it calls, so that unit tests use a small
+// hand-written fake. The integration tests run against a real engine when
+// one answers, skip otherwise, and fail under CI=true.
+package engine
