@@ -47,9 +47,10 @@ lint:
 		echo "lint: staticcheck $(STATICCHECK_VERSION) does not build with $$(go env GOVERSION); skipped"; \
 	fi
 
-# No benchmarks yet: this runs whatever Benchmark functions exist, once.
+# Timings of berth (and of docker compose when it is on PATH) against the
+# engine's own floor, as medians: see e2e/bench_test.go.
 bench: deps build
-	BERTH_BIN=$(BERTH_BIN) go test -count=1 -run '^$$' -bench . ./...
+	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBenchReport' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 demo: build
 	./bin/berth -f testdata/example/compose.yaml config

@@ -321,7 +321,8 @@ func (d *differ) service(svc *project.Service) error {
 		}
 		for _, c := range cs {
 			if c.ID != keep.ID {
-				d.remove(c, fmt.Sprintf("duplicate of replica %d left by an interrupted run", n), false)
+				// a new container may take the name once this one is gone
+				d.ready[c.Name] = d.remove(c, fmt.Sprintf("duplicate of replica %d left by an interrupted run", n), false)
 			}
 		}
 		if keep.Name != want {
@@ -479,8 +480,11 @@ func (d *differ) recreate(svc *project.Service, c service.Container, spec servic
 	if !d.opts.RenewAnonVolumes {
 		tmp.Mounts = inheritAnonymousVolumes(tmp.Mounts, c)
 	}
-	create := d.plan.add(&Step{Op: OpCreateContainer, Object: tmp.Name, Target: tmp.Name, Service: svc.Name, Cause: "recreate " + final + ": " + cause, Container: &tmp},
-		append(d.infraDeps(svc, spec), dependents...)...)
+	deps := append(d.infraDeps(svc, spec), dependents...)
+	if prev, ok := d.ready[tmp.Name]; ok {
+		deps = append(deps, prev) // a leftover of that name being removed
+	}
+	create := d.plan.add(&Step{Op: OpCreateContainer, Object: tmp.Name, Target: tmp.Name, Service: svc.Name, Cause: "recreate " + final + ": " + cause, Container: &tmp}, deps...)
 	rm := d.remove(c, "replaced by "+tmp.Name, false, create)
 	rename := d.plan.add(&Step{Op: OpRenameContainer, Object: tmp.Name, Target: tmp.Name, NewName: final, Service: svc.Name, Cause: "replaces the old " + final}, rm)
 	d.ready[final] = rename

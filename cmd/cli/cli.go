@@ -175,6 +175,13 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPauseCmd(g, false),
 		newRunCmd(g),
 		newExecCmd(g),
+		newPortCmd(g),
+		newWaitCmd(g),
+		newImagesCmd(g),
+		newEventsCmd(g),
+		newLsCmd(g),
+		newCreateCmd(g),
+		newScaleCmd(g),
 	)
 	return root
 }

@@ -259,8 +259,7 @@ func statusText(c service.Container, now time.Time) string {
 // (ErrNotFound otherwise); a name already taken gives ErrConflict. When
 // joining a network fails, the container is removed again.
 func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpec) (string, error) {
-	apiVersion := b.c.ClientVersion()
-	req, err := newCreateRequest(spec, apiVersion)
+	req, err := newCreateRequest(spec, b.c.ClientVersion())
 	if err != nil {
 		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
@@ -272,12 +271,9 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 		return "", wrapf(err, "create container %q", spec.Name)
 	}
 	for _, ep := range req.connect {
-		es, err := endpointSettings(ep, apiVersion)
-		if err == nil {
-			_, err = b.c.NetworkConnect(ctx, ep.Network, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: es})
-			err = wrapf(err, "create container %q: connect to network %q", spec.Name, ep.Network)
-		}
+		_, err := b.c.NetworkConnect(ctx, ep.network, client.NetworkConnectOptions{Container: res.ID, EndpointConfig: ep.settings})
 		if err != nil {
+			err = wrapf(err, "create container %q: connect to network %q", spec.Name, ep.network)
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			_, rmErr := b.c.ContainerRemove(cctx, res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 			cancel()

@@ -369,7 +369,7 @@ func TestNewCreateRequestNetworks(t *testing.T) {
 			}
 			var connect []string
 			for _, ep := range req.connect {
-				connect = append(connect, ep.Network)
+				connect = append(connect, ep.network)
 			}
 			if !slices.Equal(connect, tt.wantConnect) {
 				t.Errorf("networks to connect = %q, want %q", connect, tt.wantConnect)

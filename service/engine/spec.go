@@ -34,7 +34,13 @@ const (
 // before API 1.44 take a single network at create).
 type createRequest struct {
 	options client.ContainerCreateOptions
-	connect []service.Endpoint
+	connect []endpoint
+}
+
+// endpoint is a network to connect a container to, with its settings.
+type endpoint struct {
+	network  string
+	settings *network.EndpointSettings
 }
 
 // below reports whether API version cur is known and older than v.
@@ -89,20 +95,16 @@ func newCreateRequest(spec service.ContainerSpec, apiVersion string) (createRequ
 	}
 	eps := sortEndpoints(spec.Networks)
 	hc.NetworkMode = container.NetworkMode(eps[0].Network)
-	atCreate := eps[:1]
-	if !below(apiVersion, apiMultiNetworkCreate) {
-		atCreate = eps
-	} else {
-		req.connect = eps[1:]
-	}
-	nc := &network.NetworkingConfig{EndpointsConfig: make(map[string]*network.EndpointSettings, len(atCreate))}
-	for _, ep := range eps {
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	for i, ep := range eps {
 		es, err := endpointSettings(ep, apiVersion)
 		if err != nil {
 			return createRequest{}, err
 		}
-		if slices.ContainsFunc(atCreate, func(e service.Endpoint) bool { return e.Network == ep.Network }) {
+		if i == 0 || !below(apiVersion, apiMultiNetworkCreate) {
 			nc.EndpointsConfig[ep.Network] = es
+		} else {
+			req.connect = append(req.connect, endpoint{network: ep.Network, settings: es})
 		}
 	}
 	req.options.NetworkingConfig = nc

@@ -90,6 +90,7 @@ type Fake struct {
 	faults     []fault
 	calls      []Call
 	subs       map[*subscriber]struct{}
+	waiting    int // WaitContainer calls blocked, for tests
 }
 
 // NewFake returns an empty Fake: no images, containers, networks or volumes,
@@ -146,8 +147,8 @@ func (c Call) String() string {
 	return c.Op + " " + c.Object + " " + c.Detail
 }
 
-// ops lists the methods Fail and FailOnce accept, each saying whether it
-// mutates (and is recorded by Calls).
+// opMutates reports whether op names a method Fail and FailOnce accept
+// (known) and whether that method mutates, so that Calls records it.
 func opMutates(op string) (mutates, known bool) {
 	switch op {
 	case "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "RenameContainer",

@@ -126,13 +126,18 @@ func (f *Fake) WaitContainer(ctx context.Context, id string) (int, error) {
 	}
 	for c.running() {
 		changed := f.changed
+		f.waiting++
 		f.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			f.mu.Lock()
+			f.waiting--
+			f.mu.Unlock()
 			return 0, fmt.Errorf("container %q: wait: %w", name, ctx.Err())
 		}
 		f.mu.Lock()
+		f.waiting--
 	}
 	code := c.exitCode
 	f.mu.Unlock()

@@ -24,8 +24,8 @@ type Config struct {
 	// value of their com.docker.compose.project label; they also carry the
 	// label com.berthdev.servicetest.case. Objects with both labels left by
 	// an earlier, interrupted run are removed when Run begins; nothing else
-	// is touched. It must match [a-zA-Z0-9][a-zA-Z0-9_.-]+ (lowercase, to be
-	// a valid compose project name).
+	// is touched. It must match [a-zA-Z0-9][a-zA-Z0-9_.-]+; keep it
+	// lowercase, as compose project names are, and unique to the caller.
 	Prefix string
 	// Simulated says the backend runs no processes (the Fake). The suite
 	// then plays the part of the containers' commands through the backend's
@@ -340,17 +340,31 @@ func (h *harness) poll(ctx context.Context, id, what string, ok func(service.Con
 	}
 }
 
-// wantErr checks that err wraps target and names the object.
-func (h *harness) wantErr(err, target error, call, object string) {
+// wantErr checks that err wraps target and names the object concerned: its
+// message holds one of objects (the ID or name the call was given, or the
+// object's name), when there are any.
+func (h *harness) wantErr(err, target error, call string, objects ...string) {
 	h.t.Helper()
 	switch {
 	case err == nil:
-		h.t.Errorf("%s: no error, want one wrapping %v", call, target)
+		h.t.Errorf("%s: no error, want one wrapping service.%s", call, sentinelName(target))
 	case !errors.Is(err, target):
-		h.t.Errorf("%s: %v, want an error wrapping %v", call, err, target)
-	case object != "" && !strings.Contains(err.Error(), object):
-		h.t.Errorf("%s: %q does not name %q", call, err, object)
+		h.t.Errorf("%s: %q, want an error wrapping service.%s", call, err, sentinelName(target))
+	case len(objects) > 0 && !slices.ContainsFunc(objects, func(o string) bool { return strings.Contains(err.Error(), o) }):
+		h.t.Errorf("%s: %q names none of %q", call, err, objects)
 	}
+}
+
+func sentinelName(err error) string {
+	switch err {
+	case service.ErrNotFound:
+		return "ErrNotFound"
+	case service.ErrConflict:
+		return "ErrConflict"
+	case service.ErrUnsupported:
+		return "ErrUnsupported"
+	}
+	return err.Error()
 }
 
 // noErr checks that a call succeeded.
@@ -496,14 +510,14 @@ func testRemoveRunning(h *harness) {
 	spec := h.sleeper("c")
 	id := h.create(spec)
 	h.start(id)
-	h.wantErr(h.b.RemoveContainer(h.ctx(), id, service.RemoveOptions{}), service.ErrConflict, "RemoveContainer on a running container", spec.Name)
+	h.wantErr(h.b.RemoveContainer(h.ctx(), id, service.RemoveOptions{}), service.ErrConflict, "RemoveContainer on a running container", id, spec.Name)
 	if c := h.inspect(id); c.State != service.StateRunning {
 		h.t.Errorf("after a refused removal: State %q, want %q", c.State, service.StateRunning)
 	}
 	h.noErr(h.b.RemoveContainer(h.ctx(), id, service.RemoveOptions{Force: true}), "RemoveContainer(Force) on a running container")
 	_, err := h.b.InspectContainer(h.ctx(), id)
-	h.wantErr(err, service.ErrNotFound, "InspectContainer after removal", "")
-	h.wantErr(h.b.RemoveContainer(h.ctx(), id, service.RemoveOptions{}), service.ErrNotFound, "RemoveContainer after removal", "")
+	h.wantErr(err, service.ErrNotFound, "InspectContainer after removal", id)
+	h.wantErr(h.b.RemoveContainer(h.ctx(), id, service.RemoveOptions{}), service.ErrNotFound, "RemoveContainer after removal", id)
 }
 
 func testRename(h *harness) {
@@ -516,7 +530,7 @@ func testRename(h *harness) {
 	}
 	_, err := h.b.InspectContainer(h.ctx(), a.Name)
 	h.wantErr(err, service.ErrNotFound, "InspectContainer by the old name", a.Name)
-	h.wantErr(h.b.RenameContainer(h.ctx(), bID, newName), service.ErrConflict, "RenameContainer to a name in use", newName)
+	h.wantErr(h.b.RenameContainer(h.ctx(), bID, newName), service.ErrConflict, "RenameContainer to a name in use", bID, b.Name, newName)
 	if c := h.inspect(bID); c.Name != b.Name {
 		h.t.Errorf("after a refused rename: Name %q, want %q", c.Name, b.Name)
 	}
@@ -913,7 +927,7 @@ func testKill(h *harness) {
 	if c := h.inspect(id); c.State != service.StateExited || c.ExitCode != 137 {
 		h.t.Errorf("after SIGKILL: State %q, ExitCode %d; want %q, 137", c.State, c.ExitCode, service.StateExited)
 	}
-	h.wantErr(s.KillContainer(h.ctx(), id, ""), service.ErrConflict, "KillContainer on a stopped container", "")
+	h.wantErr(s.KillContainer(h.ctx(), id, ""), service.ErrConflict, "KillContainer on a stopped container", id, spec.Name)
 }
 
 func testPause(h *harness) {

@@ -1,0 +1,366 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/service"
+)
+
+func newPortCmd(g *globals) *cobra.Command {
+	var protocol string
+	var index int
+	cmd := &cobra.Command{
+		Use:   "port [OPTIONS] SERVICE PRIVATE_PORT",
+		Short: "Print the public port for a port binding",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			private, err := strconv.Atoi(args[1])
+			if err != nil {
+				return fmt.Errorf("invalid port %q", args[1])
+			}
+			s, err := g.session(ctx, args[:1])
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cs, err := serviceContainers(ctx, s.b, s.name, args[:1], false)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if c.Labels[service.LabelContainerNumber] != strconv.Itoa(index) {
+					continue
+				}
+				for _, p := range c.Ports {
+					if int(p.ContainerPort) == private && p.Protocol == protocol && p.HostPort != 0 {
+						ip := p.HostIP
+						if ip == "" {
+							ip = "0.0.0.0"
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "%s:%d\n", ip, p.HostPort)
+						return nil
+					}
+				}
+				return fmt.Errorf("no port %d/%s published for service %s", private, protocol, args[0])
+			}
+			return fmt.Errorf("service %q is not running (no container with index %d)", args[0], index)
+		},
+	}
+	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
+	cmd.Flags().IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
+	return cmd
+}
+
+func newWaitCmd(g *globals) *cobra.Command {
+	var downProject bool
+	cmd := &cobra.Command{
+		Use:   "wait SERVICE [SERVICE...]",
+		Short: "Block until the containers of the services stop, and print their exit codes",
+		Long:  "Wait for every container of the services to stop. The exit code is the last one seen; with --down-project the project is taken down afterwards.",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			w, ok := s.b.(service.Waiter)
+			if !ok {
+				return fmt.Errorf("this backend cannot wait for containers: %w", service.ErrUnsupported)
+			}
+			cs, err := serviceContainers(ctx, s.b, s.name, args, true)
+			if err != nil {
+				return err
+			}
+			last := 0
+			for _, c := range cs {
+				code, err := w.WaitContainer(ctx, c.ID)
+				if err != nil {
+					return &ExitError{Code: 42, Msg: err.Error()}
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), code)
+				last = code
+			}
+			if downProject {
+				root := cmd.Root()
+				root.SetArgs(append(globalArgs(g), "down"))
+				if err := root.ExecuteContext(ctx); err != nil {
+					return err
+				}
+			}
+			if last != 0 {
+				return &ExitError{Code: last}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&downProject, "down-project", false, "Take the project down when the containers stop")
+	return cmd
+}
+
+// globalArgs rebuilds the project flags, to run another subcommand.
+func globalArgs(g *globals) []string {
+	var out []string
+	for _, f := range g.files {
+		out = append(out, "-f", f)
+	}
+	if g.projectName != "" {
+		out = append(out, "-p", g.projectName)
+	}
+	if g.projectDir != "" {
+		out = append(out, "--project-directory", g.projectDir)
+	}
+	for _, p := range g.profiles {
+		out = append(out, "--profile", p)
+	}
+	for _, e := range g.envFiles {
+		out = append(out, "--env-file", e)
+	}
+	return out
+}
+
+func newImagesCmd(g *globals) *cobra.Command {
+	var format string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "images [OPTIONS] [SERVICE...]",
+		Short: "List images used by the created containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			all, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}, All: true})
+			if err != nil {
+				return err
+			}
+			type row struct {
+				ContainerName, Repository, Tag, ID string
+			}
+			var rows []row
+			for _, c := range selectContainers(all, args, nil) {
+				repo, tag := c.Image, "latest"
+				if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+					repo, tag = repo[:i], repo[i+1:]
+				}
+				rows = append(rows, row{c.Name, repo, tag, c.ImageID})
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case quiet:
+				seen := map[string]bool{}
+				for _, r := range rows {
+					if !seen[r.ID] {
+						seen[r.ID] = true
+						fmt.Fprintln(out, r.ID)
+					}
+				}
+			case format == "json":
+				return json.NewEncoder(out).Encode(rows)
+			default:
+				tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+				fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, r.Tag, shortImageID(r.ID))
+				}
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	return cmd
+}
+
+func shortImageID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "events [OPTIONS] [SERVICE...]",
+		Short: "Receive real time events from containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.session(ctx, args)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			es, ok := s.b.(service.EventSource)
+			if !ok {
+				return fmt.Errorf("this backend has no event stream: %w", service.ErrUnsupported)
+			}
+			want := map[string]bool{}
+			for _, a := range args {
+				want[a] = true
+			}
+			evs, errs := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
+			out := cmd.OutOrStdout()
+			for {
+				select {
+				case ev, ok := <-evs:
+					if !ok {
+						return nil
+					}
+					svc := ev.Labels[service.LabelService]
+					if len(want) > 0 && !want[svc] {
+						continue
+					}
+					if asJSON {
+						b, _ := json.Marshal(map[string]any{"time": ev.Time.UTC().Format(time.RFC3339Nano), "type": "container", "action": ev.Action, "id": ev.ContainerID, "service": svc, "attributes": map[string]string{"name": ev.ContainerName, "image": ev.Labels["image"]}})
+						fmt.Fprintf(out, "%s\n", b)
+					} else {
+						fmt.Fprintf(out, "%s container %s %s (name=%s, service=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ContainerID, ev.ContainerName, svc)
+					}
+				case err := <-errs:
+					if err != nil && ctx.Err() == nil {
+						return err
+					}
+					return nil
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "Output events as a stream of JSON objects")
+	return cmd
+}
+
+func newLsCmd(g *globals) *cobra.Command {
+	var all, quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "ls [OPTIONS]",
+		Short: "List running compose projects",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			cs, err := b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: ""}, All: all})
+			if err != nil {
+				return err
+			}
+			type proj struct {
+				Name        string
+				Status      string
+				ConfigFiles string
+				states      map[string]int
+			}
+			byName := map[string]*proj{}
+			for _, c := range cs {
+				name := c.Labels[service.LabelProject]
+				p := byName[name]
+				if p == nil {
+					p = &proj{Name: name, ConfigFiles: c.Labels[service.LabelConfigFiles], states: map[string]int{}}
+					byName[name] = p
+				}
+				p.states[c.State]++
+			}
+			var list []*proj
+			for _, p := range byName {
+				var parts []string
+				for _, st := range sortedMapKeys(p.states) {
+					parts = append(parts, fmt.Sprintf("%s(%d)", st, p.states[st]))
+				}
+				p.Status = strings.Join(parts, ", ")
+				list = append(list, p)
+			}
+			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+			out := cmd.OutOrStdout()
+			switch {
+			case quiet:
+				for _, p := range list {
+					fmt.Fprintln(out, p.Name)
+				}
+			case format == "json":
+				return json.NewEncoder(out).Encode(list)
+			default:
+				tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+				for _, p := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
+				}
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all stopped projects too")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display project names")
+	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	return cmd
+}
+
+func sortedMapKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newCreateCmd(g *globals) *cobra.Command {
+	up := newUpCmd(g)
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] [SERVICE...]",
+		Short: "Create containers for the services without starting them",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := upOptions{noStart: true, timeout: -1, pull: "policy"}
+			f := cmd.Flags()
+			o.forceRecreate, _ = f.GetBool("force-recreate")
+			o.noRecreate, _ = f.GetBool("no-recreate")
+			o.removeOrphans, _ = f.GetBool("remove-orphans")
+			o.scale, _ = f.GetStringArray("scale")
+			o.yes, _ = f.GetBool("yes")
+			return runUp(cmd.Context(), g, o, args)
+		},
+	}
+	for _, name := range []string{"force-recreate", "no-recreate", "remove-orphans", "scale", "yes", "no-build", "pull", "quiet-pull"} {
+		cmd.Flags().AddFlag(up.Flags().Lookup(name))
+	}
+	return cmd
+}
+
+func newScaleCmd(g *globals) *cobra.Command {
+	var noDeps bool
+	cmd := &cobra.Command{
+		Use:   "scale [SERVICE=REPLICAS...]",
+		Short: "Scale services",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var services []string
+			for _, a := range args {
+				name, _, _ := strings.Cut(a, "=")
+				services = append(services, name)
+			}
+			o := upOptions{detach: true, timeout: -1, pull: "policy", scale: args, noDeps: noDeps}
+			return runUp(cmd.Context(), g, o, services)
+		},
+	}
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
+	return cmd
+}
