@@ -80,11 +80,15 @@ func TestConfigHashesMatchCompose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(p.ConfigHashes) != len(model.Services) {
-				t.Fatalf("Load hashed %d services, compose-go loaded %d", len(p.ConfigHashes), len(model.Services))
+			hashes, err := p.ConfigHashes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hashes) != len(model.Services) {
+				t.Fatalf("Load hashed %d services, compose-go loaded %d", len(hashes), len(model.Services))
 			}
 			for name, s := range model.Services {
-				if got, want := p.ConfigHashes[name], composeHash(t, s); got != want {
+				if got, want := hashes[name], composeHash(t, s); got != want {
 					t.Errorf("service %s: hash %s, docker compose's algorithm gives %s", name, got, want)
 				}
 			}

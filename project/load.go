@@ -45,6 +45,8 @@ type Options struct {
 	NoConsistency bool
 	// AllResources keeps networks and volumes that no selected service uses.
 	AllResources bool
+	// CacheDir holds the validation cache (see cache.go); "" disables it.
+	CacheDir string
 }
 
 // Load reads the compose files that opts name with compose-go, the reference
@@ -62,7 +64,23 @@ func Load(ctx context.Context, opts Options) (p *Project, err error) {
 		return nil, err
 	}
 	files := po.ConfigPaths
+	key := ""
+	usesOtherFiles := false
+	if opts.CacheDir != "" {
+		key = validationKey(po)
+		if validated(opts.CacheDir, key) {
+			_ = cli.WithLoadOptions(skipValidation)(po)
+		}
+		po.WithListeners(func(event string, _ map[string]any) {
+			if event == "include" || event == "extends" {
+				usesOtherFiles = true
+			}
+		})
+	}
 	model, err := po.LoadProject(ctx)
+	if err == nil && key != "" && !usesOtherFiles && !validated(opts.CacheDir, key) {
+		remember(opts.CacheDir, key)
+	}
 	if err != nil && reSchema.MatchString(err.Error()) {
 		// compose-go stops at the first schema problem: list them all.
 		if all := schemaProblems(files, po.Environment); all != nil {

@@ -39,9 +39,24 @@ type Project struct {
 	// DisabledServices are services switched off by profiles: containers of
 	// theirs are not orphans.
 	DisabledServices []string
-	// ConfigHashes are the values `docker compose config --hash` prints, by
-	// service: computed before env_file resolution, as docker compose does.
-	ConfigHashes map[string]string
+
+	// unresolved is the model before env_file resolution, for ConfigHashes.
+	unresolved *types.Project
+}
+
+// ConfigHashes returns the values `docker compose config --hash` prints, by
+// service: computed on the model before env_file contents are merged into
+// environment, as docker compose does.
+func (p *Project) ConfigHashes() (map[string]string, error) {
+	out := map[string]string{}
+	for name, s := range p.unresolved.Services {
+		h, err := ServiceHash(s)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = h
+	}
+	return out, nil
 }
 
 // Service is the desired state of one service.
@@ -154,14 +169,7 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		WorkingDir:   model.WorkingDir,
 		ComposeFiles: model.ComposeFiles,
 		EnvFiles:     envFiles,
-		ConfigHashes: map[string]string{},
-	}
-	for name, s := range model.Services {
-		h, err := ServiceHash(s)
-		if err != nil {
-			return nil, err
-		}
-		p.ConfigHashes[name] = h
+		unresolved:   model,
 	}
 
 	resolved, err := model.WithServicesEnvironmentResolved(true)

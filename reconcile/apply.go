@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,6 +167,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		_, err := b.CreateContainer(ctx, *s.Container)
 		return err
 	case OpStopContainer:
+		if err := runHooks(ctx, b, s, "pre_stop"); err != nil {
+			return err
+		}
 		err := b.StopContainer(ctx, s.Target, opts.StopTimeout)
 		if errors.Is(err, service.ErrNotFound) {
 			return nil
@@ -185,9 +189,35 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 				return err
 			}
 		}
-		return b.StartContainer(ctx, s.Target)
+		if err := b.StartContainer(ctx, s.Target); err != nil {
+			return err
+		}
+		return runHooks(ctx, b, s, "post_start")
 	}
 	return fmt.Errorf("step %s: unknown operation", s)
+}
+
+// runHooks runs a step's hooks in its container, in order; a hook that
+// fails (or exits non-zero) fails the step, as with docker compose.
+func runHooks(ctx context.Context, b service.Backend, s *Step, kind string) error {
+	if len(s.Hooks) == 0 {
+		return nil
+	}
+	ex, ok := b.(service.Execer)
+	if !ok {
+		return fmt.Errorf("container %s: %s hooks: %w", s.Object, kind, service.ErrUnsupported)
+	}
+	for _, h := range s.Hooks {
+		var out bytes.Buffer
+		code, err := ex.Exec(ctx, s.Target, h, nil, &out, &out)
+		if err != nil {
+			return fmt.Errorf("container %s: %s hook %v: %w", s.Object, kind, h.Cmd, err)
+		}
+		if code != 0 {
+			return fmt.Errorf("container %s: %s hook %v exited with code %d: %s", s.Object, kind, h.Cmd, code, strings.TrimSpace(out.String()))
+		}
+	}
+	return nil
 }
 
 // inject copies secrets and configs into a container before it starts.

@@ -22,11 +22,25 @@ const maxPasses = 3
 // missing (a container removed meanwhile, say), up to maxPasses times. The
 // first plan is passed to onPlan before anything is applied (for warnings,
 // or to print it). With dryRun nothing is applied.
+//
+// When opts.ImageIDs is nil, the images are resolved (ResolveImages) while
+// the first observation runs.
 func Converge(ctx context.Context, b service.Backend, p *project.Project, opts Options, aopts ApplyOptions, dryRun bool, onPlan func(*Plan)) error {
 	aopts.Project = p.Name
 	for pass := 0; pass < maxPasses; pass++ {
-		obs, err := Observe(ctx, b, p.Name, p)
-		if err != nil {
+		var obs *Observed
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			obs, err = Observe(gctx, b, p.Name, p)
+			return err
+		})
+		if opts.ImageIDs == nil {
+			g.Go(func() (err error) {
+				opts.ImageIDs, err = ResolveImages(gctx, b, p)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
 			return err
 		}
 		plan, err := Diff(p, obs, opts)

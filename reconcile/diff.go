@@ -247,6 +247,9 @@ func (d *differ) stop(c service.Container, cause string, deps ...*Step) *Step {
 		return s
 	}
 	s := d.plan.add(&Step{Op: OpStopContainer, Object: c.Name, Target: c.ID, Service: c.Labels[service.LabelService], Cause: cause}, deps...)
+	if svc := d.p.Service(s.Service); svc != nil && c.State == service.StateRunning {
+		s.Hooks = Hooks(svc.Config.PreStop)
+	}
 	d.stopped[c.Name] = s
 	return s
 }
@@ -590,7 +593,7 @@ func (d *differ) start(svc *project.Service) {
 			continue
 		}
 		deps := append([]*Step{r.ready, d.stopped[r.name]}, needs...)
-		d.started[svc.Name] = append(d.started[svc.Name], d.plan.add(&Step{Op: OpStartContainer, Object: r.name, Target: r.name, Service: svc.Name, Files: r.files}, deps...))
+		d.started[svc.Name] = append(d.started[svc.Name], d.plan.add(&Step{Op: OpStartContainer, Object: r.name, Target: r.name, Service: svc.Name, Files: r.files, Hooks: Hooks(svc.Config.PostStart)}, deps...))
 	}
 }
 

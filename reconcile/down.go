@@ -60,7 +60,7 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 		byService[svc] = append(byService[svc], c)
 	}
 
-	names, stops := stopInOrder(plan, byService, dependents)
+	names, stops := stopInOrder(plan, byService, dependents, preStop(p))
 	var removed []*Step
 	for _, n := range names {
 		for _, c := range byService[n] {
@@ -118,7 +118,7 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 // stopInOrder adds stop steps for the running containers of byService, a
 // service's stops after those of the services that depend on it. It returns
 // the services, sorted, and their stop steps.
-func stopInOrder(plan *Plan, byService map[string][]service.Container, dependents map[string][]string) ([]string, map[string][]*Step) {
+func stopInOrder(plan *Plan, byService map[string][]service.Container, dependents map[string][]string, hooks map[string][]service.ExecSpec) ([]string, map[string][]*Step) {
 	var names []string
 	for n := range byService {
 		names = append(names, n)
@@ -141,7 +141,11 @@ func stopInOrder(plan *Plan, byService map[string][]service.Container, dependent
 		list := []*Step{}
 		for _, c := range byService[svc] {
 			if c.State == service.StateRunning || c.State == service.StateRestarting || c.State == service.StatePaused {
-				list = append(list, plan.add(&Step{Op: OpStopContainer, Object: c.Name, Target: c.ID, Service: svc}, after...))
+				step := plan.add(&Step{Op: OpStopContainer, Object: c.Name, Target: c.ID, Service: svc}, after...)
+				if c.State == service.StateRunning {
+					step.Hooks = hooks[svc]
+				}
+				list = append(list, step)
 			}
 		}
 		if len(list) == 0 {
@@ -185,6 +189,20 @@ func Stop(p *project.Project, obs *Observed, services []string) *Plan {
 		}
 		byService[svc] = append(byService[svc], c)
 	}
-	stopInOrder(plan, byService, dependentsOf(p))
+	stopInOrder(plan, byService, dependentsOf(p), preStop(p))
 	return plan
+}
+
+// preStop maps services to their pre_stop hooks.
+func preStop(p *project.Project) map[string][]service.ExecSpec {
+	out := map[string][]service.ExecSpec{}
+	if p == nil {
+		return out
+	}
+	for _, s := range p.Services {
+		if len(s.Config.PreStop) > 0 {
+			out[s.Name] = Hooks(s.Config.PreStop)
+		}
+	}
+	return out
 }

@@ -97,6 +97,9 @@ type Step struct {
 	Optional bool
 	// RemoveVolumes removes a container's anonymous volumes with it.
 	RemoveVolumes bool
+	// Hooks run in the container: after a start step (post_start), before
+	// a stop step (pre_stop).
+	Hooks []service.ExecSpec
 }
 
 // String renders the step as "#3 create container p-web-1: cause (after #1, #2)".

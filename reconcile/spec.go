@@ -344,3 +344,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Hooks turns compose lifecycle hooks into exec specs.
+func Hooks(hooks []types.ServiceHook) []service.ExecSpec {
+	var out []service.ExecSpec
+	for _, h := range hooks {
+		spec := service.ExecSpec{Cmd: []string(h.Command), User: h.User, Privileged: h.Privileged, WorkingDir: h.WorkingDir}
+		for _, k := range sortedKeys(h.Environment) {
+			if v := h.Environment[k]; v != nil {
+				spec.Env = append(spec.Env, k+"="+*v)
+			}
+		}
+		out = append(out, spec)
+	}
+	return out
+}

@@ -198,6 +198,7 @@ func (g *globals) loadOptions(services []string) project.Options {
 		Services:    services,
 		Env:         g.envWithDotEnv(),
 		WorkingDir:  g.wd,
+		CacheDir:    g.cacheDir(),
 	}
 }
 
@@ -231,4 +232,12 @@ func (g *globals) getenv(key string) string {
 // (and their dependencies) when some are named.
 func (g *globals) load(ctx context.Context, services []string) (*project.Project, error) {
 	return project.Load(ctx, g.loadOptions(services))
+}
+
+// cacheDir is the validation cache's directory, "" when BERTH_NO_CACHE is set.
+func (g *globals) cacheDir() string {
+	if truthy(g.getenv("BERTH_NO_CACHE")) {
+		return ""
+	}
+	return project.DefaultCacheDir()
 }

@@ -135,8 +135,12 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 			}
 		}
 		sort.Strings(names)
+		hashes, err := p.ConfigHashes()
+		if err != nil {
+			return err
+		}
 		for _, name := range names {
-			h, ok := p.ConfigHashes[name]
+			h, ok := hashes[name]
 			if !ok {
 				return fmt.Errorf("no such service: %s", name)
 			}

@@ -150,10 +150,6 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	defer closeBackend()
 
 	started := time.Now()
-	images, err := reconcile.ResolveImages(ctx, b, p)
-	if err != nil {
-		return err
-	}
 	removeOrphans := o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS"))
 	opts := reconcile.Options{
 		Services:           args,
@@ -167,7 +163,6 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		NoStart:            o.noStart,
 		RecreateVolumes:    o.yes,
 		Scale:              scale,
-		ImageIDs:           images,
 	}
 	pr := newProgress(g)
 	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event}
