@@ -237,6 +237,10 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	if !spec.OpenStdin {
 		stdin = nil
 	}
+	if spec.Tty {
+		restore := rawTerminal(g)
+		defer restore()
+	}
 	wait, err := att.Attach(ctx, spec.Name, stdin, g.stdio.Out, g.stdio.Err)
 	if err != nil {
 		cleanup()
@@ -319,6 +323,10 @@ func newExecCmd(g *globals) *cobra.Command {
 			if detach {
 				stdin = nil
 			}
+			if tty && !detach {
+				restore := rawTerminal(g)
+				defer restore()
+			}
 			code, err := ex.Exec(ctx, target.ID, spec, stdin, g.stdio.Out, g.stdio.Err)
 			if err != nil {
 				return err
@@ -339,4 +347,19 @@ func newExecCmd(g *globals) *cobra.Command {
 	f.StringVarP(&workdir, "workdir", "w", "", "Working directory for the command")
 	f.IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
 	return cmd
+}
+
+// rawTerminal puts standard input in raw mode, when it is a terminal, for a
+// container with a TTY (which echoes and edits lines itself), and returns
+// what restores it.
+func rawTerminal(g *globals) func() {
+	f, ok := g.stdio.In.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	state, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = term.Restore(int(f.Fd()), state) }
 }
