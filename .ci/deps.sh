@@ -2,7 +2,9 @@
 # deps.sh installs and starts what berth's tests need on a Debian machine:
 # the Debian packages below and a running Docker engine (dockerd) on the
 # default socket. There is no systemd on our machines, so dockerd is started
-# directly in the background.
+# directly in the background. docker-compose is Debian's Python docker-compose
+# v1 (1.29.2), the other side of the interoperability tests
+# (e2e/interop_test.go).
 #
 # It is idempotent, and fast when everything is already in place: one
 # dpkg-query and one `docker info`. Run it as root (installing and starting
@@ -14,7 +16,7 @@
 #   BERTH_DOCKERD_WAIT  seconds to wait for dockerd to answer (default 60)
 set -euo pipefail
 
-packages=(docker.io busybox-static docker-registry iproute2 util-linux ca-certificates)
+packages=(docker.io docker-compose busybox-static docker-registry iproute2 util-linux ca-certificates)
 dockerd_log=${BERTH_DOCKERD_LOG:-/var/log/berth-dockerd.log}
 dockerd_wait=${BERTH_DOCKERD_WAIT:-60}
 dockerd_pidfile=/var/run/docker.pid

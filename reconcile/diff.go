@@ -329,7 +329,7 @@ func (d *differ) service(svc *project.Service) error {
 			}
 		}
 		if keep.Name != want {
-			d.ready[want] = d.plan.add(&Step{Op: OpRenameContainer, Object: keep.Name, Target: keep.ID, NewName: want, Service: svc.Name, Cause: "left with a temporary name by an interrupted recreate"}, d.stopped[keep.Name])
+			d.ready[want] = d.plan.add(&Step{Op: OpRenameContainer, Object: keep.Name, Target: keep.ID, NewName: want, Service: svc.Name, Cause: "named other than its replica (an interrupted recreate, or another tool)"}, d.stopped[keep.Name])
 			keep.Name = want
 		}
 		kept[n] = keep

@@ -129,3 +129,31 @@ type Copier interface {
 	// CopyTo extracts the tar stream into the container at dir.
 	CopyTo(ctx context.Context, id, dir string, tar io.Reader) error
 }
+
+// CopierFrom copies files out of containers.
+type CopierFrom interface {
+	// CopyFrom returns a tar stream of path in the container, created,
+	// running or stopped, as the Engine API's archive endpoint makes it: a
+	// regular file (or a symbolic link) is one entry; a directory is an
+	// entry for itself followed by everything below it, recursively, links
+	// not followed. The entries are named after path's last element, so
+	// that the stream extracts to a copy of path: "/etc/hosts" gives
+	// "hosts", "/etc" gives "etc/", "etc/hosts", ...; a path ending in "/."
+	// gives "./", "./hosts", ... (the directory's contents), and "/" gives
+	// names starting with "/". A symbolic link as the last element is
+	// archived as a link; a trailing "/" or "/." follows it. The caller
+	// closes the stream. ErrNotFound if there is no such container or no
+	// such path in it.
+	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
+}
+
+// Toper lists the processes of containers.
+type Toper interface {
+	// Top returns the processes of a running (or paused) container as a
+	// table: the column titles, and one row per process with a field per
+	// title, as ps(1) prints them given psArgs (nil: the backend's default,
+	// "-ef" for the engine, which runs ps on its host, so PIDs are the
+	// host's). ErrNotFound if there is no such container, ErrConflict if it
+	// is not running.
+	Top(ctx context.Context, id string, psArgs []string) (titles []string, processes [][]string, err error)
+}

@@ -182,6 +182,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newLsCmd(g),
 		newCreateCmd(g),
 		newScaleCmd(g),
+		newCpCmd(g), newTopCmd(g),
 	)
 	return root
 }

@@ -82,6 +82,16 @@ func newPsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("list containers of project %s: %w", name, err)
 			}
+			if !all {
+				// one-off (run) containers only with -a, as docker compose
+				var kept []service.Container
+				for _, c := range cs {
+					if c.Labels[service.LabelOneoff] != service.OneoffTrue {
+						kept = append(kept, c)
+					}
+				}
+				cs = kept
+			}
 			cs = selectContainers(cs, args, status)
 			out := cmd.OutOrStdout()
 			switch {

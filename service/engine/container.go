@@ -381,3 +381,15 @@ func (b *Backend) WaitContainer(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("wait for container %q: %w", id, ctx.Err())
 	}
 }
+
+// Top returns the processes of a running or paused container as ps(1) on
+// the engine's host lists them with psArgs (nil: the engine's "-ef"): the
+// column titles and a row per process. ErrNotFound if there is no such
+// container, ErrConflict if it is not running.
+func (b *Backend) Top(ctx context.Context, id string, psArgs []string) ([]string, [][]string, error) {
+	res, err := b.c.ContainerTop(ctx, id, client.ContainerTopOptions{Arguments: psArgs})
+	if err != nil {
+		return nil, nil, wrapf(err, "top of container %q", id)
+	}
+	return res.Titles, res.Processes, nil
+}

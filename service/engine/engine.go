@@ -28,6 +28,8 @@ var (
 	_ service.Attacher    = (*Backend)(nil)
 	_ service.Execer      = (*Backend)(nil)
 	_ service.Copier      = (*Backend)(nil)
+	_ service.CopierFrom  = (*Backend)(nil)
+	_ service.Toper       = (*Backend)(nil)
 )
 
 // apiClient is the part of *client.Client the backend uses, so that tests
@@ -51,6 +53,8 @@ type apiClient interface {
 	ContainerLogs(ctx context.Context, containerID string, options client.ContainerLogsOptions) (client.ContainerLogsResult, error)
 	ContainerAttach(ctx context.Context, containerID string, options client.ContainerAttachOptions) (client.ContainerAttachResult, error)
 	CopyToContainer(ctx context.Context, containerID string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
+	CopyFromContainer(ctx context.Context, containerID string, options client.CopyFromContainerOptions) (client.CopyFromContainerResult, error)
+	ContainerTop(ctx context.Context, containerID string, options client.ContainerTopOptions) (client.ContainerTopResult, error)
 
 	ExecCreate(ctx context.Context, containerID string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
 	ExecStart(ctx context.Context, execID string, options client.ExecStartOptions) (client.ExecStartResult, error)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -517,6 +518,102 @@ func TestIntegrationExecAndCopy(t *testing.T) {
 	}
 }
 
+// tarEntries reads a tar stream into "name" → content ("" for entries
+// other than regular files; directories keep their trailing slash).
+func tarEntries(t *testing.T, rc io.ReadCloser) map[string]string {
+	t.Helper()
+	defer rc.Close()
+	got := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = string(body)
+	}
+}
+
+func TestIntegrationCopyFromAndTop(t *testing.T) {
+	b, prefix := engineBackend(t)
+	ctx := t.Context()
+	id, _ := createContainer(t, b, prefix, "top", service.ContainerSpec{
+		Command:    []string{"sleep", "300"},
+		StopSignal: "SIGKILL",
+	})
+	if err := b.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "dir/", Mode: 0o755, Typeflag: tar.TypeDir})
+	for name, body := range map[string]string{"dir/a.txt": "a\n", "hello.txt": "hello\n"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	if err := b.CopyTo(ctx, id, "/tmp", &tarball); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]map[string]string{
+		"/tmp/hello.txt": {"hello.txt": "hello\n"},
+		"/tmp/dir":       {"dir/": "", "dir/a.txt": "a\n"},
+		"/tmp/dir/.":     {"./": "", "./a.txt": "a\n"},
+	} {
+		rc, err := b.CopyFrom(ctx, id, path)
+		if err != nil {
+			t.Fatalf("CopyFrom(%s): %v", path, err)
+		}
+		if got := tarEntries(t, rc); !reflect.DeepEqual(got, want) {
+			t.Errorf("CopyFrom(%s) = %q, want %q", path, got, want)
+		}
+	}
+	if _, err := b.CopyFrom(ctx, id, "/tmp/nope"); !errors.Is(err, service.ErrNotFound) || !strings.Contains(err.Error(), "/tmp/nope") {
+		t.Errorf("CopyFrom of a missing path: %v, want ErrNotFound naming it", err)
+	}
+
+	titles, procs, err := b.Top(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(titles) == 0 || titles[len(titles)-1] != "CMD" || !slices.Contains(titles, "PID") {
+		t.Errorf("Top titles = %q, want ps -ef's", titles)
+	}
+	if !slices.ContainsFunc(procs, func(p []string) bool { return len(p) == len(titles) && p[len(p)-1] == "sleep 300" }) {
+		t.Errorf("Top processes = %q, want sleep 300", procs)
+	}
+	titles, procs, err = b.Top(ctx, id, []string{"-o", "pid,comm"})
+	if err != nil || !slices.Equal(titles, []string{"PID", "COMMAND"}) || len(procs) == 0 || procs[0][1] != "sleep" {
+		t.Errorf("Top -o pid,comm = %q, %q, %v", titles, procs, err)
+	}
+
+	if err := b.KillContainer(ctx, id, "SIGKILL"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.WaitContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Top(ctx, id, nil); !errors.Is(err, service.ErrConflict) {
+		t.Errorf("Top of a stopped container: %v, want ErrConflict", err)
+	}
+	// Files can be copied from a stopped container.
+	rc, err := b.CopyFrom(ctx, id, "/tmp/hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tarEntries(t, rc); got["hello.txt"] != "hello\n" {
+		t.Errorf("CopyFrom a stopped container = %q", got)
+	}
+}
+
 func TestIntegrationErrors(t *testing.T) {
 	b, prefix := engineBackend(t)
 	ctx := t.Context()
@@ -559,6 +656,12 @@ func TestIntegrationErrors(t *testing.T) {
 	}
 	if _, err := b.Exec(ctx, missing, service.ExecSpec{Cmd: []string{"true"}}, nil, nil, nil); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("exec: %v", err)
+	}
+	if _, err := b.CopyFrom(ctx, missing, "/"); !errors.Is(err, service.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("copy from: %v", err)
+	}
+	if _, _, err := b.Top(ctx, missing, nil); !errors.Is(err, service.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("top: %v", err)
 	}
 
 	_, netName := createNetwork(t, b, prefix, "net")

@@ -47,6 +47,8 @@ type fakeClient struct {
 	networks   []network.Summary
 	events     chan events.Message
 	eventErrs  chan error
+	top        client.ContainerTopResult
+	archive    string // what CopyFromContainer streams
 }
 
 func (f *fakeClient) record(call string) {
@@ -105,6 +107,16 @@ func (f *fakeClient) Events(ctx context.Context, o client.EventsListOptions) cli
 	b, _ := json.Marshal(o.Filters)
 	f.record(fmt.Sprintf("events filters=%s", b))
 	return client.EventsResult{Messages: f.events, Err: f.eventErrs}
+}
+
+func (f *fakeClient) ContainerTop(_ context.Context, id string, o client.ContainerTopOptions) (client.ContainerTopResult, error) {
+	f.record(fmt.Sprintf("top %s %q", id, o.Arguments))
+	return f.top, nil
+}
+
+func (f *fakeClient) CopyFromContainer(_ context.Context, id string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
+	f.record("copy from " + id + " " + o.SourcePath)
+	return client.CopyFromContainerResult{Content: io.NopCloser(strings.NewReader(f.archive))}, nil
 }
 
 func TestNewCreateRequestPorts(t *testing.T) {
@@ -854,6 +866,45 @@ func TestEvents(t *testing.T) {
 	})
 }
 
+func TestTop(t *testing.T) {
+	titles := []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}
+	procs := [][]string{{"root", "4242", "4200", "0", "04:03", "?", "00:00:00", "sleep 600"}}
+	for _, tt := range []struct {
+		args []string
+		call string
+	}{
+		{nil, `top p-web-1 []`},
+		{[]string{"-o", "pid,comm"}, `top p-web-1 ["-o" "pid,comm"]`},
+	} {
+		f := &fakeClient{version: "1.41", top: client.ContainerTopResult{Titles: titles, Processes: procs}}
+		gotTitles, gotProcs, err := NewWithClient(f).Top(t.Context(), "p-web-1", tt.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(f.calls, []string{tt.call}) {
+			t.Errorf("calls = %q, want %q", f.calls, tt.call)
+		}
+		if !slices.Equal(gotTitles, titles) || !reflect.DeepEqual(gotProcs, procs) {
+			t.Errorf("Top = %q, %q", gotTitles, gotProcs)
+		}
+	}
+}
+
+func TestCopyFrom(t *testing.T) {
+	f := &fakeClient{version: "1.41", archive: "a tar stream"}
+	rc, err := NewWithClient(f).CopyFrom(t.Context(), "p-web-1", "/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || string(b) != f.archive {
+		t.Errorf("content = %q, %v", b, err)
+	}
+	if want := []string{"copy from p-web-1 /etc/hosts"}; !slices.Equal(f.calls, want) {
+		t.Errorf("calls = %q, want %q", f.calls, want)
+	}
+}
+
 // engineStub is an HTTP server speaking just enough of the Engine API for
 // the real moby client: every request but the ping gets status and message.
 func engineStub(t *testing.T, apiVersion string, status int, message string) string {
@@ -930,6 +981,22 @@ func TestErrorMapping(t *testing.T) {
 		}
 		if want := `create container "p-web-1": image "foo:1" not found: Error response from daemon: No such image: foo:1: not found`; err.Error() != want {
 			t.Errorf("err = %q\nwant    %q", err, want)
+		}
+	})
+
+	t.Run("copy from a missing path", func(t *testing.T) {
+		b := stubBackend(t, http.StatusNotFound, "Could not find the file /nope in container p-web-1")
+		_, err := b.CopyFrom(t.Context(), "p-web-1", "/nope")
+		if !errors.Is(err, service.ErrNotFound) || !strings.HasPrefix(err.Error(), `copy from container "p-web-1" at "/nope": `) {
+			t.Errorf("err = %v, want ErrNotFound naming the container and path", err)
+		}
+	})
+
+	t.Run("top of a stopped container", func(t *testing.T) {
+		b := stubBackend(t, http.StatusConflict, "Container 0123 is not running")
+		_, _, err := b.Top(t.Context(), "p-web-1", nil)
+		if !errors.Is(err, service.ErrConflict) || !strings.HasPrefix(err.Error(), `top of container "p-web-1": `) {
+			t.Errorf("err = %v, want ErrConflict naming the container", err)
 		}
 	})
 

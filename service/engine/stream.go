@@ -294,3 +294,14 @@ func (b *Backend) CopyTo(ctx context.Context, id, dir string, tar io.Reader) err
 	_, err := b.c.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: tar})
 	return wrapf(err, "copy to container %q at %q", id, dir)
 }
+
+// CopyFrom returns the engine's tar stream of path in the container (see
+// service.CopierFrom for its entries' names). The caller closes it.
+// ErrNotFound if there is no such container or path.
+func (b *Backend) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error) {
+	res, err := b.c.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, wrapf(err, "copy from container %q at %q", id, path)
+	}
+	return res.Content, nil
+}

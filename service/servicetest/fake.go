@@ -16,8 +16,9 @@ import (
 
 // Fake is an in-memory service.Backend. It also implements service.Signaller,
 // service.Waiter, service.EventSource, service.Logger, service.Execer,
-// service.Attacher and service.Copier. Make one with NewFake; the zero value
-// is not usable. A Fake is safe for concurrent use.
+// service.Attacher, service.Copier, service.CopierFrom and service.Toper.
+// Make one with NewFake; the zero value is not usable. A Fake is safe for
+// concurrent use.
 //
 // # Model
 //
@@ -57,6 +58,13 @@ import (
 //     are not detected.
 //   - Lists are sorted by name. ListNetworks leaves Network.Containers
 //     empty, as the engine does; InspectNetwork fills it in.
+//   - A container has no image file system, only the regular files and
+//     directories CopyTo gave it (links and other entries are read and
+//     dropped), which CopyFrom serves back; "/" and every directory a
+//     stored path goes through exist too. CopyTo assumes that the
+//     directory it is given exists. Files go with their container.
+//   - A running or paused container has one process, its command, which
+//     Top lists; ps arguments are ignored.
 //   - Every state change sends an event: create, start, kill, die (with the
 //     exit code), stop, pause, unpause, restart, rename, destroy and
 //     "health_status: healthy" or "health_status: unhealthy".
@@ -118,6 +126,8 @@ var (
 	_ service.Execer      = (*Fake)(nil)
 	_ service.Attacher    = (*Fake)(nil)
 	_ service.Copier      = (*Fake)(nil)
+	_ service.CopierFrom  = (*Fake)(nil)
+	_ service.Toper       = (*Fake)(nil)
 	_ Simulator           = (*Fake)(nil)
 )
 
@@ -159,7 +169,7 @@ func opMutates(op string) (mutates, known bool) {
 		return true, true
 	case "ListContainers", "InspectContainer", "ListNetworks", "InspectNetwork",
 		"ListVolumes", "InspectVolume", "InspectImage",
-		"WaitContainer", "Events", "Logs", "Attach":
+		"WaitContainer", "Events", "Logs", "Attach", "CopyFrom", "Top":
 		return false, true
 	}
 	return false, false
@@ -213,7 +223,7 @@ func (f *Fake) ClearFaults() {
 // Stop*, Remove*, Rename*, Connect*, Disconnect*, Kill*, Pause*, Unpause*,
 // Restart*, Exec, CopyTo), whether it succeeded or not. A call made with a
 // context already done is not recorded. Reads (List*, Inspect*, Wait, Logs,
-// Events, Attach) and the test controls are never recorded.
+// Events, Attach, CopyFrom, Top) and the test controls are never recorded.
 func (f *Fake) Calls() []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -29,7 +29,16 @@ type fakeContainer struct {
 	mounts    []service.MountPoint
 	ports     []service.Port
 	logs      []logEntry
+	files     map[string]fakeFile // what CopyTo stored, by clean absolute path
 	removed   bool
+}
+
+// fakeFile is a regular file or a directory CopyTo stored in a container.
+type fakeFile struct {
+	dir     bool
+	mode    int64 // permission bits
+	modTime time.Time
+	data    []byte
 }
 
 // running reports whether the container has a process: running or paused.

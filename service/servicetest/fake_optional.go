@@ -2,11 +2,13 @@ package servicetest
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -466,9 +468,13 @@ func (f *Fake) Exec(ctx context.Context, id string, spec service.ExecSpec, stdin
 	return code, nil
 }
 
-// CopyTo reads the tar stream to its end, checking that it is one, and
-// discards it: the Fake has no files. ErrNotFound if there is no such
-// container.
+// CopyTo extracts the tar stream into the container at dir, which it
+// assumes exists: it keeps the regular files and directories (their
+// content, permission bits and modification time), each replacing what was
+// stored at its path, and reads and drops the other entries (links,
+// devices). Nothing is kept unless the whole stream is read. ErrNotFound if
+// there is no such container; an error wrapping no sentinel if the stream
+// is not a tar or an entry would land outside dir ("../x").
 func (f *Fake) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
 	f.mu.Lock()
 	c, name := f.resolveContainerLocked(id)
@@ -480,20 +486,179 @@ func (f *Fake) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
 	if c == nil {
 		return notFound("container", id)
 	}
+	base := path.Clean("/" + dir)
+	type stored struct {
+		path string
+		file fakeFile
+	}
+	var got []stored
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("container %q: copy to %s: %w", name, dir, err)
 		}
-		_, err := tr.Next()
+		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil {
-			_, err = io.Copy(io.Discard, tr)
+			break
 		}
 		if err != nil {
 			return fmt.Errorf("container %q: copy to %s: %w", name, dir, err)
 		}
+		p := path.Join(base, h.Name)
+		if base != "/" && p != base && !strings.HasPrefix(p, base+"/") {
+			return fmt.Errorf("container %q: copy to %s: entry %q is outside the directory", name, dir, h.Name)
+		}
+		file := fakeFile{mode: h.Mode & 0o7777, modTime: h.ModTime}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			file.dir = true
+		case tar.TypeReg:
+			if file.data, err = io.ReadAll(tr); err != nil {
+				return fmt.Errorf("container %q: copy to %s: %w", name, dir, err)
+			}
+		default:
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return fmt.Errorf("container %q: copy to %s: %w", name, dir, err)
+			}
+			continue
+		}
+		got = append(got, stored{p, file})
 	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c.removed {
+		return notFound("container", id)
+	}
+	if c.files == nil {
+		c.files = make(map[string]fakeFile)
+	}
+	for _, s := range got {
+		c.files[s.path] = s.file
+	}
+	return nil
+}
+
+// CopyFrom returns a tar stream of what CopyTo stored at path in the
+// container, named as service.CopierFrom says: a regular file as one entry,
+// a directory ("/" and those stored paths go through included) as itself
+// followed by everything stored below it, in the order of their paths.
+// Directories CopyTo did not get themselves have mode 0755 and the zero
+// time; every entry is owned by root. ErrNotFound if there is no such
+// container or nothing at path.
+func (f *Fake) CopyFrom(ctx context.Context, id, p string) (io.ReadCloser, error) {
+	f.mu.Lock()
+	c, name := f.resolveContainerLocked(id)
+	if err := f.enterLocked(ctx, "CopyFrom", Call{Object: name, Detail: p}, containerNames(id, c)...); err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
+	if c == nil {
+		f.mu.Unlock()
+		return nil, notFound("container", id)
+	}
+	clean := path.Clean("/" + p)
+	tree := fileTree(c.files)
+	f.mu.Unlock()
+
+	root, ok := tree[clean]
+	if !ok {
+		return nil, fmt.Errorf("container %q: path %q: %w", name, p, service.ErrNotFound)
+	}
+	// The engine names entries after the path as given: its last element,
+	// "." for a path ending in "/.", and "/" for the root.
+	base := path.Base(clean)
+	if p == "." || strings.HasSuffix(p, "/.") {
+		base = "."
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	write := func(name string, file fakeFile) error {
+		h := &tar.Header{Name: name, Mode: file.mode, ModTime: file.modTime, Typeflag: tar.TypeReg, Size: int64(len(file.data))}
+		if file.dir {
+			h.Typeflag, h.Size = tar.TypeDir, 0
+			if !strings.HasSuffix(h.Name, "/") {
+				h.Name += "/"
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		_, err := tw.Write(file.data)
+		return err
+	}
+	if err := write(base, root); err != nil {
+		return nil, fmt.Errorf("container %q: copy from %s: %w", name, p, err)
+	}
+	if root.dir {
+		prefix := strings.TrimSuffix(clean, "/") + "/"
+		var below []string
+		for q := range tree {
+			if q != clean && strings.HasPrefix(q, prefix) {
+				below = append(below, q)
+			}
+		}
+		slices.Sort(below)
+		for _, q := range below {
+			entry := strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(q, prefix)
+			if err := write(entry, tree[q]); err != nil {
+				return nil, fmt.Errorf("container %q: copy from %s: %w", name, p, err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("container %q: copy from %s: %w", name, p, err)
+	}
+	return io.NopCloser(&buf), nil
+}
+
+// fileTree returns the stored files plus "/" and every directory a stored
+// path goes through that was not stored itself.
+func fileTree(files map[string]fakeFile) map[string]fakeFile {
+	tree := map[string]fakeFile{"/": {dir: true, mode: 0o755}}
+	for p, file := range files {
+		tree[p] = file
+	}
+	for p := range files {
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			if _, ok := tree[d]; !ok {
+				tree[d] = fakeFile{dir: true, mode: 0o755}
+			}
+		}
+	}
+	return tree
+}
+
+// topTitles are the columns of ps -ef, which the engine runs by default.
+var topTitles = []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}
+
+// Top returns, for a running or paused container, the titles of ps -ef and
+// one process: UID the spec's user (without a group; "root" when empty), a
+// PID made from the container's ID, PPID and C 0, STIME the start time
+// (15:04), TTY "?", TIME 00:00:00 and CMD the container's command
+// (Container.Command). psArgs are ignored. ErrNotFound if there is no such
+// container, ErrConflict if it is not running.
+func (f *Fake) Top(ctx context.Context, id string, psArgs []string) ([]string, [][]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, name := f.resolveContainerLocked(id)
+	if err := f.enterLocked(ctx, "Top", Call{Object: name}, containerNames(id, c)...); err != nil {
+		return nil, nil, err
+	}
+	if c == nil {
+		return nil, nil, notFound("container", id)
+	}
+	if !c.running() {
+		return nil, nil, conflict("container", c.name, "is not running")
+	}
+	user, _, _ := strings.Cut(c.spec.User, ":")
+	if user == "" {
+		user = "root"
+	}
+	pid, _ := strconv.ParseUint(c.id[:4], 16, 32)
+	proc := []string{
+		user, strconv.FormatUint(1000+pid, 10), "0", "0", c.started.Format("15:04"), "?", "00:00:00",
+		strings.Join(slices.Concat(c.spec.Entrypoint, c.spec.Command), " "),
+	}
+	return slices.Clone(topTitles), [][]string{proc}, nil
 }

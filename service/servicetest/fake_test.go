@@ -1,6 +1,7 @@
 package servicetest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -639,6 +640,139 @@ func TestFakeExec(t *testing.T) {
 	}
 	if err := f.CopyTo(ctx, id, "/", strings.NewReader("not a tar stream, long enough to fill a header block? no")); err == nil {
 		t.Error("CopyTo with a broken tar stream: no error")
+	}
+}
+
+// tarOf returns a tar stream of entries: "name" → content for regular
+// files, names ending in "/" for directories, "name -> target" for links.
+func tarOf(t *testing.T, entries ...string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		name, body, _ := strings.Cut(e, "=")
+		h := &tar.Header{Name: name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))}
+		switch {
+		case strings.HasSuffix(name, "/"):
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		case strings.Contains(name, " -> "):
+			h.Name, h.Linkname, _ = strings.Cut(name, " -> ")
+			h.Typeflag = tar.TypeSymlink
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+// listTar returns the entries of a tar stream as "name" or "name=content"
+// for regular files.
+func listTar(t *testing.T, rc io.ReadCloser) []string {
+	t.Helper()
+	defer rc.Close()
+	var out []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		if h.Typeflag == tar.TypeReg {
+			out = append(out, h.Name+"="+string(body))
+		} else {
+			out = append(out, h.Name)
+		}
+	}
+}
+
+func TestFakeCopyFrom(t *testing.T) {
+	ctx := t.Context()
+	f := newTestFake(t)
+	id := mustCreate(t, f, "c-1")
+	if err := f.CopyTo(ctx, id, "/srv", tarOf(t, "app/", "app/a.txt=a", "app/sub/b.txt=b", "top.txt=old", "link -> app")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CopyTo(ctx, "c-1", "/srv/", tarOf(t, "top.txt=new")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path string
+		want []string
+	}{
+		{"/srv/top.txt", []string{"top.txt=new"}},
+		{"srv/app/a.txt", []string{"a.txt=a"}},
+		{"/srv/app", []string{"app/", "app/a.txt=a", "app/sub/", "app/sub/b.txt=b"}},
+		{"/srv/app/", []string{"app/", "app/a.txt=a", "app/sub/", "app/sub/b.txt=b"}},
+		{"/srv/app/.", []string{"./", "./a.txt=a", "./sub/", "./sub/b.txt=b"}},
+		{"/", []string{"/", "/srv/", "/srv/app/", "/srv/app/a.txt=a", "/srv/app/sub/", "/srv/app/sub/b.txt=b", "/srv/top.txt=new"}},
+	} {
+		rc, err := f.CopyFrom(ctx, id, tt.path)
+		if err != nil {
+			t.Errorf("CopyFrom(%q): %v", tt.path, err)
+			continue
+		}
+		if got := listTar(t, rc); !slices.Equal(got, tt.want) {
+			t.Errorf("CopyFrom(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+	for _, missing := range []string{"/srv/link", "/srv/nope", "/srv/top.txt/x"} {
+		if _, err := f.CopyFrom(ctx, id, missing); !errors.Is(err, service.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("CopyFrom(%q) = %v, want ErrNotFound naming the path", missing, err)
+		}
+	}
+	if err := f.CopyTo(ctx, id, "/srv", tarOf(t, "../etc/passwd=x")); err == nil || errors.Is(err, service.ErrNotFound) {
+		t.Errorf("CopyTo with an entry outside the directory = %v, want an error", err)
+	}
+	if _, err := f.CopyFrom(ctx, id, "/etc/passwd"); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("an entry outside the directory was kept: %v", err)
+	}
+	// Files go with their container.
+	if err := f.RemoveContainer(ctx, id, service.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id = mustCreate(t, f, "c-1")
+	if _, err := f.CopyFrom(ctx, id, "/srv/top.txt"); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("a new container has the files of a removed one: %v", err)
+	}
+	if got := callLines(f.Calls()); strings.Contains(got, "CopyFrom") {
+		t.Errorf("CopyFrom recorded as a mutating call:\n%s", got)
+	}
+}
+
+func TestFakeTop(t *testing.T) {
+	ctx := t.Context()
+	f := newTestFake(t)
+	id := mustCreate(t, f, "c-1", func(s *service.ContainerSpec) {
+		s.Entrypoint, s.Command, s.User = []string{"tini", "--"}, []string{"sleep", "9"}, "app:app"
+	})
+	if _, _, err := f.Top(ctx, id, nil); !errors.Is(err, service.ErrConflict) {
+		t.Errorf("Top of a created container = %v, want ErrConflict", err)
+	}
+	_ = f.StartContainer(ctx, id)
+	_ = f.PauseContainer(ctx, id)
+	titles, procs, err := f.Top(ctx, "c-1", []string{"aux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(titles, topTitles) || len(procs) != 1 || len(procs[0]) != len(titles) {
+		t.Fatalf("Top = %q, %q", titles, procs)
+	}
+	if p := procs[0]; p[0] != "app" || p[7] != "tini -- sleep 9" || p[1] == "" {
+		t.Errorf("process = %q", p)
+	}
+	if _, _, err := f.Top(ctx, "c-2", nil); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("Top of a missing container = %v, want ErrNotFound", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -104,6 +105,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config
 		{"Exec", "exec", testExec},
 		{"Attach", "attach", testAttach},
 		{"CopyTo", "copy", testCopyTo},
+		{"CopyFrom", "copyfrom", testCopyFrom},
+		{"Top", "top", testTop},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,6 +430,17 @@ func testContainerNotFound(h *harness) {
 	if w, ok := h.b.(service.Waiter); ok {
 		_, err := w.WaitContainer(ctx, missing)
 		h.wantErr(err, service.ErrNotFound, "WaitContainer", missing)
+	}
+	if c, ok := h.b.(service.CopierFrom); ok {
+		rc, err := c.CopyFrom(ctx, missing, "/")
+		if err == nil {
+			rc.Close()
+		}
+		h.wantErr(err, service.ErrNotFound, "CopyFrom", missing)
+	}
+	if tp, ok := h.b.(service.Toper); ok {
+		_, _, err := tp.Top(ctx, missing, nil)
+		h.wantErr(err, service.ErrNotFound, "Top", missing)
 	}
 }
 
@@ -1047,4 +1061,106 @@ func testCopyTo(h *harness) {
 			h.t.Errorf("cat of the copied file printed %q, want %q", out, content)
 		}
 	}
+}
+
+// tarEntry is an entry of a tar stream as the suite checks it.
+type tarEntry struct {
+	name     string
+	typeflag byte
+	mode     int64
+	data     string
+}
+
+// readTar reads a tar stream to its end and closes it.
+func (h *harness) readTar(rc io.ReadCloser, call string) []tarEntry {
+	h.t.Helper()
+	defer rc.Close()
+	var out []tarEntry
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		h.noErr(err, call+": reading the tar stream")
+		data, err := io.ReadAll(tr)
+		h.noErr(err, call+": reading the tar stream")
+		out = append(out, tarEntry{name: hdr.Name, typeflag: hdr.Typeflag, mode: hdr.Mode & 0o7777, data: string(data)})
+	}
+}
+
+func testCopyFrom(h *harness) {
+	c := need[service.Copier](h)
+	cf := need[service.CopierFrom](h)
+	const (
+		file    = "servicetest-roundtrip.txt"
+		dir     = "servicetest-dir"
+		content = "round trip\n"
+	)
+	// Files are copied to and from a container whatever its state.
+	id := h.create(h.sleeper("c"))
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range []tarEntry{
+		{name: file, typeflag: tar.TypeReg, mode: 0o640, data: content},
+		{name: dir + "/", typeflag: tar.TypeDir, mode: 0o755},
+		{name: dir + "/inner.txt", typeflag: tar.TypeReg, mode: 0o644, data: "inner\n"},
+	} {
+		h.noErr(tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typeflag, Mode: e.mode, Size: int64(len(e.data)), ModTime: time.Unix(1700000000, 0)}), "tar header")
+		_, err := tw.Write([]byte(e.data))
+		h.noErr(err, "tar write")
+	}
+	h.noErr(tw.Close(), "tar close")
+	h.noErr(c.CopyTo(h.ctx(), id, "/", &buf), "CopyTo")
+
+	rc, err := cf.CopyFrom(h.ctx(), id, "/"+file)
+	h.noErr(err, "CopyFrom of a file")
+	got := h.readTar(rc, "CopyFrom of a file")
+	if want := []tarEntry{{name: file, typeflag: tar.TypeReg, mode: 0o640, data: content}}; !slices.Equal(got, want) {
+		h.t.Errorf("CopyFrom(%q) = %+v, want %+v", "/"+file, got, want)
+	}
+
+	rc, err = cf.CopyFrom(h.ctx(), id, "/"+dir)
+	h.noErr(err, "CopyFrom of a directory")
+	got = h.readTar(rc, "CopyFrom of a directory")
+	want := []tarEntry{
+		{name: dir + "/", typeflag: tar.TypeDir, mode: 0o755},
+		{name: dir + "/inner.txt", typeflag: tar.TypeReg, mode: 0o644, data: "inner\n"},
+	}
+	if !slices.Equal(got, want) {
+		h.t.Errorf("CopyFrom(%q) = %+v, want %+v", "/"+dir, got, want)
+	}
+
+	missing := "/servicetest-absent"
+	rc, err = cf.CopyFrom(h.ctx(), id, missing)
+	if err == nil {
+		rc.Close()
+	}
+	h.wantErr(err, service.ErrNotFound, "CopyFrom of a missing path", missing)
+}
+
+func testTop(h *harness) {
+	tp := need[service.Toper](h)
+	id := h.create(h.sleeper("c"))
+	_, _, err := tp.Top(h.ctx(), id, nil)
+	h.wantErr(err, service.ErrConflict, "Top of a created container")
+
+	h.start(id)
+	titles, procs, err := tp.Top(h.ctx(), id, nil)
+	h.noErr(err, "Top")
+	if len(titles) == 0 || len(procs) == 0 {
+		h.t.Fatalf("Top = %q, %q; want titles and at least one process", titles, procs)
+	}
+	for _, p := range procs {
+		if len(p) != len(titles) {
+			h.t.Errorf("Top: process %q has %d fields, want one per title %q", p, len(p), titles)
+		}
+	}
+	if !slices.ContainsFunc(procs, func(p []string) bool { return len(p) > 0 && strings.HasPrefix(p[len(p)-1], "sleep") }) {
+		h.t.Errorf("Top = %q: no process runs the container's sleep", procs)
+	}
+
+	h.stop(id)
+	_, _, err = tp.Top(h.ctx(), id, nil)
+	h.wantErr(err, service.ErrConflict, "Top of a stopped container")
 }
