@@ -204,10 +204,13 @@ func TestBenchReport(t *testing.T) {
 		var ratios []string
 		for _, c := range cols[1:] {
 			if d, ok := r.by[c]; ok && d > 0 {
-				ratios = append(ratios, fmt.Sprintf("%.2f× %s", float64(r.by["berth"])/float64(d), c))
+				ratios = append(ratios, fmt.Sprintf("berth = %.2f× %s", float64(r.by["berth"])/float64(d), c))
 			}
 		}
-		fmt.Fprintf(&out, "   berth = %s\n", strings.Join(ratios, ", "))
+		if len(ratios) == 0 {
+			ratios = []string{"-"}
+		}
+		fmt.Fprintf(&out, "   %s\n", strings.Join(ratios, ", "))
 	}
 	fmt.Print(out.String())
 }
