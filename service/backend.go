@@ -157,3 +157,59 @@ type Toper interface {
 	// is not running.
 	Top(ctx context.Context, id string, psArgs []string) (titles []string, processes [][]string, err error)
 }
+
+// BuildSpec says how to build an image from a context.
+type BuildSpec struct {
+	// Tags name the image; the first is its main name.
+	Tags []string
+	// Dockerfile is the Dockerfile's path inside the context.
+	Dockerfile string
+	// Args are build arguments; a nil value takes the builder's default.
+	Args map[string]*string
+	// Target is the stage to build, if not the last.
+	Target string
+	// Labels are added to the image.
+	Labels map[string]string
+	// NoCache builds without the cache; Pull pulls the base images first.
+	NoCache, Pull bool
+	// Network is the network RUN steps use ("default", "host", "none").
+	Network string
+	// ShmSize is the size of /dev/shm for RUN steps, in bytes (0: default).
+	ShmSize int64
+	// ExtraHosts are "host:ip" lines for RUN steps.
+	ExtraHosts []string
+	// CacheFrom are images to use as cache sources.
+	CacheFrom []string
+	// Platform is the target platform ("linux/amd64"), if set.
+	Platform string
+}
+
+// Builder builds images.
+type Builder interface {
+	// BuildImage builds an image from a tar stream of the build context
+	// (with the Dockerfile at spec.Dockerfile inside it), writing the
+	// build's output, line by line, to progress. It returns the image ID. A
+	// failing step gives an error that quotes the step and its output's
+	// last line.
+	BuildImage(ctx context.Context, spec BuildSpec, buildContext io.Reader, progress io.Writer) (string, error)
+}
+
+// ImageTransfer pulls images from registries and pushes them there, with
+// the credentials of ~/.docker/config.json (and its credential helpers).
+type ImageTransfer interface {
+	// PullImage pulls ref (for platform, when set), writing progress lines
+	// to progress. ErrNotFound when the registry has no such image.
+	PullImage(ctx context.Context, ref, platform string, progress io.Writer) error
+	// PushImage pushes the local image ref to its registry, writing
+	// progress lines to progress. ErrNotFound when there is no such local
+	// image.
+	PushImage(ctx context.Context, ref string, progress io.Writer) error
+}
+
+// ImageRemover removes local images.
+type ImageRemover interface {
+	// RemoveImage removes the image ref (untagging it when it has other
+	// tags). ErrNotFound if there is none, ErrConflict while a container
+	// uses it (unless force).
+	RemoveImage(ctx context.Context, ref string, force bool) error
+}
