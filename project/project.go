@@ -227,14 +227,7 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		if err != nil {
 			return nil, err
 		}
-		labels := map[string]string{}
-		for k, v := range cfg.Labels {
-			labels[k] = v
-		}
-		labels[service.LabelProject] = p.Name
-		labels[service.LabelNetwork] = key
-		labels[service.LabelVersion] = Version
-		labels[service.LabelConfigHash] = h
+		labels := resourceLabels(cfg.Labels, p.Name, service.LabelNetwork, key, h)
 		p.Networks = append(p.Networks, &Network{Key: key, Name: cfg.Name, External: bool(cfg.External), Config: cfg, Hash: h, Labels: labels})
 	}
 	for _, key := range sortedKeys(resolved.Volumes) {
@@ -243,17 +236,24 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		if err != nil {
 			return nil, err
 		}
-		labels := map[string]string{}
-		for k, v := range cfg.Labels {
-			labels[k] = v
-		}
-		labels[service.LabelProject] = p.Name
-		labels[service.LabelVolume] = key
-		labels[service.LabelVersion] = Version
-		labels[service.LabelConfigHash] = h
+		labels := resourceLabels(cfg.Labels, p.Name, service.LabelVolume, key, h)
 		p.Volumes = append(p.Volumes, &Volume{Key: key, Name: cfg.Name, External: bool(cfg.External), Config: cfg, Hash: h, Labels: labels})
 	}
 	return p, nil
+}
+
+// resourceLabels are a network's or volume's labels: the user's, plus the
+// project, its key (under keyLabel), the version and the config hash.
+func resourceLabels(user map[string]string, projectName, keyLabel, key, hash string) map[string]string {
+	labels := make(map[string]string, len(user)+4)
+	for k, v := range user {
+		labels[k] = v
+	}
+	labels[service.LabelProject] = projectName
+	labels[keyLabel] = key
+	labels[service.LabelVersion] = Version
+	labels[service.LabelConfigHash] = hash
+	return labels
 }
 
 // dependsOnLabel renders depends_on as docker compose's label does,

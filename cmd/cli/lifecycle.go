@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -22,6 +23,9 @@ type session struct {
 	name  string
 	b     service.Backend
 	close func()
+	// orphans includes, when no service is named, containers of services
+	// the files no longer have.
+	orphans bool
 }
 
 func (g *globals) session(ctx context.Context, services []string) (*session, error) {
@@ -46,6 +50,11 @@ func (g *globals) session(ctx context.Context, services []string) (*session, err
 // each runs fn on every container of the services (all when none), in
 // parallel, bounded.
 func (s *session) each(ctx context.Context, g *globals, services []string, all bool, fn func(context.Context, service.Container) error) error {
+	if len(services) == 0 && s.p != nil && !s.orphans {
+		for _, svc := range s.p.Services {
+			services = append(services, svc.Name)
+		}
+	}
 	cs, err := serviceContainers(ctx, s.b, s.name, services, all)
 	if err != nil {
 		return err
@@ -62,12 +71,28 @@ func (s *session) each(ctx context.Context, g *globals, services []string, all b
 	return eg.Wait()
 }
 
-func (s *session) signaller() (service.Signaller, error) {
+// signalEach runs fn with the backend's Signaller on every container of the
+// services, showing working and done for each.
+func signalEach(ctx context.Context, g *globals, services []string, all, orphans bool, working, done string, fn func(context.Context, service.Signaller, service.Container) error) error {
+	s, err := g.session(ctx, services)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.orphans = orphans
 	sig, ok := s.b.(service.Signaller)
 	if !ok {
-		return nil, fmt.Errorf("this backend cannot signal containers: %w", service.ErrUnsupported)
+		return fmt.Errorf("this backend cannot signal containers: %w", service.ErrUnsupported)
 	}
-	return sig, nil
+	pr := newProgress(g)
+	return s.each(ctx, g, services, all, func(ctx context.Context, c service.Container) error {
+		pr.line("Container", c.Name, working, false)
+		if err := fn(ctx, sig, c); err != nil {
+			return err
+		}
+		pr.line("Container", c.Name, done, false)
+		return nil
+	})
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -143,44 +168,16 @@ func newRestartCmd(g *globals) *cobra.Command {
 		Long:  "Restart the services' containers. Configuration changes are not applied: use up for that. Services that depend on a restarted one with restart: true are restarted too, unless --no-deps.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			sig, err := s.signaller()
-			if err != nil {
-				return err
-			}
 			targets := args
-			if len(args) > 0 && !noDeps && s.p != nil {
-				set := map[string]bool{}
-				for _, a := range args {
-					set[a] = true
-				}
-				for changed := true; changed; {
-					changed = false
-					for _, svc := range s.p.Services {
-						for dep, d := range svc.Config.DependsOn {
-							if set[dep] && d.Restart && !set[svc.Name] {
-								set[svc.Name], changed = true, true
-							}
-						}
-					}
-				}
-				targets = nil
-				for k := range set {
-					targets = append(targets, k)
-				}
-			}
-			pr := newProgress(g)
-			return s.each(ctx, g, targets, true, func(ctx context.Context, c service.Container) error {
-				pr.line("Container", c.Name, "Restarting", false)
-				if err := sig.RestartContainer(ctx, c.ID, stopTimeout(timeout)); err != nil {
+			if len(args) > 0 && !noDeps {
+				p, _, err := g.projectOrName(ctx, nil)
+				if err != nil {
 					return err
 				}
-				pr.line("Container", c.Name, "Started", false)
-				return nil
+				targets = withRestartDependents(p, args)
+			}
+			return signalEach(ctx, g, targets, true, false, "Restarting", "Started", func(ctx context.Context, sig service.Signaller, c service.Container) error {
+				return sig.RestartContainer(ctx, c.ID, stopTimeout(timeout))
 			})
 		},
 	}
@@ -196,25 +193,8 @@ func newKillCmd(g *globals) *cobra.Command {
 		Use:   "kill [OPTIONS] [SERVICE...]",
 		Short: "Force stop service containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			sig, err := s.signaller()
-			if err != nil {
-				return err
-			}
-			pr := newProgress(g)
-			_ = removeOrphans
-			return s.each(ctx, g, args, false, func(ctx context.Context, c service.Container) error {
-				pr.line("Container", c.Name, "Killing", false)
-				if err := sig.KillContainer(ctx, c.ID, signal); err != nil {
-					return err
-				}
-				pr.line("Container", c.Name, "Killed", false)
-				return nil
+			return signalEach(cmd.Context(), g, args, false, removeOrphans, "Killing", "Killed", func(ctx context.Context, sig service.Signaller, c service.Container) error {
+				return sig.KillContainer(ctx, c.ID, signal)
 			})
 		},
 	}
@@ -232,33 +212,42 @@ func newPauseCmd(g *globals, pause bool) *cobra.Command {
 		Use:   use + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			sig, err := s.signaller()
-			if err != nil {
-				return err
-			}
-			pr := newProgress(g)
-			return s.each(ctx, g, args, false, func(ctx context.Context, c service.Container) error {
-				pr.line("Container", c.Name, working, false)
-				var err error
+			return signalEach(cmd.Context(), g, args, false, false, working, done, func(ctx context.Context, sig service.Signaller, c service.Container) error {
 				if pause {
-					err = sig.PauseContainer(ctx, c.ID)
-				} else {
-					err = sig.UnpauseContainer(ctx, c.ID)
+					return sig.PauseContainer(ctx, c.ID)
 				}
-				if err != nil {
-					return err
-				}
-				pr.line("Container", c.Name, done, false)
-				return nil
+				return sig.UnpauseContainer(ctx, c.ID)
 			})
 		},
 	}
+}
+
+// withRestartDependents adds to services those that depend on one of them
+// with restart: true, transitively.
+func withRestartDependents(p *project.Project, services []string) []string {
+	if p == nil {
+		return services
+	}
+	set := map[string]bool{}
+	for _, a := range services {
+		set[a] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, svc := range p.Services {
+			for dep, d := range svc.Config.DependsOn {
+				if set[dep] && d.Restart && !set[svc.Name] {
+					set[svc.Name], changed = true, true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func newRmCmd(g *globals) *cobra.Command {
