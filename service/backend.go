@@ -187,29 +187,37 @@ type BuildSpec struct {
 // Builder builds images.
 type Builder interface {
 	// BuildImage builds an image from a tar stream of the build context
-	// (with the Dockerfile at spec.Dockerfile inside it), writing the
-	// build's output, line by line, to progress. It returns the image ID. A
-	// failing step gives an error that quotes the step and its output's
-	// last line.
+	// (with the Dockerfile at spec.Dockerfile inside it, "Dockerfile" when
+	// empty), writing the build's output, line by line, to progress (nil:
+	// nowhere), and tags it with spec.Tags. It returns the image ID
+	// ("sha256:..."): the same again for the same context and spec, as the
+	// builder's cache serves the build (unless NoCache), another when a
+	// file the build uses changes. A failing step gives an error that
+	// quotes the step ("Step 2/3 : RUN make"), the builder's message and,
+	// when the step printed any, its output's last line.
 	BuildImage(ctx context.Context, spec BuildSpec, buildContext io.Reader, progress io.Writer) (string, error)
 }
 
 // ImageTransfer pulls images from registries and pushes them there, with
 // the credentials of ~/.docker/config.json (and its credential helpers).
 type ImageTransfer interface {
-	// PullImage pulls ref (for platform, when set), writing progress lines
-	// to progress. ErrNotFound when the registry has no such image.
+	// PullImage pulls ref (":latest" when it has neither tag nor digest;
+	// for platform, when set), writing progress lines to progress (nil:
+	// nowhere). ErrNotFound when the registry has no such image.
 	PullImage(ctx context.Context, ref, platform string, progress io.Writer) error
-	// PushImage pushes the local image ref to its registry, writing
-	// progress lines to progress. ErrNotFound when there is no such local
-	// image.
+	// PushImage pushes the local image ref (":latest" when it has no tag)
+	// to its registry, writing progress lines to progress (nil: nowhere).
+	// ErrNotFound when there is no such local image.
 	PushImage(ctx context.Context, ref string, progress io.Writer) error
 }
 
 // ImageRemover removes local images.
 type ImageRemover interface {
-	// RemoveImage removes the image ref (untagging it when it has other
-	// tags). ErrNotFound if there is none, ErrConflict while a container
-	// uses it (unless force).
+	// RemoveImage removes the image ref, a reference or an ID (untagging
+	// it when it has other tags). ErrNotFound if there is none, ErrConflict
+	// while a container uses it (unless force). With force, removing the
+	// last tag of an image a container uses removes the tag; whether the
+	// image goes too is the backend's (the engine keeps it while a running
+	// container uses it).
 	RemoveImage(ctx context.Context, ref string, force bool) error
 }

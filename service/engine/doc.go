@@ -19,6 +19,19 @@
 //     and the healthcheck start interval below 1.44, volume subpaths below
 //     1.45) give service.ErrUnsupported instead.
 //
+// # Images
+//
+// BuildImage uses the classic builder (builder version 1), which every
+// engine has, BuildKit needing a session (and buildx) the backend does not
+// provide; its output is decoded from the engine's JSON message stream and
+// written line by line. PullImage and PushImage send the credentials the
+// docker CLI would: from config.json in $DOCKER_CONFIG or ~/.docker, its
+// "auths" entries, or the credential helper that credsStore or credHelpers
+// names (docker-credential-<name>, when it is on PATH), for the registry of
+// the reference (Docker Hub's under "https://index.docker.io/v1/"); without
+// any, they go anonymous. Builds get the credentials of every registry the
+// file names, for their base images.
+//
 // # Errors
 //
 // Errors are classified at the edge with containerd's errdefs, which the
@@ -29,7 +42,10 @@
 // parameter and not implemented become service.ErrUnsupported. The engine's
 // own message is kept: every error reads "<operation> <object> "<name>":
 // <engine message>: <sentinel>", and both the sentinel and the moby error are
-// reachable with errors.Is and errors.As.
+// reachable with errors.Is and errors.As. Pulls, pushes and the FROM steps
+// of builds, whose failures the engine often reports in the stream or with
+// a status code that says nothing of them, also take messages such as
+// "manifest unknown" or "repository does not exist" for ErrNotFound.
 //
 // # Tests
 //

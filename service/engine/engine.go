@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -20,16 +21,19 @@ const minAPIVersion = "1.41"
 // Compile-time checks that Backend provides the contract and every optional
 // interface.
 var (
-	_ service.Backend     = (*Backend)(nil)
-	_ service.Signaller   = (*Backend)(nil)
-	_ service.Waiter      = (*Backend)(nil)
-	_ service.EventSource = (*Backend)(nil)
-	_ service.Logger      = (*Backend)(nil)
-	_ service.Attacher    = (*Backend)(nil)
-	_ service.Execer      = (*Backend)(nil)
-	_ service.Copier      = (*Backend)(nil)
-	_ service.CopierFrom  = (*Backend)(nil)
-	_ service.Toper       = (*Backend)(nil)
+	_ service.Backend       = (*Backend)(nil)
+	_ service.Signaller     = (*Backend)(nil)
+	_ service.Waiter        = (*Backend)(nil)
+	_ service.EventSource   = (*Backend)(nil)
+	_ service.Logger        = (*Backend)(nil)
+	_ service.Attacher      = (*Backend)(nil)
+	_ service.Execer        = (*Backend)(nil)
+	_ service.Copier        = (*Backend)(nil)
+	_ service.CopierFrom    = (*Backend)(nil)
+	_ service.Toper         = (*Backend)(nil)
+	_ service.Builder       = (*Backend)(nil)
+	_ service.ImageTransfer = (*Backend)(nil)
+	_ service.ImageRemover  = (*Backend)(nil)
 )
 
 // apiClient is the part of *client.Client the backend uses, so that tests
@@ -76,6 +80,10 @@ type apiClient interface {
 	VolumeRemove(ctx context.Context, volumeID string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
 
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	ImagePull(ctx context.Context, ref string, options client.ImagePullOptions) (client.ImagePullResponse, error)
+	ImagePush(ctx context.Context, ref string, options client.ImagePushOptions) (client.ImagePushResponse, error)
+	ImageRemove(ctx context.Context, imageID string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
 }
 
 var _ apiClient = (*client.Client)(nil)

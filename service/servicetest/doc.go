@@ -7,7 +7,8 @@
 // interfaces the backend implements (those it does not are skipped):
 // ErrNotFound and ErrConflict where the contract names them, idempotent start
 // and stop, label filters, exit codes, network attachments, volumes in use,
-// events, logs, files copied in and back out, processes. Every object it
+// events, logs, files copied in and back out, processes, images built (and
+// built again from the cache) and removed. Every object it
 // creates carries the configured prefix and the com.docker.compose.project
 // label set to it, and is removed when its subtest ends, so the suite can
 // run against an engine that holds other work.

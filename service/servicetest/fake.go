@@ -16,7 +16,8 @@ import (
 
 // Fake is an in-memory service.Backend. It also implements service.Signaller,
 // service.Waiter, service.EventSource, service.Logger, service.Execer,
-// service.Attacher, service.Copier, service.CopierFrom and service.Toper.
+// service.Attacher, service.Copier, service.CopierFrom, service.Toper,
+// service.Builder, service.ImageTransfer and service.ImageRemover.
 // Make one with NewFake; the zero value is not usable. A Fake is safe for
 // concurrent use.
 //
@@ -68,12 +69,20 @@ import (
 //   - Every state change sends an event: create, start, kill, die (with the
 //     exit code), stop, pause, unpause, restart, rename, destroy and
 //     "health_status: healthy" or "health_status: unhealthy".
+//   - Images are IDs with references (normalized, see AddImage) and labels.
+//     BuildImage reads its context and Dockerfile but runs nothing; its ID
+//     is a hash of the context and the spec (see BuildImage). The Fake has
+//     one registry, for every host: PushImage copies a local image there,
+//     AddRemoteImage puts one there, PullImage copies one back. A container
+//     keeps its image until it is removed (RemoveImage untags it at most).
+//     Images send no events.
 //
 // # Test controls
 //
-// AddImage, Exit, SetHealth and Log drive the simulation; Container,
-// ContainerSpec, Network and Volume observe it; Fail and FailOnce inject
-// errors; Calls records what was asked.
+// AddImage, AddRemoteImage, Exit, SetHealth and Log drive the simulation;
+// Container, ContainerSpec, Network, Volume and RemoteImage observe it; Fail
+// and FailOnce inject errors; Calls records what was asked, and Builds the
+// specs of the builds.
 type Fake struct {
 	// Now is the clock of creation, start and finish times, events and log
 	// lines. NewFake sets it to time.Now; set it before the Fake is used
@@ -93,8 +102,10 @@ type Fake struct {
 	containers map[string]*fakeContainer
 	networks   map[string]*fakeNetwork
 	volumes    map[string]*fakeVolume
-	images     map[string]*fakeImage // by ID
-	tags       map[string]string     // normalized reference → image ID
+	images     map[string]*fakeImage  // by ID
+	tags       map[string]string      // normalized reference → image ID
+	remote     map[string]remoteImage // the registry, by normalized reference
+	builds     []service.BuildSpec    // every BuildImage call's
 	faults     []fault
 	calls      []Call
 	subs       map[*subscriber]struct{}
@@ -113,22 +124,26 @@ func NewFake() *Fake {
 		volumes:    make(map[string]*fakeVolume),
 		images:     make(map[string]*fakeImage),
 		tags:       make(map[string]string),
+		remote:     make(map[string]remoteImage),
 		subs:       make(map[*subscriber]struct{}),
 	}
 }
 
 var (
-	_ service.Backend     = (*Fake)(nil)
-	_ service.Signaller   = (*Fake)(nil)
-	_ service.Waiter      = (*Fake)(nil)
-	_ service.EventSource = (*Fake)(nil)
-	_ service.Logger      = (*Fake)(nil)
-	_ service.Execer      = (*Fake)(nil)
-	_ service.Attacher    = (*Fake)(nil)
-	_ service.Copier      = (*Fake)(nil)
-	_ service.CopierFrom  = (*Fake)(nil)
-	_ service.Toper       = (*Fake)(nil)
-	_ Simulator           = (*Fake)(nil)
+	_ service.Backend       = (*Fake)(nil)
+	_ service.Signaller     = (*Fake)(nil)
+	_ service.Waiter        = (*Fake)(nil)
+	_ service.EventSource   = (*Fake)(nil)
+	_ service.Logger        = (*Fake)(nil)
+	_ service.Execer        = (*Fake)(nil)
+	_ service.Attacher      = (*Fake)(nil)
+	_ service.Copier        = (*Fake)(nil)
+	_ service.CopierFrom    = (*Fake)(nil)
+	_ service.Toper         = (*Fake)(nil)
+	_ service.Builder       = (*Fake)(nil)
+	_ service.ImageTransfer = (*Fake)(nil)
+	_ service.ImageRemover  = (*Fake)(nil)
+	_ Simulator             = (*Fake)(nil)
 )
 
 // Call is one mutating call made to a Fake.
@@ -140,12 +155,14 @@ type Call struct {
 	// given when there is no such container), the network's name for
 	// network methods (the argument as given when there is none), the
 	// volume's name for volume methods (the generated one for an anonymous
-	// CreateVolume).
+	// CreateVolume), the reference as given for PullImage, PushImage and
+	// RemoveImage, the first tag for BuildImage (empty when there is
+	// none).
 	Object string
 	// Detail is the second object: the new name for RenameContainer, the
 	// container for ConnectNetwork and DisconnectNetwork, the signal for
-	// KillContainer, the command line for Exec, the directory for CopyTo.
-	// It is empty otherwise.
+	// KillContainer, the command line for Exec, the directory for CopyTo,
+	// the platform for PullImage. It is empty otherwise.
 	Detail string
 }
 
@@ -165,7 +182,8 @@ func opMutates(op string) (mutates, known bool) {
 		"CreateNetwork", "RemoveNetwork", "ConnectNetwork", "DisconnectNetwork",
 		"CreateVolume", "RemoveVolume",
 		"KillContainer", "PauseContainer", "UnpauseContainer", "RestartContainer",
-		"Exec", "CopyTo":
+		"Exec", "CopyTo",
+		"BuildImage", "PullImage", "PushImage", "RemoveImage":
 		return true, true
 	case "ListContainers", "InspectContainer", "ListNetworks", "InspectNetwork",
 		"ListVolumes", "InspectVolume", "InspectImage",
@@ -221,7 +239,8 @@ func (f *Fake) ClearFaults() {
 // Calls returns the mutating calls made so far, oldest first: every call of
 // a method that creates, changes or removes something (Create*, Start*,
 // Stop*, Remove*, Rename*, Connect*, Disconnect*, Kill*, Pause*, Unpause*,
-// Restart*, Exec, CopyTo), whether it succeeded or not. A call made with a
+// Restart*, Exec, CopyTo, BuildImage, PullImage, PushImage), whether it
+// succeeded or not. A call made with a
 // context already done is not recorded. Reads (List*, Inspect*, Wait, Logs,
 // Events, Attach, CopyFrom, Top) and the test controls are never recorded.
 func (f *Fake) Calls() []Call {
@@ -291,22 +310,7 @@ func (f *Fake) broadcastLocked() {
 func (f *Fake) AddImage(ref, id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tag := normalizeRef(ref)
-	if old, ok := f.tags[tag]; ok && old != id {
-		if img := f.images[old]; img != nil {
-			img.tags = slices.DeleteFunc(img.tags, func(t string) bool { return t == tag })
-		}
-	}
-	img := f.images[id]
-	if img == nil {
-		img = &fakeImage{id: id}
-		f.images[id] = img
-	}
-	if !slices.Contains(img.tags, tag) {
-		img.tags = append(img.tags, tag)
-		slices.Sort(img.tags)
-	}
-	f.tags[tag] = id
+	f.addImageLocked(normalizeRef(ref), id, nil)
 }
 
 // Exit ends a running (or paused) container as if its process had exited

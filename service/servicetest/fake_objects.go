@@ -23,8 +23,10 @@ type fakeVolume struct {
 }
 
 type fakeImage struct {
-	id   string
-	tags []string // normalized, sorted
+	id     string
+	tags   []string // normalized, sorted
+	labels map[string]string
+	parent string // the ID of the image it was built on, if any
 }
 
 // labelAnonymous marks the volumes the engine creates for volume mounts
@@ -347,8 +349,8 @@ func (f *Fake) imageLocked(ref string) (string, bool) {
 	return id, ok
 }
 
-// InspectImage returns an image added with AddImage, by reference or ID;
-// ErrNotFound if there is none.
+// InspectImage returns an image added with AddImage, built, or pulled, by
+// reference or ID; ErrNotFound if there is none.
 func (f *Fake) InspectImage(ctx context.Context, ref string) (service.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -359,7 +361,12 @@ func (f *Fake) InspectImage(ctx context.Context, ref string) (service.Image, err
 	if !ok {
 		return service.Image{}, notFound("image", ref)
 	}
-	return service.Image{ID: id, RepoTags: slices.Clone(f.images[id].tags), Labels: map[string]string{}}, nil
+	img := f.images[id]
+	labels := maps.Clone(img.labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return service.Image{ID: id, RepoTags: slices.Clone(img.tags), Labels: labels}, nil
 }
 
 // normalizeRef returns the short form of an image reference with its tag:

@@ -19,7 +19,8 @@ import (
 // Config says what Run may use.
 type Config struct {
 	// Image is an image present in the backend whose PATH has sh, sleep,
-	// true and cat (busybox).
+	// true, false and cat (busybox). The build subtests use it as their
+	// base image, so it must not need pulling.
 	Image string
 	// Prefix starts the name of every object the suite creates and is the
 	// value of their com.docker.compose.project label; they also carry the
@@ -66,7 +67,10 @@ const (
 // before them, to remove what an interrupted run left); the backend it
 // returns must see the image cfg.Image. Subtests of an optional interface the
 // backend does not implement are skipped. Subtests run one after another;
-// each removes what it created when it ends.
+// each removes what it created when it ends. Images are the exception to the
+// removal of leftovers when Run begins (the contract cannot list them): the
+// images the subtests build are tagged <prefix>-<case>-<name> (lowercased)
+// and labelled as the other objects, so they are easy to find.
 func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config) {
 	t.Helper()
 	if cfg.Image == "" {
@@ -107,6 +111,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config
 		{"CopyTo", "copy", testCopyTo},
 		{"CopyFrom", "copyfrom", testCopyFrom},
 		{"Top", "top", testTop},
+		{"BuildImage", "build", testBuildImage},
+		{"BuildImageFailure", "buildfail", testBuildImageFailure},
+		{"RemoveImage", "rmimage", testRemoveImage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1163,4 +1170,146 @@ func testTop(h *harness) {
 	h.stop(id)
 	_, _, err = tp.Top(h.ctx(), id, nil)
 	h.wantErr(err, service.ErrConflict, "Top of a stopped container")
+}
+
+// imageRef returns the reference of the subtest's image s: its name,
+// lowercased as image references must be, tagged 1.
+func (h *harness) imageRef(s string) string {
+	return strings.ToLower(h.name(s)) + ":1"
+}
+
+// contextTar returns a tar stream of a build context holding files (name →
+// content), the same bytes for the same files.
+func (h *harness) contextTar(files map[string]string) io.Reader {
+	h.t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		hdr := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[name])), ModTime: time.Unix(1700000000, 0)}
+		h.noErr(tw.WriteHeader(hdr), "tar header")
+		_, err := io.WriteString(tw, files[name])
+		h.noErr(err, "tar write")
+	}
+	h.noErr(tw.Close(), "tar close")
+	return &buf
+}
+
+// build builds an image from files whose tags are removed when the subtest
+// ends, and returns its ID.
+func (h *harness) build(spec service.BuildSpec, files map[string]string, progress io.Writer) string {
+	h.t.Helper()
+	bd := need[service.Builder](h)
+	rm := need[service.ImageRemover](h) // to remove what the subtest builds
+	for _, tag := range spec.Tags {
+		h.cleanup("image "+tag, func(ctx context.Context) error { return rm.RemoveImage(ctx, tag, true) })
+	}
+	id, err := bd.BuildImage(h.ctx(), spec, h.contextTar(files), progress)
+	h.noErr(err, fmt.Sprintf("BuildImage(%q)", spec.Tags))
+	if id == "" {
+		h.t.Fatalf("BuildImage(%q) returned an empty ID", spec.Tags)
+	}
+	return id
+}
+
+// inspectImage returns a local image.
+func (h *harness) inspectImage(ref string) service.Image {
+	h.t.Helper()
+	img, err := h.b.InspectImage(h.ctx(), ref)
+	h.noErr(err, fmt.Sprintf("InspectImage(%q)", ref))
+	return img
+}
+
+func testBuildImage(h *harness) {
+	tag := h.imageRef("img")
+	files := map[string]string{
+		"Dockerfile": "FROM " + h.cfg.Image + "\nLABEL x=y\nCOPY hello.txt /hello.txt\n",
+		"hello.txt":  "hello\n",
+	}
+	spec := service.BuildSpec{Tags: []string{tag}, Dockerfile: "Dockerfile", Labels: h.labels()}
+	var progress bytes.Buffer
+	id := h.build(spec, files, &progress)
+	if out := progress.String(); out == "" || !strings.HasSuffix(out, "\n") {
+		h.t.Errorf("BuildImage wrote %q to progress, want lines", out)
+	}
+	img := h.inspectImage(tag)
+	if img.ID != id {
+		h.t.Errorf("InspectImage(%q).ID = %q, want the built %q", tag, img.ID, id)
+	}
+	if img.Labels["x"] != "y" || !hasLabels(img.Labels, h.labels()) {
+		h.t.Errorf("InspectImage(%q).Labels = %v, want x=y (LABEL) and %v (spec)", tag, img.Labels, h.labels())
+	}
+
+	// The same context and spec give the same image; a changed file gives
+	// another.
+	if again := h.build(spec, files, nil); again != id {
+		h.t.Errorf("building the same context again gave %q, want %q", again, id)
+	}
+	files["hello.txt"] = "changed\n"
+	changed := h.imageRef("changed")
+	spec.Tags = []string{changed}
+	if other := h.build(spec, files, nil); other == id {
+		h.t.Errorf("building with a changed file gave the same ID %q", id)
+	}
+	if img := h.inspectImage(tag); img.ID != id {
+		h.t.Errorf("building another image moved %q to %q", tag, img.ID)
+	}
+}
+
+func testBuildImageFailure(h *harness) {
+	bd := need[service.Builder](h)
+	tag := h.imageRef("img")
+	files := map[string]string{"Dockerfile": "FROM " + h.cfg.Image + "\nRUN false\n"}
+	h.cleanup("image "+tag, func(ctx context.Context) error {
+		if rm, ok := h.b.(service.ImageRemover); ok {
+			return rm.RemoveImage(ctx, tag, true)
+		}
+		return nil
+	})
+	_, err := bd.BuildImage(h.ctx(), service.BuildSpec{Tags: []string{tag}, Labels: h.labels()}, h.contextTar(files), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "RUN false") {
+		h.t.Errorf("BuildImage with a failing RUN: %v, want an error quoting the step", err)
+	}
+	_, err = h.b.InspectImage(h.ctx(), tag)
+	h.wantErr(err, service.ErrNotFound, "InspectImage of a failed build's tag", tag)
+
+	_, err = bd.BuildImage(h.ctx(), service.BuildSpec{Tags: []string{tag}, Dockerfile: "absent/Dockerfile"}, h.contextTar(files), io.Discard)
+	if err == nil {
+		h.t.Error("BuildImage with no such Dockerfile: no error")
+	}
+}
+
+func testRemoveImage(h *harness) {
+	rm := need[service.ImageRemover](h)
+	missing := "berth-servicetest/absent:" + strings.ToLower(h.cfg.Prefix)
+	h.wantErr(rm.RemoveImage(h.ctx(), missing, false), service.ErrNotFound, fmt.Sprintf("RemoveImage(%q)", missing), missing)
+
+	// Removing one of two tags untags.
+	a, b := h.imageRef("a"), h.imageRef("b")
+	files := map[string]string{"Dockerfile": "FROM " + h.cfg.Image + "\nLABEL x=y\n"}
+	id := h.build(service.BuildSpec{Tags: []string{a, b}, Labels: h.labels()}, files, nil)
+	h.noErr(rm.RemoveImage(h.ctx(), a, false), fmt.Sprintf("RemoveImage(%q)", a))
+	_, err := h.b.InspectImage(h.ctx(), a)
+	h.wantErr(err, service.ErrNotFound, "InspectImage of a removed tag", a)
+	if img := h.inspectImage(b); img.ID != id {
+		h.t.Errorf("InspectImage(%q).ID = %q after removing %q, want %q", b, img.ID, a, id)
+	}
+
+	// A container holds the image: removing it, by its last tag or by ID,
+	// needs force. With force, the tag goes (and the image too, as the
+	// container is not running) and the container stays.
+	spec := h.spec("c", "true")
+	spec.Image = b
+	cid := h.create(spec)
+	h.wantErr(rm.RemoveImage(h.ctx(), b, false), service.ErrConflict, fmt.Sprintf("RemoveImage(%q) of an image in use", b), b)
+	h.wantErr(rm.RemoveImage(h.ctx(), id, false), service.ErrConflict, fmt.Sprintf("RemoveImage(%q) of an image in use", id), id)
+	if img := h.inspectImage(b); img.ID != id {
+		h.t.Errorf("InspectImage(%q).ID = %q after a refused removal, want %q", b, img.ID, id)
+	}
+	h.noErr(rm.RemoveImage(h.ctx(), b, true), fmt.Sprintf("RemoveImage(%q, force)", b))
+	_, err = h.b.InspectImage(h.ctx(), b)
+	h.wantErr(err, service.ErrNotFound, "InspectImage of a tag removed with force", b)
+	_, err = h.b.InspectImage(h.ctx(), id)
+	h.wantErr(err, service.ErrNotFound, "InspectImage of an image whose last tag was removed with force", id)
+	h.inspect(cid)
+	h.wantErr(rm.RemoveImage(h.ctx(), id, false), service.ErrNotFound, "RemoveImage of a removed image", id)
 }

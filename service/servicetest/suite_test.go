@@ -103,6 +103,20 @@ func (b *broken) Logs(ctx context.Context, id string, opts service.LogOptions, s
 	return b.Fake.Logs(ctx, id, opts, stdout, stderr)
 }
 
+func (b *broken) BuildImage(ctx context.Context, spec service.BuildSpec, buildContext io.Reader, progress io.Writer) (string, error) {
+	if b.variant == "build-not-cached" {
+		spec.NoCache = true
+	}
+	return b.Fake.BuildImage(ctx, spec, buildContext, progress)
+}
+
+func (b *broken) RemoveImage(ctx context.Context, ref string, force bool) error {
+	if b.variant == "image-in-use-removed" {
+		force = true
+	}
+	return b.Fake.RemoveImage(ctx, ref, force)
+}
+
 // TestBrokenBackendChild runs the suite against a broken Fake; only
 // TestSuiteDetectsBrokenBackends runs it, in a child process.
 func TestBrokenBackendChild(t *testing.T) {
@@ -134,6 +148,8 @@ func TestSuiteDetectsBrokenBackends(t *testing.T) {
 		{"events-unfiltered", "Events"},
 		{"logs-one-stream", "Logs"},
 		{"logs-follow-ignored", "LogsFollow"},
+		{"build-not-cached", "BuildImage"},
+		{"image-in-use-removed", "RemoveImage"},
 	} {
 		t.Run(tt.variant, func(t *testing.T) {
 			t.Parallel()
