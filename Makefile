@@ -52,16 +52,17 @@ lint:
 bench: deps build
 	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBenchReport' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
-# The README's main command: the example project up, checked, and down.
-# Its image is the test image the e2e harness imports from Debian's
-# busybox-static (no registry needed), made by running the harness once.
+# The README's main command: the example project built, up, checked, and
+# down. Its images build on the test image the e2e harness imports from
+# Debian's busybox-static (no registry needed), made by running the harness
+# once.
 DEMO := ./bin/berth -f testdata/example/compose.yaml -p berth-demo
 demo: deps build
 	BERTH_BIN=$(BERTH_BIN) go test -count=1 -run '^TestEngineImage$$' ./e2e/ >/dev/null
-	$(DEMO) up -d --wait
+	$(DEMO) up -d --build --wait
 	$(DEMO) ps
 	busybox wget -qO- http://127.0.0.1:18080/
-	$(DEMO) down -v
+	$(DEMO) down -v --rmi local
 
 clean:
 	rm -rf bin/

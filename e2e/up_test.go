@@ -361,9 +361,14 @@ services:
 	if r := p.run("up", "-d", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "no such service: nosuch") {
 		t.Errorf("up of an unknown service: code %d, stderr %q", r.code, r.stderr)
 	}
+	// a missing image is pulled; no registry has it
 	r := p.run("up", "-d")
-	if r.code == 0 || !strings.Contains(r.stderr, "berth-test/does-not-exist:1 (service app) is not present") {
+	if r.code == 0 || !strings.Contains(r.stderr, `service app: pull image "berth-test/does-not-exist:1"`) {
 		t.Errorf("up with a missing image: code %d, stderr %q", r.code, r.stderr)
+	}
+	r = p.run("up", "-d", "--pull", "never")
+	if r.code == 0 || !strings.Contains(r.stderr, "service app: image berth-test/does-not-exist:1 is not present, and the pull policy is never") {
+		t.Errorf("up --pull never with a missing image: code %d, stderr %q", r.code, r.stderr)
 	}
 	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.name); out != "" {
 		t.Errorf("a failed up left containers: %s", out)

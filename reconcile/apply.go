@@ -183,6 +183,19 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		return err
 	case OpRenameContainer:
 		return b.RenameContainer(ctx, s.Target, s.NewName)
+	case OpRemoveImage:
+		rm, ok := b.(service.ImageRemover)
+		if !ok {
+			return fmt.Errorf("image %s: this backend cannot remove images: %w", s.Object, service.ErrUnsupported)
+		}
+		err := rm.RemoveImage(ctx, s.Target, false)
+		if errors.Is(err, service.ErrNotFound) {
+			return nil
+		}
+		if errors.Is(err, service.ErrConflict) {
+			return fmt.Errorf("image %s: resource is still in use", s.Object)
+		}
+		return err
 	case OpStartContainer:
 		if len(s.Files) > 0 {
 			if err := inject(ctx, b, s.Target, s.Files); err != nil {

@@ -117,7 +117,7 @@ func ResolveImages(ctx context.Context, b service.Backend, p *project.Project) (
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("%s: build or pull the images first (docker build/pull; berth build and pull are not implemented yet)", strings.Join(missing, "; "))
+		return nil, fmt.Errorf("%s: pull or build the images first (berth pull, berth build)", strings.Join(missing, "; "))
 	}
 	return ids, nil
 }

@@ -18,11 +18,14 @@ type DownOptions struct {
 	// Volumes removes the project's named volumes and the containers'
 	// anonymous volumes.
 	Volumes bool
+	// Images are removed once the containers are (down --rmi; see
+	// DownImages). One still in use is left with a warning.
+	Images []string
 }
 
 // Down plans the removal of a project: containers stopped in reverse
 // dependency order (dependents first) and removed, then the networks (and,
-// with Volumes, the volumes). p may be nil when no compose file is at hand:
+// with Volumes, the volumes; with Images, those images). p may be nil when no compose file is at hand:
 // the project is then what carries its label. Objects already gone are
 // simply not in the plan; networks still used by others are left with a
 // warning when the plan is applied.
@@ -72,6 +75,9 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 			}
 			removed = append(removed, plan.add(&Step{Op: OpRemoveContainer, Object: c.Name, Target: c.ID, Service: n, RemoveVolumes: opts.Volumes}, stop))
 		}
+	}
+	for _, img := range opts.Images {
+		plan.add(&Step{Op: OpRemoveImage, Object: img, Target: img, Optional: true}, removed...)
 	}
 	if len(selected) > 0 {
 		return plan

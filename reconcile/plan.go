@@ -24,6 +24,7 @@ const (
 	OpRenameContainer
 	OpStartContainer
 	OpWait
+	OpRemoveImage
 )
 
 var opNames = map[Op]string{
@@ -39,6 +40,7 @@ var opNames = map[Op]string{
 	OpRenameContainer:   "rename container",
 	OpStartContainer:    "start container",
 	OpWait:              "wait for container",
+	OpRemoveImage:       "remove image",
 }
 
 // String names the operation ("create container").
@@ -65,7 +67,8 @@ type Step struct {
 	ID int
 	// Op is what the step does.
 	Op Op
-	// Object is the name of the container, network or volume acted on.
+	// Object is the name of the container, network, volume or image acted
+	// on.
 	Object string
 	// Service is the service the step is for, if any.
 	Service string

@@ -43,14 +43,21 @@ func listPackages(t *testing.T) []goPackage {
 
 // TestArchitecture keeps the dependency direction of architecture.md:
 // project and reconcile know nothing of moby or the backends, and the
-// service contract needs only the standard library.
+// service contract needs only the standard library. The one moby module
+// reconcile may use is patternmatcher, the .dockerignore pattern matcher
+// (a standalone library with no dependencies), so that build contexts are
+// filtered exactly as the docker CLI filters them.
 func TestArchitecture(t *testing.T) {
 	const mod = "github.com/berthdev/berth"
+	const patternmatcher = "github.com/moby/patternmatcher"
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod+"/")
 		for _, dep := range p.Deps {
 			switch {
 			case rel == "project" || strings.HasPrefix(rel, "project/") || rel == "reconcile" || strings.HasPrefix(rel, "reconcile/"):
+				if dep == patternmatcher || strings.HasPrefix(dep, patternmatcher+"/") {
+					continue
+				}
 				if strings.HasPrefix(dep, "github.com/moby/") || strings.HasPrefix(dep, "github.com/docker/docker") ||
 					strings.HasPrefix(dep, mod+"/service/") || strings.HasPrefix(dep, mod+"/cmd") {
 					t.Errorf("%s depends on %s: it must not know the engine, the backends or the CLI", p.ImportPath, dep)

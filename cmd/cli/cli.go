@@ -183,6 +183,9 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newCreateCmd(g),
 		newScaleCmd(g),
 		newCpCmd(g), newTopCmd(g),
+		newBuildCmd(g),
+		newPullCmd(g),
+		newPushCmd(g),
 	)
 	return root
 }

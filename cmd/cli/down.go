@@ -42,14 +42,16 @@ func newDownCmd(g *globals) *cobra.Command {
 		Short: "Stop and remove containers and networks",
 		Long: `Stop the project's containers (dependents first) and remove them, then remove
 the networks the compose files declare. With -v, also the named volumes and
-the containers' anonymous volumes. Objects already gone are skipped, so down
+the containers' anonymous volumes; with --rmi, the services' images (one
+still used by another container is left, with a warning). Objects already gone are skipped, so down
 can always be run again. Without a compose file, -p NAME removes what carries
 that project's labels.`,
 		Example: `  berth down -v          # everything, data included
+  berth down --rmi local # and the images built for the project
   berth -p ci-42 down    # a project by name, from any directory`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if rmi != "" {
-				return fmt.Errorf("--rmi: removing images is not implemented yet: %w", service.ErrUnsupported)
+			if rmi != "" && rmi != reconcile.RemoveImagesLocal && rmi != reconcile.RemoveImagesAll {
+				return fmt.Errorf("invalid --rmi %q: use local or all", rmi)
 			}
 			ctx := cmd.Context()
 			p, name, err := g.projectOrName(ctx, nil)
@@ -65,10 +67,20 @@ that project's labels.`,
 			if err != nil {
 				return err
 			}
+			var images []string
+			if rmi != "" {
+				if _, ok := b.(service.ImageRemover); !ok {
+					return fmt.Errorf("--rmi: this backend cannot remove images: %w", service.ErrUnsupported)
+				}
+				if images, err = reconcile.DownImages(ctx, b, p, obs, rmi, args); err != nil {
+					return err
+				}
+			}
 			plan := reconcile.Down(p, obs, reconcile.DownOptions{
 				Services:      args,
 				RemoveOrphans: removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
 				Volumes:       volumes,
+				Images:        images,
 			})
 			pr := newProgress(g)
 			if plan.Empty() {
@@ -86,6 +98,6 @@ that project's labels.`,
 	f.BoolVarP(&volumes, "volumes", "v", false, "Remove named volumes declared in the volumes section and anonymous volumes attached to containers")
 	f.BoolVar(&removeOrphans, "remove-orphans", false, "Remove containers of services not defined in the compose files")
 	f.IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait for containers to stop before killing them")
-	f.StringVar(&rmi, "rmi", "", `Remove images used by services ("local" or "all"; not implemented yet)`)
+	f.StringVar(&rmi, "rmi", "", `Remove images used by services: "local" removes only the images built with no custom tag (project-service), "all" every service's image`)
 	return cmd
 }

@@ -30,13 +30,18 @@ type logMux struct {
 }
 
 func newLogMux(g *globals, names []string, noColor, noPrefix, timestamps bool) *logMux {
-	m := &logMux{w: g.stdio.Out, noPrefix: noPrefix, timestamps: timestamps, assigned: map[string]string{}}
+	return newLogMuxOn(g, g.stdio.Out, names, noColor, noPrefix, timestamps)
+}
+
+// newLogMuxOn is newLogMux writing to w (standard error, for build output).
+func newLogMuxOn(g *globals, w io.Writer, names []string, noColor, noPrefix, timestamps bool) *logMux {
+	m := &logMux{w: w, noPrefix: noPrefix, timestamps: timestamps, assigned: map[string]string{}}
 	for _, n := range names {
 		m.width = max(m.width, len(n))
 	}
 	m.color = !noColor && g.ansi != "never" && os.Getenv("NO_COLOR") == ""
 	if g.ansi != "always" {
-		f, ok := g.stdio.Out.(*os.File)
+		f, ok := w.(*os.File)
 		m.color = m.color && ok && term.IsTerminal(int(f.Fd()))
 	}
 	for i, n := range names {

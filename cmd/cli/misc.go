@@ -336,10 +336,15 @@ func newCreateCmd(g *globals) *cobra.Command {
 			o.removeOrphans, _ = f.GetBool("remove-orphans")
 			o.scale, _ = f.GetStringArray("scale")
 			o.yes, _ = f.GetBool("yes")
+			o.build, _ = f.GetBool("build")
+			o.noBuild, _ = f.GetBool("no-build")
+			o.pull, _ = f.GetString("pull")
+			o.quietPull, _ = f.GetBool("quiet-pull")
+			o.quietBuild, _ = f.GetBool("quiet-build")
 			return runUp(cmd.Context(), g, o, args)
 		},
 	}
-	for _, name := range []string{"force-recreate", "no-recreate", "remove-orphans", "scale", "yes", "no-build", "pull", "quiet-pull"} {
+	for _, name := range []string{"force-recreate", "no-recreate", "remove-orphans", "scale", "yes", "build", "no-build", "pull", "quiet-pull", "quiet-build"} {
 		cmd.Flags().AddFlag(up.Flags().Lookup(name))
 	}
 	return cmd

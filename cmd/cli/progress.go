@@ -77,6 +77,8 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 		return "Container", s.NewName, "Renaming", "Renamed", true
 	case reconcile.OpStartContainer:
 		return "Container", name, "Starting", "Started", false
+	case reconcile.OpRemoveImage:
+		return "Image", name, "Removing", "Removed", false
 	case reconcile.OpWait:
 		d := "Healthy"
 		switch s.Condition {
@@ -107,12 +109,21 @@ func (p *progress) event(e reconcile.Event) {
 
 // line shows the status of one object.
 func (p *progress) line(kind, name, status string, hidden bool) {
+	p.lineWith(kind, name, status, hidden, nil)
+}
+
+// lineWith is line with extra fields for the json mode.
+func (p *progress) lineWith(kind, name, status string, hidden bool, extra map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
 	case "quiet":
 	case "json":
-		b, _ := json.Marshal(map[string]any{"version": ProgressVersion, "time": time.Now().UTC().Format(time.RFC3339Nano), "id": name, "kind": kind, "status": status})
+		fields := map[string]any{"version": ProgressVersion, "time": time.Now().UTC().Format(time.RFC3339Nano), "id": name, "kind": kind, "status": status}
+		for k, v := range extra {
+			fields[k] = v
+		}
+		b, _ := json.Marshal(fields)
 		fmt.Fprintf(p.w, "%s\n", b)
 	case "tty":
 		if hidden {
@@ -157,5 +168,15 @@ func (p *progress) warn(msg string) {
 		fmt.Fprintf(p.w, "%s\n", b)
 	default:
 		fmt.Fprintf(p.w, "WARN %s\n", msg)
+	}
+}
+
+// text prints a line of text in the plain and tty modes (not updated in
+// place: it scrolls).
+func (p *progress) text(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "plain" || p.mode == "tty" {
+		fmt.Fprintln(p.w, msg)
 	}
 }

@@ -23,6 +23,7 @@ import (
 type runOptions struct {
 	rm, detach, noDeps, noTTY, interactive, servicePorts, useAliases bool
 	removeOrphans                                                    bool
+	images                                                           imageFlags
 	env, labels, volumes, publish, capAdd, capDrop                   []string
 	name, entrypoint, user, workdir                                  string
 }
@@ -65,6 +66,10 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
 	f.StringVar(&o.entrypoint, "entrypoint", "", "Override the entrypoint")
 	f.StringVarP(&o.user, "user", "u", "", "Run as this user (name or uid[:gid])")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
+	f.BoolVar(&o.images.build, "build", false, "Build images before starting the container (without it, only missing images are built)")
+	f.StringVar(&o.images.pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"policy": each service's pull_policy)`)
+	f.BoolVar(&o.images.quietPull, "quiet-pull", false, "Pull without printing progress information")
+	f.BoolVar(&o.images.quietBuild, "quiet-build", false, "Build without printing the builds' output")
 	return cmd
 }
 
@@ -82,7 +87,11 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return err
 	}
 	defer closeBackend()
-	images, err := reconcile.ResolveImages(ctx, b, p)
+	var imageScope []string
+	if o.noDeps {
+		imageScope = []string{svcName}
+	}
+	images, err := g.ensureImages(ctx, b, p, o.images, imageScope)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ type upOptions struct {
 	exitCodeFrom                         string
 	attach, noAttach                     []string
 	noColor, noLogPrefix, timestamps     bool
-	yes, quietPull                       bool
+	yes, quietPull, quietBuild           bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -49,10 +49,15 @@ files: containers whose configuration or image changed are recreated, the
 others left alone. Without -d, the services' output is shown until they stop
 or Ctrl+C is pressed (once: stop gracefully; twice: kill).
 
+Images come first: each service's pull_policy (or --pull) says when its image
+is pulled, and a service with a build section whose image is missing is built
+(--build rebuilds it; a rebuild that changes nothing keeps the containers).
+
 In scripts and CI, use "up -d --wait": it returns once every service is
 running (and healthy, where it has a healthcheck), or fails with the
 service that is not.`,
 		Example: `  berth up -d --wait               # start everything, wait until healthy
+  berth up -d --build              # rebuild what has a build section first
   berth up -d --scale web=3        # three web replicas
   berth up --abort-on-container-exit --exit-code-from tests
   berth up --dry-run               # show the plan and why, change nothing`,
@@ -64,9 +69,9 @@ service that is not.`,
 	f.BoolVarP(&o.detach, "detach", "d", false, "Run in the background")
 	f.BoolVar(&o.wait, "wait", false, "Wait until services are running and healthy (implies --detach)")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "Maximum seconds to wait with --wait (0: no limit)")
-	f.BoolVar(&o.build, "build", false, "Build images before starting containers (not implemented yet)")
+	f.BoolVar(&o.build, "build", false, "Build images before starting containers (without it, only missing images are built)")
 	f.BoolVar(&o.noBuild, "no-build", false, "Don't build an image, even if it's missing")
-	f.StringVar(&o.pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"policy"; only "never" and "policy" for now)`)
+	f.StringVar(&o.pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"policy": each service's pull_policy)`)
 	f.BoolVar(&o.forceRecreate, "force-recreate", false, "Recreate containers even if their configuration and image haven't changed")
 	f.BoolVar(&o.noRecreate, "no-recreate", false, "If containers already exist, don't recreate them")
 	f.BoolVar(&o.alwaysDep, "always-recreate-deps", false, "Recreate dependent containers too")
@@ -86,6 +91,7 @@ service that is not.`,
 	f.BoolVar(&o.timestamps, "timestamps", false, "Show timestamps")
 	f.BoolVarP(&o.yes, "yes", "y", false, "Assume yes: recreate volumes whose configuration changed (their data is lost)")
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
+	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
 	return cmd
 }
 
@@ -124,8 +130,11 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if o.forceRecreate && o.noRecreate {
 		return errors.New("--force-recreate and --no-recreate are incompatible")
 	}
-	if o.build {
-		return fmt.Errorf("--build: building images is not implemented yet: %w", service.ErrUnsupported)
+	if o.build && o.noBuild {
+		return errors.New("--build and --no-build are incompatible")
+	}
+	if !reconcile.ValidPullOption(o.pull) {
+		return fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", o.pull)
 	}
 	scale, err := parseScale(o.scale)
 	if err != nil {
@@ -149,6 +158,17 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	}
 	defer closeBackend()
 
+	// Images first (pulled, built), so that their IDs are known to the
+	// plan: a service whose image changed is recreated.
+	var imageScope []string
+	if o.noDeps {
+		imageScope = args
+	}
+	images, err := g.ensureImages(ctx, b, p, imageFlags{build: o.build, noBuild: o.noBuild, pull: o.pull, quietPull: o.quietPull, quietBuild: o.quietBuild}, imageScope)
+	if err != nil {
+		return err
+	}
+
 	started := time.Now()
 	removeOrphans := o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS"))
 	opts := reconcile.Options{
@@ -163,6 +183,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		NoStart:            o.noStart,
 		RecreateVolumes:    o.yes,
 		Scale:              scale,
+		ImageIDs:           images,
 	}
 	pr := newProgress(g)
 	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event}

@@ -1,0 +1,381 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/service"
+)
+
+// imageReport renders the events of pulls, builds and pushes on standard
+// error: a status line per image operation, as the other commands report
+// their steps (appended even on a terminal, because the build output
+// scrolls between them), the size of each build context, and each
+// service's build or pull output behind a "service  | " prefix. In a dry
+// run it prints what would be done on standard output instead.
+type imageReport struct {
+	g      *globals
+	pr     *progress
+	mux    *logMux
+	dryRun bool
+	// quietPull and quietBuild drop the pull or build output (the status
+	// lines stay); quiet drops everything but errors.
+	quiet, quietPull, quietBuild bool
+	// op is the operation whose output Output is asked for: the one that
+	// starts on the service (reconcile asks just after the Working event).
+	ops map[string]reconcile.ImageOp
+}
+
+func newImageReport(g *globals, p *project.Project, quiet bool) *imageReport {
+	pr := newProgress(g)
+	if pr.mode == "tty" {
+		pr.mode = "plain"
+	}
+	if quiet {
+		pr.mode = "quiet"
+	}
+	var names []string
+	for _, s := range p.Services {
+		names = append(names, s.Name)
+	}
+	return &imageReport{
+		g: g, pr: pr, quiet: quiet, dryRun: g.dryRun,
+		mux: newLogMuxOn(g, g.stdio.Err, names, false, false, false),
+		ops: map[string]reconcile.ImageOp{},
+	}
+}
+
+// event renders one image event.
+func (r *imageReport) event(e reconcile.ImageEvent) {
+	if e.Status == reconcile.StatusWorking {
+		r.pr.mu.Lock()
+		r.ops[e.Service] = e.Op
+		r.pr.mu.Unlock()
+	}
+	if e.DryRun {
+		fmt.Fprintf(r.g.stdio.Out, "%s image %s for service %s: %s\n", e.Op, e.Image, e.Service, e.Reason)
+		return
+	}
+	if e.Skipped {
+		r.pr.line("Service", e.Service, "Skipped - "+e.Reason, false)
+		return
+	}
+	kind, id := "Image", e.Image
+	working, done := "Pulling", "Pulled"
+	switch e.Op {
+	case reconcile.ImageBuild:
+		kind, id, working, done = "Service", e.Service, "Building", "Built"
+	case reconcile.ImagePush:
+		working, done = "Pushing", "Pushed"
+	}
+	switch e.Status {
+	case reconcile.StatusWorking:
+		if e.Op == reconcile.ImageBuild {
+			r.pr.text(fmt.Sprintf("Building %s: context %s", e.Service, units.HumanSize(float64(e.ContextSize))))
+			if r.pr.mode == "json" {
+				r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
+			}
+			return
+		}
+		r.pr.line(kind, id, working, false)
+	case reconcile.StatusDone:
+		r.pr.line(kind, id, done, false)
+	case reconcile.StatusWarning:
+		r.pr.line(kind, id, "Warning: "+e.Err.Error(), false)
+	case reconcile.StatusFailed:
+		r.pr.line(kind, id, "Error: "+e.Err.Error(), false)
+	}
+}
+
+// output is where a service's build, pull or push output goes.
+func (r *imageReport) output(svc string) io.Writer {
+	r.pr.mu.Lock()
+	op := r.ops[svc]
+	r.pr.mu.Unlock()
+	if r.quiet || r.dryRun || r.pr.mode == "json" || r.pr.mode == "quiet" ||
+		(r.quietPull && op == reconcile.ImagePull) || (r.quietBuild && op == reconcile.ImageBuild) {
+		return nil
+	}
+	return r.mux.writer(svc)
+}
+
+// imageFlags are the image flags of up, create and run.
+type imageFlags struct {
+	build, noBuild        bool
+	pull                  string
+	quietPull, quietBuild bool
+}
+
+// ensureImages pulls and builds what the services need before their
+// containers are created, as up does, and returns the image IDs by
+// service. services restricts it (up --no-deps); empty means all.
+func (g *globals) ensureImages(ctx context.Context, b service.Backend, p *project.Project, f imageFlags, services []string) (map[string]string, error) {
+	if f.build && f.noBuild {
+		return nil, fmt.Errorf("--build and --no-build are incompatible")
+	}
+	if !reconcile.ValidPullOption(f.pull) {
+		return nil, fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", f.pull)
+	}
+	r := newImageReport(g, p, false)
+	r.quietPull, r.quietBuild = f.quietPull, f.quietBuild
+	return reconcile.EnsureImages(ctx, b, p, reconcile.ImageOptions{
+		Services: services,
+		Pull:     f.pull,
+		Build:    f.build,
+		NoBuild:  f.noBuild,
+		Parallel: g.parallelLimit(),
+		DryRun:   g.dryRun,
+		Progress: r.event,
+		Output:   r.output,
+	})
+}
+
+// parseBuildArgs turns --build-arg KEY=VALUE (or KEY, taken from the
+// project's environment) flags into a map.
+func parseBuildArgs(flags []string) map[string]*string {
+	out := map[string]*string{}
+	for _, a := range flags {
+		k, v, ok := strings.Cut(a, "=")
+		if ok {
+			out[k] = &v
+		} else {
+			out[k] = nil
+		}
+	}
+	return out
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	var (
+		buildArgs                   []string
+		noCache, pull, quiet, print bool
+		withDeps                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] [SERVICE...]",
+		Short: "Build or rebuild services",
+		Long: `Build the images of the services that have a build section (all of them, or
+those named), whether or not they exist, with the engine's classic builder.
+Each image is tagged with the service's image (else project-service) and its
+build.tags, and labelled with the project and service as docker compose does.
+
+The build context is the build.context directory, less what its .dockerignore
+(or a <Dockerfile>.dockerignore beside the Dockerfile) excludes, with the
+docker CLI's pattern rules. Builds run in parallel (at most --parallel), a
+service after those its build.additional_contexts name (service:NAME); the
+output of each is shown behind a "service | " prefix, with the size of the
+context sent.
+
+"up" builds what is missing by itself, and "up --build" rebuilds.`,
+		Example: `  berth build                       # every service that has a build section
+  berth build --no-cache web        # web, from scratch
+  berth build --build-arg VERSION=2 # a build argument for every build
+  berth build --print               # the builds as JSON, without building`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.load(ctx, args)
+			if err != nil {
+				return err
+			}
+			services := args
+			if withDeps {
+				services = nil
+			}
+			opts := reconcile.ImageOptions{
+				Services:  services,
+				BuildArgs: parseBuildArgs(buildArgs),
+				NoCache:   noCache,
+				PullBase:  pull,
+				Parallel:  g.parallelLimit(),
+				DryRun:    g.dryRun,
+			}
+			if print {
+				return printBuilds(g.stdio.Out, p, opts)
+			}
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			r := newImageReport(g, p, quiet)
+			opts.Progress, opts.Output = r.event, r.output
+			_, err = reconcile.Build(ctx, b, p, opts)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&buildArgs, "build-arg", nil, "Set a build argument (KEY=VALUE, or KEY to take it from the environment)")
+	f.BoolVar(&noCache, "no-cache", false, "Do not use the builder's cache")
+	f.BoolVar(&pull, "pull", false, "Always try to pull newer versions of the base images")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Print nothing but errors")
+	f.BoolVar(&withDeps, "with-dependencies", false, "Also build the services the named ones depend on")
+	f.BoolVar(&print, "print", false, "Print the builds as JSON (a bake-like file: context, dockerfile, args, tags, labels per service) and build nothing")
+	return cmd
+}
+
+// printBuilds prints what would be built, as a JSON document shaped like
+// the bake file docker compose build --print gives.
+func printBuilds(w io.Writer, p *project.Project, opts reconcile.ImageOptions) error {
+	targets, err := reconcile.BuildTargets(p, opts)
+	if err != nil {
+		return err
+	}
+	type target struct {
+		Context          string            `json:"context"`
+		Dockerfile       string            `json:"dockerfile,omitempty"`
+		DockerfileInline string            `json:"dockerfile-inline,omitempty"`
+		Args             map[string]string `json:"args,omitempty"`
+		Labels           map[string]string `json:"labels,omitempty"`
+		Tags             []string          `json:"tags"`
+		Target           string            `json:"target,omitempty"`
+		Network          string            `json:"network,omitempty"`
+		Platforms        []string          `json:"platforms,omitempty"`
+		CacheFrom        []string          `json:"cache-from,omitempty"`
+		ExtraHosts       []string          `json:"extra-hosts,omitempty"`
+		ShmSize          int64             `json:"shm-size,omitempty"`
+		NoCache          bool              `json:"no-cache,omitempty"`
+		Pull             bool              `json:"pull,omitempty"`
+		After            []string          `json:"x-berth-after,omitempty"`
+	}
+	doc := struct {
+		Group  map[string]map[string][]string `json:"group"`
+		Target map[string]target              `json:"target"`
+	}{Group: map[string]map[string][]string{"default": {"targets": {}}}, Target: map[string]target{}}
+	for _, t := range targets {
+		args := map[string]string{}
+		for k, v := range t.Spec.Args {
+			if v != nil {
+				args[k] = *v
+			}
+		}
+		var platforms []string
+		if t.Spec.Platform != "" {
+			platforms = []string{t.Spec.Platform}
+		}
+		doc.Group["default"]["targets"] = append(doc.Group["default"]["targets"], t.Service)
+		doc.Target[t.Service] = target{
+			Context: t.Context, Dockerfile: t.Dockerfile, DockerfileInline: t.DockerfileInline,
+			Args: args, Labels: t.Spec.Labels, Tags: t.Spec.Tags, Target: t.Spec.Target,
+			Network: t.Spec.Network, Platforms: platforms, CacheFrom: t.Spec.CacheFrom,
+			ExtraHosts: t.Spec.ExtraHosts, ShmSize: t.Spec.ShmSize, NoCache: t.Spec.NoCache,
+			Pull: t.Spec.Pull, After: t.After,
+		}
+	}
+	sort.Strings(doc.Group["default"]["targets"])
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func newPullCmd(g *globals) *cobra.Command {
+	var (
+		ignoreFailures, ignoreBuildable, includeDeps, quiet bool
+		policy                                              string
+	)
+	cmd := &cobra.Command{
+		Use:   "pull [OPTIONS] [SERVICE...]",
+		Short: "Pull service images",
+		Long: `Pull the images of the services (all of them, or those named) from their
+registries, with the credentials of ~/.docker/config.json. Services without an
+image key (they are built), or whose pull_policy is never or build, are
+skipped; with pull_policy missing (or --policy missing), so are images already
+present, unless their tag is latest. An image several services use is pulled
+once, in parallel with the others (at most --parallel).
+
+A failed pull names the service and the image, and fails the command, unless
+the service can be built instead (then it is a warning) or with
+--ignore-pull-failures.`,
+		Example: `  berth pull                        # every image
+  berth pull --policy missing db    # db's image, unless present
+  berth pull --ignore-buildable     # only images that cannot be built`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.load(ctx, args)
+			if err != nil {
+				return err
+			}
+			services := args
+			if includeDeps {
+				services = nil
+			}
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			r := newImageReport(g, p, quiet)
+			return reconcile.PullImages(ctx, b, p, reconcile.ImageOptions{
+				Services:        services,
+				Pull:            policy,
+				IgnoreBuildable: ignoreBuildable,
+				IgnoreFailures:  ignoreFailures,
+				Parallel:        g.parallelLimit(),
+				DryRun:          g.dryRun,
+				Progress:        r.event,
+				Output:          r.output,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&ignoreFailures, "ignore-pull-failures", false, "Pull what can be pulled, and only warn about the images that cannot")
+	f.BoolVar(&ignoreBuildable, "ignore-buildable", false, "Skip the images that can be built")
+	f.BoolVar(&includeDeps, "include-deps", false, "Also pull the images of the services the named ones depend on")
+	f.StringVar(&policy, "policy", "", `Apply this pull policy to every service: "missing" or "always" (default: each service's pull_policy)`)
+	f.BoolVarP(&quiet, "quiet", "q", false, "Pull without printing progress information")
+	return cmd
+}
+
+func newPushCmd(g *globals) *cobra.Command {
+	var ignoreFailures, includeDeps, quiet bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] [SERVICE...]",
+		Short: "Push service images",
+		Long: `Push the images of the services (all of them, or those named) to their
+registries, with the credentials of ~/.docker/config.json: each service that
+has both an image key and a build section, under its image and its
+build.tags. Other services are skipped. Pushes run in parallel (at most
+--parallel); a failed push names the service and the image, and fails the
+command unless --ignore-push-failures.`,
+		Example: `  berth build && berth push         # publish what the project builds
+  berth push web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.load(ctx, args)
+			if err != nil {
+				return err
+			}
+			services := args
+			if includeDeps {
+				services = nil
+			}
+			b, closeBackend, err := g.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			r := newImageReport(g, p, quiet)
+			return reconcile.PushImages(ctx, b, p, reconcile.ImageOptions{
+				Services:       services,
+				IgnoreFailures: ignoreFailures,
+				Parallel:       g.parallelLimit(),
+				DryRun:         g.dryRun,
+				Progress:       r.event,
+				Output:         r.output,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what can be pushed, and only warn about the images that cannot")
+	f.BoolVar(&includeDeps, "include-deps", false, "Also push the images of the services the named ones depend on")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
+	return cmd
+}

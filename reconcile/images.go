@@ -1,0 +1,955 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/service"
+)
+
+// ImageBuilderClassic is the value of service.LabelImageBuilder on the
+// images berth builds: the engine's classic builder, as docker compose
+// labels the images it builds without BuildKit.
+const ImageBuilderClassic = "classic"
+
+// ImageOp is what is done to an image.
+type ImageOp int
+
+// The image operations.
+const (
+	ImagePull ImageOp = iota + 1
+	ImageBuild
+	ImagePush
+)
+
+// String names the operation ("pull").
+func (o ImageOp) String() string {
+	switch o {
+	case ImagePull:
+		return "pull"
+	case ImageBuild:
+		return "build"
+	case ImagePush:
+		return "push"
+	}
+	return fmt.Sprintf("imageop(%d)", int(o))
+}
+
+// ImageEvent reports the progress of one image operation.
+type ImageEvent struct {
+	// Op is the operation.
+	Op ImageOp
+	// Service is the service the image is for (the first by name when
+	// several share it).
+	Service string
+	// Image is the image reference.
+	Image string
+	// Status is StatusWorking when the operation starts, then StatusDone,
+	// StatusWarning (it failed, and that is not an error: a pull of an
+	// image that is built next, an ignored failure) or StatusFailed. An
+	// operation skipped, or not run because of a dry run, has only a
+	// StatusDone event, with Skipped or DryRun set.
+	Status Status
+	// Reason says why the operation is needed ("not present", "--build",
+	// "pull_policy: always") or, with Skipped, why it is not.
+	Reason string
+	// Skipped is set when the operation is not needed.
+	Skipped bool
+	// DryRun is set when the operation would have run but for the dry run.
+	DryRun bool
+	// ContextSize is the size in bytes of the build context sent, on a
+	// build's StatusWorking event.
+	ContextSize int64
+	// Err is the failure (StatusFailed) or the reason of a warning.
+	Err error
+}
+
+// ImageOptions steer EnsureImages, Build, PullImages and PushImages; each
+// says which fields it reads.
+type ImageOptions struct {
+	// Services restricts the work to these services; empty means every
+	// service of the project (which the loader has already restricted to
+	// the services named on the command line and their dependencies).
+	Services []string
+	// Pull overrides every service's pull_policy: "always", "missing",
+	// "never" or "build" (up --pull); "" or "policy" keeps them. For
+	// PullImages (pull --policy), "missing" or "always".
+	Pull string
+	// Build builds every service that has a build section (up --build).
+	Build bool
+	// NoBuild never builds (up --no-build): a missing image of a service
+	// that would have been built is an error.
+	NoBuild bool
+	// BuildArgs are added to (and override) every build's args (build
+	// --build-arg). A nil value is taken from the project's environment,
+	// and left out when that does not have it either.
+	BuildArgs map[string]*string
+	// NoCache builds without the builder's cache; PullBase pulls the base
+	// images first (build --no-cache, build --pull).
+	NoCache, PullBase bool
+	// IgnoreBuildable skips services that have a build section (pull
+	// --ignore-buildable).
+	IgnoreBuildable bool
+	// IgnoreFailures turns failed pulls or pushes into warnings (pull
+	// --ignore-pull-failures, push --ignore-push-failures).
+	IgnoreFailures bool
+	// Parallel bounds the pulls, builds and pushes run at once
+	// (DefaultParallel when <= 0).
+	Parallel int
+	// DryRun reports what would be pulled, built or pushed, and does
+	// nothing.
+	DryRun bool
+	// Progress, if set, is called as operations start and end. It must not
+	// block.
+	Progress func(ImageEvent)
+	// Output, if set, gives the writer a service's build, pull or push
+	// output is written to, line by line; nil discards it. When the writer
+	// is an io.Closer, it is closed once the operation ends.
+	Output func(service string) io.Writer
+}
+
+func (o *ImageOptions) progress(e ImageEvent) {
+	if o.Progress != nil {
+		o.Progress(e)
+	}
+}
+
+// output returns the writer of one operation and what closes it.
+func (o *ImageOptions) output(svc string) (io.Writer, func()) {
+	if o.Output == nil {
+		return io.Discard, func() {}
+	}
+	w := o.Output(svc)
+	if w == nil {
+		return io.Discard, func() {}
+	}
+	if c, ok := w.(io.Closer); ok {
+		return w, func() { _ = c.Close() }
+	}
+	return w, func() {}
+}
+
+func (o *ImageOptions) parallel() int {
+	if o.Parallel > 0 {
+		return o.Parallel
+	}
+	return DefaultParallel
+}
+
+// selectServices returns the services named (all when none), sorted by
+// name, or an error naming one that the project does not have.
+func selectServices(p *project.Project, names []string) ([]*project.Service, error) {
+	if len(names) == 0 {
+		return p.Services, nil
+	}
+	var out []*project.Service
+	for _, n := range names {
+		s := p.Service(n)
+		if s == nil {
+			return nil, fmt.Errorf("no such service: %s", n)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ValidPullOption reports whether s is a value up --pull accepts.
+func ValidPullOption(s string) bool {
+	switch s {
+	case "", "policy", types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyNever, types.PullPolicyBuild:
+		return true
+	}
+	return false
+}
+
+// pullPolicy returns a service's pull policy once the options are applied
+// (compose-go's: daily, weekly and every_<duration> are "refresh"), and the
+// reason a pull or build it causes gives.
+func pullPolicy(s *project.Service, opts ImageOptions) (policy, reason string, err error) {
+	policy, _, err = s.Config.GetPullPolicy()
+	if err != nil {
+		return "", "", fmt.Errorf("service %s: %w", s.Name, err)
+	}
+	reason = "pull_policy: " + s.Config.PullPolicy
+	if opts.Pull != "" && opts.Pull != "policy" {
+		policy, reason = opts.Pull, "--pull "+opts.Pull
+		if policy == types.PullPolicyIfNotPresent {
+			policy = types.PullPolicyMissing
+		}
+	}
+	if opts.Build && s.Config.Build != nil && !opts.NoBuild {
+		policy, reason = types.PullPolicyBuild, "--build"
+	}
+	return policy, reason, nil
+}
+
+// inspectImages finds the local images refs name, in parallel; missing
+// ones are not in the result.
+func inspectImages(ctx context.Context, b service.Backend, refs []string) (map[string]service.Image, error) {
+	out := map[string]service.Image{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, ref := range refs {
+		g.Go(func() error {
+			img, err := b.InspectImage(gctx, ref)
+			if errors.Is(err, service.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("inspect image %s: %w", ref, err)
+			}
+			mu.Lock()
+			out[ref] = img
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// imageRefs returns the distinct images of services, sorted.
+func imageRefs(svcs []*project.Service) []string {
+	var refs []string
+	for _, s := range svcs {
+		if !slices.Contains(refs, s.Image) {
+			refs = append(refs, s.Image)
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// buildable reports whether the image ref is built by one of svcs, so that
+// failing to pull it is no error.
+func buildable(ref string, svcs []*project.Service, noBuild bool) bool {
+	if noBuild {
+		return false
+	}
+	for _, s := range svcs {
+		if s.Image == ref && s.Config.Build != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// pullJob is one image to pull (or push), for the first service (by name)
+// that uses it.
+type pullJob struct {
+	s       *project.Service
+	ref     string // the image, or the tag pushed
+	reason  string
+	refresh bool // a refresh policy: failing keeps the local image
+}
+
+// EnsureImages makes sure every service has its image, as docker compose
+// does before it creates containers, and returns the image IDs by service
+// (what Converge records in com.docker.compose.image, so that a service
+// whose image changed is recreated).
+//
+// For each service (opts.Services, else all), by its pull_policy or what
+// opts.Pull says instead:
+//
+//   - always: pull; never: never pull; missing (the default): pull when
+//     not present; daily, weekly, every_<duration>: pull (the backends do
+//     not report when an image was last pulled, so each run refreshes; a
+//     failure keeps the local image, with a warning); build: build every
+//     time. Only services with an image: key are pulled.
+//   - A service with a build section whose image (image:, else
+//     project-service) is missing after that is built; with opts.Build
+//     (up --build) it is built whatever is present. A failed pull of an
+//     image a service builds is only a warning. With opts.NoBuild nothing
+//     is built, and a missing image is an error that says so.
+//
+// Pulls run in parallel, builds too, at most opts.Parallel at a time, a
+// build waiting for the services its build.additional_contexts name
+// (service:x). An image several services use is pulled or built once. A
+// failed pull is reported with its service and image, every failed pull
+// at once; a failed build stops the others. A backend without
+// service.ImageTransfer or service.Builder gives an error wrapping
+// service.ErrUnsupported that names the service.
+//
+// It reads opts.Services, Pull, Build, NoBuild, BuildArgs, NoCache,
+// PullBase, Parallel, DryRun, Progress and Output. With DryRun nothing is
+// pulled or built: events with DryRun set say what would be, and the IDs
+// are those of the images present.
+func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) (map[string]string, error) {
+	if !ValidPullOption(opts.Pull) {
+		return nil, fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", opts.Pull)
+	}
+	svcs, err := selectServices(p, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	policies := map[string]string{}
+	reasons := map[string]string{}
+	for _, s := range svcs {
+		policies[s.Name], reasons[s.Name], err = pullPolicy(s, opts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	if err != nil {
+		return nil, err
+	}
+
+	// Pulls.
+	pulls := map[string]*pullJob{}
+	for _, s := range svcs {
+		if s.Config.Image == "" || pulls[s.Image] != nil {
+			continue
+		}
+		_, have := present[s.Image]
+		switch policies[s.Name] {
+		case types.PullPolicyAlways:
+			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name]}
+		case types.PullPolicyRefresh:
+			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name], refresh: have}
+		case types.PullPolicyNever, types.PullPolicyBuild:
+		default:
+			if !have {
+				pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: "not present"}
+			}
+		}
+	}
+	if err := runPulls(ctx, b, svcs, pulls, present, opts); err != nil {
+		return nil, err
+	}
+
+	// Builds.
+	var toBuild []*project.Service
+	buildReason := map[string]string{}
+	for _, s := range svcs {
+		if s.Config.Build == nil || opts.NoBuild || slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
+			continue
+		}
+		if policies[s.Name] == types.PullPolicyBuild {
+			toBuild = append(toBuild, s)
+			buildReason[s.Name] = reasons[s.Name]
+		} else if _, have := present[s.Image]; !have {
+			toBuild = append(toBuild, s)
+			buildReason[s.Name] = "not present"
+		}
+	}
+	built, err := runBuilds(ctx, b, p, toBuild, buildReason, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range toBuild {
+		if id, ok := built[s.Name]; ok {
+			present[s.Image] = service.Image{ID: id}
+		}
+	}
+
+	ids := map[string]string{}
+	var missing []string
+	for _, s := range svcs {
+		if img, ok := present[s.Image]; ok {
+			ids[s.Name] = img.ID
+			continue
+		}
+		if opts.DryRun {
+			continue
+		}
+		switch {
+		case s.Config.Build != nil && opts.NoBuild:
+			missing = append(missing, fmt.Sprintf("service %s: image %s is not present, and --no-build forbids building it (berth build %s makes it)", s.Name, s.Image, s.Name))
+		case policies[s.Name] == types.PullPolicyNever:
+			missing = append(missing, fmt.Sprintf("service %s: image %s is not present, and the pull policy is never", s.Name, s.Image))
+		default:
+			missing = append(missing, fmt.Sprintf("service %s: image %s is not present", s.Name, s.Image))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, errors.New(strings.Join(missing, "\n"))
+	}
+	return ids, nil
+}
+
+// runPulls pulls the images of pulls, in parallel, and records the pulled
+// images in present. It returns every failure that is an error, joined.
+func runPulls(ctx context.Context, b service.Backend, svcs []*project.Service, pulls map[string]*pullJob, present map[string]service.Image, opts ImageOptions) error {
+	if len(pulls) == 0 {
+		return nil
+	}
+	jobs := make([]*pullJob, 0, len(pulls))
+	for _, j := range pulls {
+		jobs = append(jobs, j)
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ref < jobs[j].ref })
+	if opts.DryRun {
+		for _, j := range jobs {
+			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: j.reason, DryRun: true})
+		}
+		return nil
+	}
+	tr, ok := b.(service.ImageTransfer)
+	if !ok {
+		return fmt.Errorf("service %s: pull image %s: this backend cannot pull images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
+	}
+	var mu sync.Mutex
+	return transfer(ctx, jobs, ImagePull, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
+		if err := tr.PullImage(ctx, j.ref, j.s.Config.Platform, w); err != nil {
+			return err
+		}
+		img, err := b.InspectImage(ctx, j.ref)
+		if err != nil {
+			return fmt.Errorf("inspect image %s after pulling it: %w", j.ref, err)
+		}
+		mu.Lock()
+		present[j.ref] = img
+		mu.Unlock()
+		return nil
+	}, func(j *pullJob) bool { return j.refresh || buildable(j.ref, svcs, opts.NoBuild) })
+}
+
+// BuildTarget is what building one service sends the builder: what
+// build --print shows.
+type BuildTarget struct {
+	// Service is the service built.
+	Service string
+	// Context is the build context's directory (or URL).
+	Context string
+	// Dockerfile is the Dockerfile's path as the compose file gives it,
+	// relative to Context; empty with DockerfileInline.
+	Dockerfile string
+	// DockerfileInline is the build's dockerfile_inline.
+	DockerfileInline string
+	// Spec is the build's spec, but for the Dockerfile's path in the
+	// stream, which BuildContext decides.
+	Spec service.BuildSpec
+	// After are the services whose images are built first
+	// (additional_contexts: service:x).
+	After []string
+	// Warnings name the build keys the classic builder ignores.
+	Warnings []string
+}
+
+// BuildTargets returns the builds of the services named in opts.Services
+// (all when none) that have a build section, sorted by service. It reads
+// opts.Services, BuildArgs, NoCache and PullBase.
+func BuildTargets(p *project.Project, opts ImageOptions) ([]BuildTarget, error) {
+	svcs, err := selectServices(p, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	var out []BuildTarget
+	for _, s := range svcs {
+		if s.Config.Build == nil {
+			continue
+		}
+		t, err := buildTarget(p, s, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// buildTarget works out the build of one service, as docker compose's
+// classic build does: tags (the image, then build.tags), args (build.args
+// with --build-arg over them), labels (build.labels, the project's and the
+// builder's), and the rest of the build section. Keys the classic builder
+// cannot honour make an error wrapping ErrUnsupported, or a warning when
+// ignoring them only loses an optimisation or metadata.
+func buildTarget(p *project.Project, s *project.Service, opts ImageOptions) (BuildTarget, error) {
+	bc := s.Config.Build
+	t := BuildTarget{Service: s.Name, DockerfileInline: bc.DockerfileInline}
+	t.Context, t.Dockerfile = contextPaths(bc, p.WorkingDir)
+
+	var unsupported []string
+	if len(bc.SSH) > 0 {
+		unsupported = append(unsupported, "ssh")
+	}
+	if len(bc.Secrets) > 0 {
+		unsupported = append(unsupported, "secrets")
+	}
+	if bc.Privileged {
+		unsupported = append(unsupported, "privileged")
+	}
+	if len(bc.Entitlements) > 0 {
+		unsupported = append(unsupported, "entitlements")
+	}
+	if len(bc.Platforms) > 1 {
+		unsupported = append(unsupported, "platforms (more than one)")
+	}
+	for _, name := range sortedKeys(bc.AdditionalContexts) {
+		v := bc.AdditionalContexts[name]
+		if dep, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
+			if !slices.Contains(t.After, dep) {
+				t.After = append(t.After, dep)
+			}
+			continue
+		}
+		unsupported = append(unsupported, "additional_contexts."+name)
+	}
+	if len(unsupported) > 0 {
+		return t, fmt.Errorf("service %s: build.%s: the classic builder berth uses cannot do this (it needs BuildKit): %w", s.Name, strings.Join(unsupported, ", build."), service.ErrUnsupported)
+	}
+	for key, set := range map[string]bool{
+		"cache_to": len(bc.CacheTo) > 0, "no_cache_filter": len(bc.NoCacheFilter) > 0,
+		"provenance": bc.Provenance != "", "sbom": bc.SBOM != "", "ulimits": len(bc.Ulimits) > 0,
+		"isolation": bc.Isolation != "",
+	} {
+		if set {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("service %s: build.%s is ignored by the classic builder", s.Name, key))
+		}
+	}
+	sort.Strings(t.Warnings)
+
+	tags := []string{s.Image}
+	for _, tag := range bc.Tags {
+		if !slices.Contains(tags, tag) {
+			tags = append(tags, tag)
+		}
+	}
+	args := map[string]*string{}
+	for k, v := range bc.Args {
+		if v != nil {
+			args[k] = v
+		}
+	}
+	for k, v := range opts.BuildArgs {
+		if v == nil {
+			env, ok := p.Model.Environment[k]
+			if !ok {
+				continue
+			}
+			v = &env
+		}
+		args[k] = v
+	}
+	labels := map[string]string{}
+	for k, v := range bc.Labels {
+		labels[k] = v
+	}
+	labels[service.LabelProject] = p.Name
+	labels[service.LabelService] = s.Name
+	labels[service.LabelVersion] = project.Version
+	labels[service.LabelImageBuilder] = ImageBuilderClassic
+	hosts := bc.ExtraHosts.AsList(":")
+	sort.Strings(hosts)
+	platform := s.Config.Platform
+	if platform == "" && len(bc.Platforms) == 1 {
+		platform = bc.Platforms[0]
+	}
+	t.Spec = service.BuildSpec{
+		Tags:       tags,
+		Dockerfile: t.Dockerfile,
+		Args:       args,
+		Target:     bc.Target,
+		Labels:     labels,
+		NoCache:    bc.NoCache || opts.NoCache,
+		Pull:       bc.Pull || opts.PullBase,
+		Network:    bc.Network,
+		ShmSize:    int64(bc.ShmSize),
+		ExtraHosts: hosts,
+		CacheFrom:  slices.Clone([]string(bc.CacheFrom)),
+		Platform:   platform,
+	}
+	return t, nil
+}
+
+// Build builds the images of the services named in opts.Services (all
+// when none) that have a build section, whatever is present, as build
+// does, and returns their IDs by service. Builds run in parallel, at most
+// opts.Parallel at a time, each after the builds of the services its
+// additional_contexts name (service:x). The first failure stops the
+// others. It reads opts.Services, BuildArgs, NoCache, PullBase, Parallel,
+// DryRun, Progress and Output.
+func Build(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) (map[string]string, error) {
+	svcs, err := selectServices(p, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	var toBuild []*project.Service
+	reasons := map[string]string{}
+	for _, s := range svcs {
+		if s.Config.Build != nil && !slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
+			toBuild = append(toBuild, s)
+			reasons[s.Name] = "requested"
+		}
+	}
+	return runBuilds(ctx, b, p, toBuild, reasons, opts)
+}
+
+// runBuilds builds svcs, each after the builds among them that its
+// additional contexts name, and returns the IDs by service.
+func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs []*project.Service, reasons map[string]string, opts ImageOptions) (map[string]string, error) {
+	if len(svcs) == 0 {
+		return map[string]string{}, nil
+	}
+	targets := map[string]BuildTarget{}
+	for _, s := range svcs {
+		t, err := buildTarget(p, s, opts)
+		if err != nil {
+			return nil, err
+		}
+		// only the services built here are waited for
+		t.After = slices.DeleteFunc(t.After, func(dep string) bool {
+			return !slices.ContainsFunc(svcs, func(o *project.Service) bool { return o.Name == dep })
+		})
+		targets[s.Name] = t
+	}
+	if cycle := buildCycle(targets); cycle != "" {
+		return nil, fmt.Errorf("build.additional_contexts form a cycle: %s", cycle)
+	}
+	if opts.DryRun {
+		for _, s := range svcs {
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusDone, Reason: reasons[s.Name], DryRun: true})
+		}
+		return map[string]string{}, nil
+	}
+	bld, ok := b.(service.Builder)
+	if !ok {
+		return nil, fmt.Errorf("service %s: build image %s: this backend cannot build images: %w", svcs[0].Name, svcs[0].Image, service.ErrUnsupported)
+	}
+	for _, s := range svcs {
+		for _, w := range targets[s.Name].Warnings {
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusWarning, Err: errors.New(w)})
+		}
+	}
+
+	ids := map[string]string{}
+	var mu sync.Mutex
+	done := map[string]chan struct{}{}
+	for _, s := range svcs {
+		done[s.Name] = make(chan struct{})
+	}
+	sem := make(chan struct{}, opts.parallel())
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range svcs {
+		t := targets[s.Name]
+		g.Go(func() error {
+			for _, dep := range t.After {
+				select {
+				case <-done[dep]:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			defer func() { <-sem }()
+			id, err := buildOne(gctx, bld, p, s, t, reasons[s.Name], opts)
+			if err != nil {
+				if gctx.Err() == nil {
+					opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusFailed, Err: err})
+				}
+				return err
+			}
+			mu.Lock()
+			ids[s.Name] = id
+			mu.Unlock()
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusDone})
+			close(done[s.Name])
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// buildOne sends one service's context to the builder.
+func buildOne(ctx context.Context, bld service.Builder, p *project.Project, s *project.Service, t BuildTarget, reason string, opts ImageOptions) (string, error) {
+	rc, dockerfile, size, err := BuildContext(s.Config, p.WorkingDir)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	spec := t.Spec
+	spec.Dockerfile = dockerfile
+	opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusWorking, Reason: reason, ContextSize: size})
+	w, done := opts.output(s.Name)
+	id, err := bld.BuildImage(ctx, spec, rc, w)
+	done()
+	if err != nil {
+		return "", fmt.Errorf("service %s: %w", s.Name, err)
+	}
+	return id, nil
+}
+
+// buildCycle returns a cycle among the targets' After edges, as
+// "a → b → a", or "" when there is none.
+func buildCycle(targets map[string]BuildTarget) string {
+	const (
+		visiting = 1
+		visited  = 2
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(string) string
+	visit = func(n string) string {
+		switch state[n] {
+		case visiting:
+			i := slices.Index(path, n)
+			return strings.Join(append(slices.Clone(path[i:]), n), " → ")
+		case visited:
+			return ""
+		}
+		state[n] = visiting
+		path = append(path, n)
+		for _, dep := range targets[n].After {
+			if c := visit(dep); c != "" {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = visited
+		return ""
+	}
+	for _, n := range sortedKeys(targets) {
+		if c := visit(n); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// latestOrUntagged reports whether ref names no tag, or the tag latest,
+// which pull's missing policy pulls even when present (it moves).
+func latestOrUntagged(ref string) bool {
+	if strings.Contains(ref, "@") {
+		return true
+	}
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	i := strings.LastIndex(last, ":")
+	return i < 0 || last[i+1:] == "latest"
+}
+
+// PullImages pulls the images of the services named in opts.Services (all
+// when none), as pull does: services without an image: key, or whose pull
+// policy is never or build, are skipped; with policy missing (opts.Pull
+// "missing" overrides every service's policy, "always" too), an image
+// already present is skipped unless its tag is latest; with
+// opts.IgnoreBuildable, services that have a build section are skipped. An
+// image several services use is pulled once. A failed pull of an image a
+// service builds is a warning; other failures are errors, all reported at
+// once, or warnings with opts.IgnoreFailures. It reads opts.Services, Pull,
+// IgnoreBuildable, IgnoreFailures, Parallel, DryRun, Progress and Output.
+func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) error {
+	switch opts.Pull {
+	case "", types.PullPolicyMissing, types.PullPolicyAlways:
+	default:
+		return fmt.Errorf("invalid --policy %q: use missing or always", opts.Pull)
+	}
+	svcs, err := selectServices(p, opts.Services)
+	if err != nil {
+		return err
+	}
+	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	if err != nil {
+		return err
+	}
+	skip := func(s *project.Service, why string) {
+		opts.progress(ImageEvent{Op: ImagePull, Service: s.Name, Image: s.Image, Status: StatusDone, Skipped: true, Reason: why})
+	}
+	var jobs []*pullJob
+	for _, s := range svcs {
+		policy := s.Config.PullPolicy
+		if opts.Pull != "" {
+			policy = opts.Pull
+		}
+		_, have := present[s.Image]
+		switch {
+		case s.Config.Image == "":
+			skip(s, "no image to pull (it is built)")
+			continue
+		case policy == types.PullPolicyNever || policy == types.PullPolicyBuild:
+			skip(s, "pull policy "+policy)
+			continue
+		case (policy == types.PullPolicyMissing || policy == types.PullPolicyIfNotPresent) && have && !latestOrUntagged(s.Image):
+			skip(s, "image is already present")
+			continue
+		case s.Config.Build != nil && opts.IgnoreBuildable:
+			skip(s, "image can be built")
+			continue
+		}
+		if i := slices.IndexFunc(jobs, func(j *pullJob) bool { return j.s.Image == s.Image }); i >= 0 {
+			skip(s, "pulled for service "+jobs[i].s.Name)
+			continue
+		}
+		jobs = append(jobs, &pullJob{s: s, ref: s.Image})
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if opts.DryRun {
+		for _, j := range jobs {
+			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: "requested", DryRun: true})
+		}
+		return nil
+	}
+	tr, ok := b.(service.ImageTransfer)
+	if !ok {
+		return fmt.Errorf("service %s: pull image %s: this backend cannot pull images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
+	}
+	return transfer(ctx, jobs, ImagePull, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
+		return tr.PullImage(ctx, j.ref, j.s.Config.Platform, w)
+	}, func(j *pullJob) bool { return j.s.Config.Build != nil })
+}
+
+// transfer runs pulls or pushes in parallel and reports them; failures
+// are errors (all of them, joined), or warnings when warnOnly says so or
+// with opts.IgnoreFailures.
+func transfer(ctx context.Context, jobs []*pullJob, op ImageOp, opts ImageOptions, do func(context.Context, *pullJob, io.Writer) error, warnOnly func(*pullJob) bool) error {
+	var mu sync.Mutex
+	var errs []error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.parallel())
+	for _, j := range jobs {
+		g.Go(func() error {
+			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusWorking, Reason: j.reason})
+			w, done := opts.output(j.s.Name)
+			err := do(gctx, j, w)
+			done()
+			if err == nil {
+				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusDone})
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err = fmt.Errorf("service %s: %w", j.s.Name, err)
+			if opts.IgnoreFailures || warnOnly(j) {
+				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusWarning, Err: err})
+				return nil
+			}
+			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusFailed, Err: err})
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+// PushImages pushes the images of the services named in opts.Services (all
+// when none), as push does: only services with both an image: key and a
+// build section are pushed (the others are skipped), each under its image
+// and its build.tags. Failures are errors, all reported at once, or
+// warnings with opts.IgnoreFailures. It reads opts.Services,
+// IgnoreFailures, Parallel, DryRun, Progress and Output.
+func PushImages(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) error {
+	svcs, err := selectServices(p, opts.Services)
+	if err != nil {
+		return err
+	}
+	var jobs []*pullJob
+	var seen []string
+	for _, s := range svcs {
+		if s.Config.Build == nil || s.Config.Image == "" {
+			opts.progress(ImageEvent{Op: ImagePush, Service: s.Name, Image: s.Image, Status: StatusDone, Skipped: true, Reason: "only services with both image and build are pushed"})
+			continue
+		}
+		for _, tag := range append([]string{s.Image}, s.Config.Build.Tags...) {
+			if slices.Contains(seen, tag) {
+				continue
+			}
+			seen = append(seen, tag)
+			jobs = append(jobs, &pullJob{s: s, ref: tag})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if opts.DryRun {
+		for _, j := range jobs {
+			opts.progress(ImageEvent{Op: ImagePush, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: "requested", DryRun: true})
+		}
+		return nil
+	}
+	tr, ok := b.(service.ImageTransfer)
+	if !ok {
+		return fmt.Errorf("service %s: push image %s: this backend cannot push images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
+	}
+	return transfer(ctx, jobs, ImagePush, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
+		return tr.PushImage(ctx, j.ref, w)
+	}, func(*pullJob) bool { return false })
+}
+
+// Values of down --rmi.
+const (
+	RemoveImagesLocal = "local"
+	RemoveImagesAll   = "all"
+)
+
+// DownImages returns the images down --rmi removes, sorted, of those that
+// are present: with "local", the images of services that have no image:
+// key (project-service, which berth or docker compose built); with "all",
+// every service's image and its build.tags. services restricts it to those
+// services (all when none). p may be nil: the images are then those the
+// project's containers were created from (obs), "local" keeping the
+// project-service names.
+func DownImages(ctx context.Context, b service.Backend, p *project.Project, obs *Observed, mode string, services []string) ([]string, error) {
+	switch mode {
+	case RemoveImagesLocal, RemoveImagesAll:
+	default:
+		return nil, fmt.Errorf("invalid --rmi %q: use local or all", mode)
+	}
+	want := func(svc string) bool { return len(services) == 0 || slices.Contains(services, svc) }
+	var refs []string
+	add := func(ref string) {
+		if ref != "" && !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	if p != nil {
+		for _, s := range p.Services {
+			if !want(s.Name) {
+				continue
+			}
+			if mode == RemoveImagesAll || s.Config.Image == "" {
+				add(s.Image)
+			}
+			if mode == RemoveImagesAll && s.Config.Build != nil {
+				for _, t := range s.Config.Build.Tags {
+					add(t)
+				}
+			}
+		}
+	} else {
+		for _, c := range obs.Containers {
+			svc := c.Labels[service.LabelService]
+			if !want(svc) || strings.HasPrefix(c.Image, "sha256:") {
+				continue
+			}
+			if mode == RemoveImagesAll || c.Image == obs.Project+"-"+svc {
+				add(c.Image)
+			}
+		}
+	}
+	sort.Strings(refs)
+	there, err := inspectImages(ctx, b, refs)
+	if err != nil {
+		return nil, err
+	}
+	refs = slices.DeleteFunc(refs, func(r string) bool { _, ok := there[r]; return !ok })
+	return refs, nil
+}
