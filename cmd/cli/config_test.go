@@ -95,11 +95,20 @@ func TestConfigGolden(t *testing.T) {
 			}
 			golden(t, filepath.Join(f.dir, "config.golden"), f.dir, out)
 
-			out, errOut, code = runCLI(t, f.dir, f.env, append(f.args, "config", "--hash", "*")...)
+			// Hashes cover absolute paths (bind sources, env_file), so
+			// they are computed on a copy at a fixed place.
+			fixed := filepath.Join("/tmp", "berth-golden", f.name)
+			if err := os.RemoveAll(fixed); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.CopyFS(fixed, os.DirFS(f.dir)); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code = runCLI(t, fixed, f.env, append(f.args, "config", "--hash", "*")...)
 			if code != 0 {
 				t.Fatalf("config --hash exit %d: %s", code, errOut)
 			}
-			golden(t, filepath.Join(f.dir, "hash.golden"), f.dir, out)
+			golden(t, filepath.Join(f.dir, "hash.golden"), fixed, out)
 
 			out, errOut, code = runCLI(t, f.dir, f.env, append(f.args, "config", "--format", "json")...)
 			if code != 0 {
