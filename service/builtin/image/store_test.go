@@ -454,7 +454,8 @@ func TestZstdLayerOpen(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "etc/hello", Mode: 0o644, Size: 5, Typeflag: tar.TypeReg})
 	tw.Write([]byte("hello"))
 	tw.Close()
-	l, err := tarball.LayerFromReader(bytes.NewReader(tb.Bytes()), tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
+	data := tb.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
 	if err != nil {
 		t.Fatal(err)
 	}
