@@ -152,7 +152,7 @@ COPY . /app
 	if sizes["scratch"] < 500_000 {
 		t.Errorf("scratch's context is %d bytes, less than its program", sizes["scratch"])
 	}
-	if !strings.Contains(r.stderr, "busy    | Step 3/8 : RUN echo \"$MESSAGE\" > /message") {
+	if !strings.Contains(r.stderr, "busy     | Step 3/8 : RUN echo \"$MESSAGE\" > /message") {
 		t.Errorf("the build output is not shown behind the service's prefix:\n%s", r.stderr)
 	}
 	ps := p.ps(t)

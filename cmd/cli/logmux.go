@@ -37,7 +37,7 @@ func newLogMux(g *globals, names []string, noColor, noPrefix, timestamps bool) *
 func newLogMuxOn(g *globals, w io.Writer, names []string, noColor, noPrefix, timestamps bool) *logMux {
 	m := &logMux{w: w, noPrefix: noPrefix, timestamps: timestamps, assigned: map[string]string{}}
 	for _, n := range names {
-		m.width = max(m.width, len(n))
+		m.width = max(m.width, len(n)+1) // "web-1  | ", as docker compose
 	}
 	m.color = !noColor && g.ansi != "never" && os.Getenv("NO_COLOR") == ""
 	if g.ansi != "always" {

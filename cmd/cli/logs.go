@@ -54,23 +54,45 @@ func newLogsCmd(g *globals) *cobra.Command {
 			mux := newLogMux(g, names, noColor, noPrefix, timestamps)
 			opts := service.LogOptions{Follow: follow, Tail: tail, Since: since, Until: until, Timestamps: timestamps}
 			var wg sync.WaitGroup
-			followed := map[string]bool{}
+			// followed holds the containers being followed; pending, the
+			// options to follow one again once its current stream ends (it
+			// restarted meanwhile).
+			// The engine does not always end a follow stream when its
+			// container restarts (dockerd 20.10 keeps it open, silent): a
+			// restart cancels the stream and follows again.
+			followed := map[string]context.CancelFunc{}
+			pending := map[string]*service.LogOptions{}
 			var mu sync.Mutex
 			start := func(c service.Container, o service.LogOptions) {
 				mu.Lock()
-				if followed[c.ID] {
+				if cancel, ok := followed[c.ID]; ok {
+					pending[c.ID] = &o
+					cancel()
 					mu.Unlock()
 					return
 				}
-				followed[c.ID] = true
+				fctx, cancel := context.WithCancel(ctx)
+				followed[c.ID] = cancel
 				mu.Unlock()
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = mux.follow(ctx, logger, c, o)
-					mu.Lock()
-					delete(followed, c.ID)
-					mu.Unlock()
+					for {
+						_ = mux.follow(fctx, logger, c, o)
+						mu.Lock()
+						next := pending[c.ID]
+						delete(pending, c.ID)
+						if next == nil || ctx.Err() != nil {
+							followed[c.ID]()
+							delete(followed, c.ID)
+							mu.Unlock()
+							return
+						}
+						fctx, cancel = context.WithCancel(ctx)
+						followed[c.ID] = cancel
+						mu.Unlock()
+						o = *next
+					}
 				}()
 			}
 			for _, c := range cs {

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLifecycle drives stop, start, restart, kill, pause, rm and orphans.
+func TestLifecycle(t *testing.T) {
+	requireEngine(t)
+	two := fmt.Sprintf(`
+services:
+  a:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+  b:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    depends_on: [a]
+`, busyboxImage())
+	p := newProject(t, map[string]string{"compose.yaml": two})
+	p.mustRun(t, "up", "-d")
+
+	p.mustRun(t, "stop", "b")
+	if ps := p.ps(t, "-a"); ps[p.name+"-b-1"].State != "exited" || ps[p.name+"-a-1"].State != "running" {
+		t.Fatalf("after stop b: %+v", ps)
+	}
+	p.mustRun(t, "start")
+	if ps := p.ps(t); len(ps) != 2 {
+		t.Fatalf("after start: %+v", ps)
+	}
+	before := p.ps(t)[p.name+"-a-1"].ID
+	started := startedAt(t, before)
+	p.mustRun(t, "restart", "a")
+	if p.ps(t)[p.name+"-a-1"].ID != before || startedAt(t, before) == started {
+		t.Errorf("restart did not restart a in place")
+	}
+	p.mustRun(t, "pause", "a")
+	if st := p.ps(t)[p.name+"-a-1"].State; st != "paused" {
+		t.Errorf("after pause: %s", st)
+	}
+	p.mustRun(t, "unpause", "a")
+	p.mustRun(t, "kill", "-s", "SIGKILL", "b")
+	if st := p.ps(t, "-a")[p.name+"-b-1"].State; st != "exited" {
+		t.Errorf("after kill: %s", st)
+	}
+	p.mustRun(t, "rm", "-f", "b")
+	if _, ok := p.ps(t, "-a")[p.name+"-b-1"]; ok {
+		t.Errorf("rm -f left b")
+	}
+
+	// b removed from the file: its container (created again first) is an orphan
+	p.mustRun(t, "up", "-d")
+	p.writeFile(t, "compose.yaml", fmt.Sprintf("services:\n  a:\n    image: %s\n    command: [\"sleep\", \"3600\"]\n    stop_signal: SIGKILL\n", busyboxImage()))
+	r := p.mustRun(t, "up", "-d")
+	if !strings.Contains(r.stderr, "Found orphan containers ("+p.name+"-b-1)") {
+		t.Errorf("no orphan warning:\n%s", r.stderr)
+	}
+	p.mustRun(t, "up", "-d", "--remove-orphans")
+	if _, ok := p.ps(t, "-a")[p.name+"-b-1"]; ok {
+		t.Errorf("--remove-orphans left b")
+	}
+	if out := p.mustRun(t, "ls", "-q").stdout; !strings.Contains(out, p.name+"\n") {
+		t.Errorf("ls -q does not list the project:\n%s", out)
+	}
+}
+
+// TestLogsFollow follows a service's logs across a restart.
+func TestLogsFollow(t *testing.T) {
+	requireEngine(t)
+	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+services:
+  talker:
+    image: %s
+    command: ["sh", "-c", "echo hello $$(date +%%s%%N); exec sleep 3600"]
+    stop_signal: SIGKILL
+`, busyboxImage())})
+	p.mustRun(t, "up", "-d")
+	if out := p.mustRun(t, "logs", "--no-log-prefix").stdout; !strings.HasPrefix(out, "hello ") {
+		t.Fatalf("logs: %q", out)
+	}
+	if out := p.mustRun(t, "logs").stdout; !strings.HasPrefix(out, "talker-1  | hello") {
+		t.Errorf("logs prefix: %q", out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, berthBin, "logs", "-f", "--no-log-prefix")
+	cmd.Dir, cmd.Env = p.dir, p.environ()
+	out, err := os.CreateTemp(t.TempDir(), "logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitFor := func(lines int) string {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			b, _ := os.ReadFile(out.Name())
+			if strings.Count(string(b), "hello ") >= lines {
+				return string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("logs -f showed %d hello lines, want %d:\n%s", strings.Count(string(b), "hello "), lines, b)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor(1)
+	p.mustRun(t, "restart", "talker")
+	waitFor(2) // the restarted container's new line, through the same logs -f
+}
