@@ -120,3 +120,22 @@ services:
 	p.mustRun(t, "restart", "talker")
 	waitFor(2) // the restarted container's new line, through the same logs -f
 }
+
+// TestWaitDownProject: wait returns the exit code and takes the project down.
+func TestWaitDownProject(t *testing.T) {
+	requireEngine(t)
+	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+services:
+  job:
+    image: %s
+    command: ["sh", "-c", "sleep 1; exit 3"]
+`, busyboxImage())})
+	p.mustRun(t, "up", "-d")
+	r := p.run("wait", "--down-project", "job")
+	if r.code != 3 || strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.name); out != "" {
+		t.Errorf("--down-project left containers: %s", out)
+	}
+}

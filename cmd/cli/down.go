@@ -63,35 +63,7 @@ that project's labels.`,
 				return err
 			}
 			defer closeBackend()
-			obs, err := reconcile.Observe(ctx, b, name, p)
-			if err != nil {
-				return err
-			}
-			var images []string
-			if rmi != "" {
-				if _, ok := b.(service.ImageRemover); !ok {
-					return fmt.Errorf("--rmi: this backend cannot remove images: %w", service.ErrUnsupported)
-				}
-				if images, err = reconcile.DownImages(ctx, b, p, obs, rmi, args); err != nil {
-					return err
-				}
-			}
-			plan := reconcile.Down(p, obs, reconcile.DownOptions{
-				Services:      args,
-				RemoveOrphans: removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
-				Volumes:       volumes,
-				Images:        images,
-			})
-			pr := newProgress(g)
-			if plan.Empty() {
-				pr.warn(fmt.Sprintf("No resource found to remove for project %q.", name))
-				return nil
-			}
-			if g.dryRun {
-				printPlan(g, plan)
-				return nil
-			}
-			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(timeout), Progress: pr.event})
+			return runDown(ctx, g, b, p, name, downOptions{services: args, removeOrphans: removeOrphans, volumes: volumes, rmi: rmi, timeout: timeout})
 		},
 	}
 	f := cmd.Flags()
@@ -100,4 +72,46 @@ that project's labels.`,
 	f.IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait for containers to stop before killing them")
 	f.StringVar(&rmi, "rmi", "", `Remove images used by services: "local" removes only the images built with no custom tag (project-service), "all" every service's image`)
 	return cmd
+}
+
+// downOptions are down's flags.
+type downOptions struct {
+	services               []string
+	removeOrphans, volumes bool
+	rmi                    string
+	timeout                int
+}
+
+// runDown takes the project down: observe, plan, apply. p may be nil (a
+// project known by name only).
+func runDown(ctx context.Context, g *globals, b service.Backend, p *project.Project, name string, o downOptions) error {
+	obs, err := reconcile.Observe(ctx, b, name, p)
+	if err != nil {
+		return err
+	}
+	var images []string
+	if o.rmi != "" {
+		if _, ok := b.(service.ImageRemover); !ok {
+			return fmt.Errorf("--rmi: this backend cannot remove images: %w", service.ErrUnsupported)
+		}
+		if images, err = reconcile.DownImages(ctx, b, p, obs, o.rmi, o.services); err != nil {
+			return err
+		}
+	}
+	plan := reconcile.Down(p, obs, reconcile.DownOptions{
+		Services:      o.services,
+		RemoveOrphans: o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
+		Volumes:       o.volumes,
+		Images:        images,
+	})
+	pr := newProgress(g)
+	if plan.Empty() {
+		pr.warn(fmt.Sprintf("No resource found to remove for project %q.", name))
+		return nil
+	}
+	if g.dryRun {
+		printPlan(g, plan)
+		return nil
+	}
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event})
 }

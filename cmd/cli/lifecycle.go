@@ -47,6 +47,20 @@ func (g *globals) session(ctx context.Context, services []string) (*session, err
 	return &session{p: p, name: name, b: b, close: closeBackend}, nil
 }
 
+// withSession is a command's RunE that opens the session of the services
+// named in args, runs fn, and closes it.
+func (g *globals) withSession(fn func(ctx context.Context, s *session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		s, err := g.session(ctx, args)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return fn(ctx, s, args)
+	}
+}
+
 // each runs fn on every container of the services (all when none), in
 // parallel, bounded.
 func (s *session) each(ctx context.Context, g *globals, services []string, all bool, fn func(context.Context, service.Container) error) error {
@@ -135,25 +149,9 @@ func newStopCmd(g *globals) *cobra.Command {
 		Use:   "stop [SERVICE...]",
 		Short: "Stop running containers without removing them",
 		Long:  "Stop the services' running containers, dependents first: the stop signal, then SIGKILL after the grace period (-t, else each service's stop_grace_period, else 10 s).",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			obs, err := reconcile.Observe(ctx, s.b, s.name, nil)
-			if err != nil {
-				return err
-			}
-			plan := reconcile.Stop(s.p, obs, args)
-			if g.dryRun {
-				printPlan(g, plan)
-				return nil
-			}
-			pr := newProgress(g)
-			return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Project: s.name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(timeout), Progress: pr.event})
-		},
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
+			return stopServices(ctx, g, s.b, s.p, s.name, args, stopTimeout(timeout))
+		}),
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait before killing the containers")
 	return cmd
@@ -256,19 +254,9 @@ func newRmCmd(g *globals) *cobra.Command {
 		Use:   "rm [OPTIONS] [SERVICE...]",
 		Short: "Remove stopped service containers",
 		Long:  "Remove the services' stopped containers, one-off ones included. It asks first unless -f; with -s it stops running ones first.",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
 			if stop {
-				obs, err := reconcile.Observe(ctx, s.b, s.name, nil)
-				if err != nil {
-					return err
-				}
-				if err := reconcile.Apply(ctx, s.b, reconcile.Stop(s.p, obs, args), reconcile.ApplyOptions{Project: s.name, Progress: newProgress(g).event}); err != nil {
+				if err := stopServices(ctx, g, s.b, s.p, s.name, args, nil); err != nil {
 					return err
 				}
 			}
@@ -313,7 +301,7 @@ func newRmCmd(g *globals) *cobra.Command {
 				})
 			}
 			return eg.Wait()
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&force, "force", "f", false, "Don't ask to confirm removal")

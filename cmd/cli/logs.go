@@ -22,13 +22,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Long:  "Print the services' output, each line behind its container's name. With -f, keep following, including containers started or restarted meanwhile, until Ctrl+C.",
 		Example: `  berth logs -f web
   berth logs -n 20 --since 10m`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
 			logger, ok := s.b.(service.Logger)
 			if !ok {
 				return fmt.Errorf("this backend cannot read logs: %w", service.ErrUnsupported)
@@ -124,7 +118,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 				wg.Wait()
 			}
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&follow, "follow", "f", false, "Follow log output")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -46,7 +47,7 @@ func newPortCmd(g *globals) *cobra.Command {
 						if ip == "" {
 							ip = "0.0.0.0"
 						}
-						fmt.Fprintf(cmd.OutOrStdout(), "%s:%d\n", ip, p.HostPort)
+						fmt.Fprintf(g.stdio.Out, "%s:%d\n", ip, p.HostPort)
 						return nil
 					}
 				}
@@ -67,13 +68,7 @@ func newWaitCmd(g *globals) *cobra.Command {
 		Short: "Block until the containers of the services stop, and print their exit codes",
 		Long:  "Wait for every container of the services to stop. The exit code is the last one seen; with --down-project the project is taken down afterwards.",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
 			w, ok := s.b.(service.Waiter)
 			if !ok {
 				return fmt.Errorf("this backend cannot wait for containers: %w", service.ErrUnsupported)
@@ -88,13 +83,11 @@ func newWaitCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return &ExitError{Code: 42, Msg: err.Error()}
 				}
-				fmt.Fprintln(cmd.OutOrStdout(), code)
+				fmt.Fprintln(g.stdio.Out, code)
 				last = code
 			}
 			if downProject {
-				root := cmd.Root()
-				root.SetArgs(append(globalArgs(g), "down"))
-				if err := root.ExecuteContext(ctx); err != nil {
+				if err := runDown(ctx, g, s.b, s.p, s.name, downOptions{timeout: -1}); err != nil {
 					return err
 				}
 			}
@@ -102,31 +95,10 @@ func newWaitCmd(g *globals) *cobra.Command {
 				return &ExitError{Code: last}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&downProject, "down-project", false, "Take the project down when the containers stop")
 	return cmd
-}
-
-// globalArgs rebuilds the project flags, to run another subcommand.
-func globalArgs(g *globals) []string {
-	var out []string
-	for _, f := range g.files {
-		out = append(out, "-f", f)
-	}
-	if g.projectName != "" {
-		out = append(out, "-p", g.projectName)
-	}
-	if g.projectDir != "" {
-		out = append(out, "--project-directory", g.projectDir)
-	}
-	for _, p := range g.profiles {
-		out = append(out, "--profile", p)
-	}
-	for _, e := range g.envFiles {
-		out = append(out, "--env-file", e)
-	}
-	return out
 }
 
 func newImagesCmd(g *globals) *cobra.Command {
@@ -135,13 +107,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS] [SERVICE...]",
 		Short: "List images used by the created containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
 			all, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}, All: true})
 			if err != nil {
 				return err
@@ -157,7 +123,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 				}
 				rows = append(rows, row{c.Name, repo, tag, c.ImageID})
 			}
-			out := cmd.OutOrStdout()
+			out := g.stdio.Out
 			switch {
 			case quiet:
 				seen := map[string]bool{}
@@ -178,7 +144,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 				return tw.Flush()
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
@@ -198,13 +164,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events [OPTIONS] [SERVICE...]",
 		Short: "Receive real time events from containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args)
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
 			es, ok := s.b.(service.EventSource)
 			if !ok {
 				return fmt.Errorf("this backend has no event stream: %w", service.ErrUnsupported)
@@ -214,7 +174,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 				want[a] = true
 			}
 			evs, errs := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
-			out := cmd.OutOrStdout()
+			out := g.stdio.Out
 			for {
 				select {
 				case ev, ok := <-evs:
@@ -240,7 +200,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 					return nil
 				}
 			}
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "Output events as a stream of JSON objects")
 	return cmd

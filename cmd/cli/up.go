@@ -431,7 +431,7 @@ loop:
 			case <-stopCtx.Done():
 			}
 		}()
-		err := stopServices(stopCtx, g, b, p, args, stopTimeout(o.timeout))
+		err := stopServices(stopCtx, g, b, p, p.Name, args, stopTimeout(o.timeout))
 		cancelStop()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintln(g.stdio.Err, err)
@@ -457,12 +457,18 @@ loop:
 
 // stopServices stops the containers of the named services (all when none),
 // dependents first.
-func stopServices(ctx context.Context, g *globals, b service.Backend, p *project.Project, services []string, timeout *time.Duration) error {
-	obs, err := reconcile.Observe(ctx, b, p.Name, nil)
+// (p may be nil: the order is then by name). With --dry-run it prints the
+// plan instead.
+func stopServices(ctx context.Context, g *globals, b service.Backend, p *project.Project, name string, services []string, timeout *time.Duration) error {
+	obs, err := reconcile.Observe(ctx, b, name, nil)
 	if err != nil {
 		return err
 	}
 	plan := reconcile.Stop(p, obs, services)
+	if g.dryRun {
+		printPlan(g, plan)
+		return nil
+	}
 	pr := newProgress(g)
-	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event})
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event})
 }
