@@ -376,7 +376,7 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 				// a restart policy may bring it back: keep following
 				time.Sleep(200 * time.Millisecond)
 				if ic, err := b.InspectContainer(logCtx, c.ID); err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
-					opts.Since = strconv.FormatInt(time.Now().Unix(), 10)
+					opts.Since = strconv.FormatInt(ic.StartedAt.Unix(), 10) // this run's output, from its start
 					continue
 				}
 				mux.println(displayName(c), fmt.Sprintf("exited with code %d", code))
