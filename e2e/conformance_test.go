@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin"
 	"github.com/berthdev/berth/service/engine"
 	"github.com/berthdev/berth/service/servicetest"
 )
@@ -19,6 +20,21 @@ func TestEngineConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance")})
+}
+
+// TestBuiltinConformance runs the backend conformance suite against the
+// built-in runtime, in its own state root, with the berth binary as the
+// shim.
+func TestBuiltinConformance(t *testing.T) {
+	requireBuiltin(t)
+	root := builtinRoot(t)
+	servicetest.Run(t, func(t *testing.T) service.Backend {
+		b, err := builtin.Open(builtin.Options{Root: root, Exe: berthBin})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return b
 	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance")})
 }

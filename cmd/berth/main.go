@@ -9,9 +9,15 @@ import (
 	"syscall"
 
 	"github.com/berthdev/berth/cmd/cli"
+	"github.com/berthdev/berth/service/builtin"
 )
 
 func main() {
+	// The built-in runtime re-executes this binary as a container's shim,
+	// init and reaper: those run before anything else.
+	if code, ok := builtin.Dispatch(os.Args); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()

@@ -5,27 +5,50 @@ import (
 	"fmt"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin"
 	"github.com/berthdev/berth/service/engine"
 )
 
 // backend opens the runtime --backend or BERTH_BACKEND names. The default
-// is the Docker engine; the built-in runtime is chosen when no engine
-// answers once it exists.
+// is the Docker engine.
 func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) {
-	name := g.backendName
-	if name == "" {
-		name = g.getenv("BERTH_BACKEND")
-	}
-	switch name {
-	case "", "auto", "engine", "docker":
+	switch name := g.backendKind(); name {
+	case "engine":
 		b, err := engine.New(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		return b, func() { _ = b.Close() }, nil
 	case "builtin":
-		return nil, nil, fmt.Errorf("backend builtin: the built-in runtime is not available yet: %w", service.ErrUnsupported)
+		b, err := g.builtin()
+		if err != nil {
+			return nil, nil, err
+		}
+		if g.warnBuiltinNet {
+			g.warnBuiltinNet = false
+			fmt.Fprintln(g.stdio.Err, "berth: warning: the built-in runtime gives containers loopback-only networking for now: services cannot reach each other and ports are not published")
+		}
+		return b, func() { _ = b.Close() }, nil
 	default:
 		return nil, nil, fmt.Errorf("unknown backend %q: use engine or builtin", name)
 	}
+}
+
+// backendKind is the backend's canonical name.
+func (g *globals) backendKind() string {
+	name := g.backendName
+	if name == "" {
+		name = g.getenv("BERTH_BACKEND")
+	}
+	switch name {
+	case "", "auto", "engine", "docker":
+		return "engine"
+	}
+	return name
+}
+
+// builtin opens the built-in runtime at BERTH_ROOT (default
+// /var/lib/berth).
+func (g *globals) builtin() (*builtin.Backend, error) {
+	return builtin.Open(builtin.Options{Root: g.getenv("BERTH_ROOT")})
 }

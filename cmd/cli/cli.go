@@ -56,6 +56,9 @@ type globals struct {
 	dryRun      bool
 	parallel    int
 	backendName string
+	// warnBuiltinNet asks backend to warn that the built-in runtime's
+	// networking is loopback-only (commands that start containers).
+	warnBuiltinNet bool
 
 	stdio Stdio
 	env   []string
@@ -155,7 +158,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 	pf.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
 	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
 	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
-	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (a Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (default: BERTH_BACKEND, else engine)")
+	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (a Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (default: BERTH_BACKEND, else engine); builtin keeps its state in BERTH_ROOT (default /var/lib/berth)")
 	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
 	_ = f.MarkHidden("workdir")
 
@@ -186,6 +189,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newBuildCmd(g),
 		newPullCmd(g),
 		newPushCmd(g),
+		newImageCmd(g),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -122,8 +123,21 @@ func newPsCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", c.Name, c.Image, truncate(c.Command, 20), c.Labels[service.LabelService], ago(c.Created), c.Status, ports(c.Ports))
 				}
 				return tw.Flush()
+			case strings.Contains(format, "{{"):
+				// A Go template over the json keys, as docker compose
+				// ps --format '{{.Name}} {{.State}}'.
+				tmpl, err := template.New("format").Parse(strings.TrimPrefix(format, "table "))
+				if err != nil {
+					return fmt.Errorf("--format: %w", err)
+				}
+				for _, c := range cs {
+					if err := tmpl.Execute(out, toPsEntry(c)); err != nil {
+						return fmt.Errorf("--format: %w", err)
+					}
+					fmt.Fprintln(out)
+				}
 			default:
-				return fmt.Errorf("unsupported format %q: use table or json", format)
+				return fmt.Errorf("unsupported format %q: use table, json or a Go template", format)
 			}
 			return nil
 		},
@@ -132,7 +146,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&all, "all", "a", false, "Show all containers, stopped ones too")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
 	f.BoolVar(&services, "services", false, "Display services")
-	f.StringVar(&format, "format", "table", "Format the output: table or json")
+	f.StringVar(&format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Service}} {{.State}}')")
 	f.StringArrayVar(&status, "status", nil, "Filter by status: created, restarting, running, removing, paused, exited, dead")
 	f.StringArrayVar(&filter, "filter", nil, "Filter by property (status=STATE)")
 	return cmd

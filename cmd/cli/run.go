@@ -43,6 +43,7 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
   berth run --rm -e DEBUG=1 --no-deps tests go test ./...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.warnBuiltinNet = true
 			return runRun(cmd.Context(), g, o, args[0], args[1:], cmd.Flags().Changed("entrypoint"))
 		},
 	}

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// noEngine is a DOCKER_HOST where no engine answers: the built-in runtime's
+// tests run with it, so that anything reaching for an engine fails.
+const noEngine = "unix:///nonexistent/berth-e2e/docker.sock"
+
+var (
+	busyboxTarOnce sync.Once
+	busyboxTarPath string
+	busyboxTarErr  error
+)
+
+// busyboxTarball returns the path of a `docker save` tarball of the test
+// image (berth-test/busybox:latest), made once per run from Debian's
+// busybox-static, without an engine.
+func busyboxTarball(t *testing.T) string {
+	t.Helper()
+	busyboxTarOnce.Do(func() { busyboxTarPath, busyboxTarErr = makeBusyboxTarball() })
+	if busyboxTarErr != nil {
+		t.Fatalf("making the test image tarball: %v", busyboxTarErr)
+	}
+	return busyboxTarPath
+}
+
+func makeBusyboxTarball() (string, error) {
+	busybox, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		return "", fmt.Errorf("%w (install Debian's busybox-static: make deps)", err)
+	}
+	if err := checkStatic(busyboxPath); err != nil {
+		return "", err
+	}
+	out, err := exec.Command(busyboxPath, "--list").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --list: %w", busyboxPath, err)
+	}
+	rootfs, err := busyboxRootfs(busybox, strings.Fields(string(out)))
+	if err != nil {
+		return "", err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(rootfs)), nil })
+	if err != nil {
+		return "", err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return "", err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = "amd64", "linux"
+	cf.Config = v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return "", err
+	}
+	ref, err := name.NewTag(busyboxImage())
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "berth-e2e-image-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "busybox.tar")
+	if err := tarball.WriteToFile(path, ref, img); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// requireBuiltin skips the test when the built-in runtime cannot run here
+// (not root), or fails it under CI=true.
+func requireBuiltin(t *testing.T) {
+	t.Helper()
+	why := ""
+	switch {
+	case os.Geteuid() != 0:
+		why = "the built-in runtime needs root"
+	case func() bool { _, err := exec.LookPath("nsenter"); return err != nil }():
+		why = "nsenter (util-linux) is missing: make deps"
+	}
+	if why == "" {
+		return
+	}
+	if inCI {
+		t.Fatalf("CI=true but the built-in runtime tests cannot run: %s", why)
+	}
+	t.Skip(why)
+}
+
+// newBuiltinProject is newProject on the built-in runtime: its own state
+// root (BERTH_ROOT, in a temporary directory) holding the test image, and
+// DOCKER_HOST pointing nowhere, so that nothing can use an engine. When the
+// test ends, its containers are removed and the root is checked to hold
+// nothing of them: no process, no mount, no cgroup.
+func newBuiltinProject(t *testing.T, files map[string]string) *testProject {
+	t.Helper()
+	requireBuiltin(t)
+	root := builtinRoot(t)
+	p := newProject(t, files)
+	p.env = append(p.env, "BERTH_BACKEND=builtin", "BERTH_ROOT="+root, "DOCKER_HOST="+noEngine)
+	return p
+}
+
+// builtinRoot returns a new state root holding the test image, cleaned up
+// (and checked for leftovers) when the test ends.
+func builtinRoot(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "root")
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	env := append(os.Environ(), "BERTH_ROOT="+root, "DOCKER_HOST="+noEngine)
+	if r := command(ctx, "", env, nil, berthBin, "image", "load", "-i", busyboxTarball(t)); r.code != 0 {
+		t.Fatalf("berth image load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Cleanup(func() { cleanBuiltinRoot(t, root) })
+	return root
+}
+
+// cleanBuiltinRoot removes every container of root and fails the test if
+// anything of them is left: a container, a mount under root, a process
+// started from root, a cgroup of a container the root ever had.
+func cleanBuiltinRoot(t *testing.T, root string) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	b, err := builtin.Open(builtin.Options{Root: root, Exe: berthBin})
+	if err != nil {
+		t.Errorf("open %s: %v", root, err)
+		return
+	}
+	cs, err := b.ListContainers(ctx, service.Filter{All: true})
+	if err != nil {
+		t.Errorf("list the containers of %s: %v", root, err)
+	}
+	for _, c := range cs {
+		t.Errorf("container %s (%s) left after the test: removing it", c.Name, c.State)
+		if err := b.RemoveContainer(ctx, c.ID, service.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove %s: %v", c.Name, err)
+		}
+	}
+	for _, leak := range builtinLeftovers(root) {
+		t.Errorf("left behind: %s", leak)
+	}
+}
+
+// builtinLeftovers lists what of root's containers is still on the host.
+func builtinLeftovers(root string) []string {
+	var out []string
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, root) {
+			out = append(out, "mount "+line)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(root)) {
+			out = append(out, "process "+filepath.Dir(p)+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	events, _ := os.ReadFile(filepath.Join(root, "events.jsonl"))
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(events), "\n") {
+		var e struct{ ID string }
+		if json.Unmarshal([]byte(line), &e) != nil || e.ID == "" || seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		if exists, _ := filepath.Glob(filepath.Join(root, "containers", e.ID)); len(exists) > 0 {
+			out = append(out, "container directory "+exists[0])
+		}
+		cgs, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + e.ID)
+		for _, cg := range cgs {
+			out = append(out, "cgroup "+cg)
+		}
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// builtinCompose is a one-service project on the test image.
+const builtinCompose = `services:
+  app:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+`
+
+// TestBuiltinRun drives `berth run` on the built-in runtime: exit codes,
+// stdin, environment, user, and the error for a missing command.
+func TestBuiltinRun(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": builtinCompose})
+	cases := []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"exit code", "", []string{"run", "--rm", "app", "sh", "-c", "echo hi; exit 3"}, 3, "hi\n", ""},
+		{"stdin", "line one\nline two\n", []string{"run", "--rm", "-T", "app", "cat"}, 0, "line one\nline two\n", ""},
+		{"env", "", []string{"run", "--rm", "-e", "FOO=bar baz", "app", "sh", "-c", "echo \"$FOO\""}, 0, "bar baz\n", ""},
+		{"user by name", "", []string{"run", "--rm", "-u", "nobody", "app", "sh", "-c", "id -u; id -g"}, 0, "65534\n65534\n", ""},
+		{"user by number", "", []string{"run", "--rm", "-u", "1234:5678", "app", "sh", "-c", "id -u; id -g"}, 0, "1234\n5678\n", ""},
+		{"workdir", "", []string{"run", "--rm", "-w", "/tmp/new", "app", "pwd"}, 0, "/tmp/new\n", ""},
+		{"hostname and pid 1", "", []string{"run", "--rm", "app", "sh", "-c", "echo $$; cat /proc/1/comm; true"}, 0, "1\nsh\n", ""},
+		// As docker compose: the start error, exit 1 (docker run says 127).
+		{"missing command", "", []string{"run", "--rm", "app", "nosuchcommand"}, 1, "", `exec: "nosuchcommand": executable file not found in $PATH`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := p.runStdin(tc.stdin, tc.args...)
+			if r.code != tc.code || r.stdout != tc.stdout || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("berth %s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr containing %q",
+					strings.Join(tc.args, " "), r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestBuiltinProject runs a project on the built-in runtime with no engine:
+// up -d, ps, logs, exec, stop, start, down; the cleanup then checks that
+// nothing is left (processes, mounts, cgroups, state).
+func TestBuiltinProject(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: berth-test/busybox
+    command: ["sh", "-c", "echo web started; while true; do sleep 1; done"]
+    environment:
+      GREETING: hello
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  worker:
+    image: berth-test/busybox
+    command: ["sh", "-c", "echo worker at $$PWD; sleep 600"]
+    working_dir: /srv
+    depends_on:
+      web:
+        condition: service_healthy
+`})
+	r := p.mustRun(t, "up", "-d", "--wait")
+	if !strings.Contains(r.stderr, "loopback-only") {
+		t.Errorf("up on the built-in runtime: no warning about loopback-only networking in stderr:\n%s", r.stderr)
+	}
+	ps := p.mustRun(t, "ps", "--format", "{{.Service}} {{.State}} {{.Health}}").stdout
+	for _, want := range []string{"web running healthy", "worker running"} {
+		if !strings.Contains(ps, want) {
+			t.Errorf("ps: no line %q in\n%s", want, ps)
+		}
+	}
+	if out := p.mustRun(t, "logs", "--no-log-prefix", "worker").stdout; out != "worker at /srv\n" {
+		t.Errorf("logs worker = %q, want %q", out, "worker at /srv\n")
+	}
+	if out := p.mustRun(t, "exec", "-T", "web", "sh", "-c", "echo $GREETING from $(hostname) in $(pwd)").stdout; !strings.HasPrefix(out, "hello from ") || !strings.HasSuffix(out, " in /\n") {
+		t.Errorf("exec = %q, want %q", out, "hello from <hostname> in /")
+	}
+	if r := p.run("exec", "-T", "web", "sh", "-c", "exit 5"); r.code != 5 {
+		t.Errorf("exec exit 5: exit %d\n%s", r.code, r.stderr)
+	}
+	p.mustRun(t, "stop", "-t", "1")
+	if ps := p.mustRun(t, "ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; strings.Count(ps, "exited") != 2 {
+		t.Errorf("ps -a after stop:\n%s\nwant both exited", ps)
+	}
+	p.mustRun(t, "start")
+	if out := p.mustRun(t, "logs", "--no-log-prefix", "web").stdout; strings.Count(out, "web started") != 2 {
+		t.Errorf("logs web after a restart = %q, want two starts", out)
+	}
+	p.mustRun(t, "down", "-t", "1")
+	if ps := p.mustRun(t, "ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("ps -a after down = %q, want nothing", ps)
+	}
+}
+
+// TestBuiltinRestartPolicy checks on-failure:2 (three runs, then exited)
+// and that stop ends an always-restarting container for good.
+func TestBuiltinRestartPolicy(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  flaky:
+    image: berth-test/busybox
+    command: ["sh", "-c", "echo run; exit 2"]
+    restart: on-failure:2
+  forever:
+    image: berth-test/busybox
+    command: ["sh", "-c", "echo again; sleep 0.2; exit 0"]
+    restart: always
+`})
+	p.mustRun(t, "up", "-d")
+	r := p.run("wait", "flaky")
+	if strings.TrimSpace(r.stdout) != "2" {
+		t.Errorf("wait flaky: %q, want 2", r.stdout)
+	}
+	// wait returns at the first exit; the policy restarts it twice.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		logs := p.mustRun(t, "logs", "--no-log-prefix", "flaky").stdout
+		ps := p.mustRun(t, "ps", "-a", "--format", "{{.State}}", "flaky").stdout
+		if strings.Count(logs, "run") == 3 && strings.TrimSpace(ps) == "exited" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("on-failure:2: logs %q, state %q; want 3 runs, then exited", logs, ps)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if logs := p.mustRun(t, "logs", "forever").stdout; strings.Count(logs, "again") < 2 {
+		t.Errorf("restart: always: logs %q, want several runs", logs)
+	}
+	p.mustRun(t, "stop", "forever")
+	before := p.mustRun(t, "logs", "forever").stdout
+	time.Sleep(700 * time.Millisecond)
+	if after := p.mustRun(t, "logs", "forever").stdout; after != before {
+		t.Errorf("restart: always went on after stop: %q then %q", before, after)
+	}
+	p.mustRun(t, "down", "-t", "1")
+}
+
+// TestBuiltinStop checks the stop signal and grace period: a command that
+// traps SIGTERM ends cleanly, one that ignores it is killed after the
+// grace period.
+func TestBuiltinStop(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  polite:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]
+  stubborn:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]
+    stop_grace_period: 1s
+  custom:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'echo got USR1; exit 7' USR1; while true; do sleep 0.1; done"]
+    stop_signal: SIGUSR1
+`})
+	p.mustRun(t, "up", "-d")
+	time.Sleep(300 * time.Millisecond) // let the shells set their traps
+	start := time.Now()
+	p.mustRun(t, "stop", "stubborn")
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("stop of a container ignoring SIGTERM took %v, want the 1s grace period", d)
+	}
+	p.mustRun(t, "stop", "polite", "custom")
+	states := p.mustRun(t, "ps", "-a", "--format", "{{.Service}} {{.ExitCode}}").stdout
+	for _, want := range []string{"polite 0", "stubborn 137", "custom 7"} {
+		if !strings.Contains(states, want) {
+			t.Errorf("ps -a: no %q in\n%s", want, states)
+		}
+	}
+	logs := p.mustRun(t, "logs", "--no-log-prefix", "polite", "custom").stdout
+	if !strings.Contains(logs, "got TERM") || !strings.Contains(logs, "got USR1") {
+		t.Errorf("logs = %q, want the traps' lines", logs)
+	}
+	p.mustRun(t, "down")
+}
+
+// TestBuiltinOOM checks that a container over its memory limit is killed
+// (137), as with docker.
+func TestBuiltinOOM(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  hog:
+    image: berth-test/busybox
+    mem_limit: 16m
+    memswap_limit: 16m
+`})
+	// tail keeps its last line, and /dev/zero has no newline.
+	r := p.run("run", "--rm", "hog", "tail", "/dev/zero")
+	if r.code != 137 {
+		t.Errorf("tail /dev/zero in 16 MB: exit %d (stdout %q, stderr %q), want 137", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBuiltinShimKilled kills a container's shim with SIGKILL: the next
+// command sees the container exited, and down leaves nothing behind.
+func TestBuiltinShimKilled(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": builtinCompose})
+	p.mustRun(t, "up", "-d")
+	out, err := exec.Command("pgrep", "-f", "__berth-shim "+builtinRootOf(p)).Output()
+	pids := strings.Fields(string(out))
+	if err != nil || len(pids) != 1 {
+		t.Fatalf("pgrep the shim: %v %q", err, out)
+	}
+	if err := exec.Command("kill", "-9", pids[0]).Run(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if ps := p.mustRun(t, "ps", "-a", "--format", "{{.State}}").stdout; strings.TrimSpace(ps) != "exited" {
+		t.Errorf("ps -a after the shim was killed = %q, want exited", ps)
+	}
+	p.mustRun(t, "up", "-d")
+	if ps := p.mustRun(t, "ps", "--format", "{{.State}}").stdout; strings.TrimSpace(ps) != "running" {
+		t.Errorf("ps after up = %q, want running", ps)
+	}
+	p.mustRun(t, "down", "-t", "0")
+}
+
+// builtinRootOf returns the BERTH_ROOT of a project on the built-in runtime.
+func builtinRootOf(p *testProject) string {
+	for _, kv := range p.env {
+		if v, ok := strings.CutPrefix(kv, "BERTH_ROOT="); ok {
+			return v
+		}
+	}
+	return ""
+}

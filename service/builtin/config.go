@@ -1,0 +1,179 @@
+package builtin
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthdev/berth/service"
+)
+
+// initConfig is everything the container's init needs to set up the
+// container and run its command. The shim sends it as JSON on fd 3.
+type initConfig struct {
+	// LayersDir holds the unpacked layers; Layers are its entries, bottom
+	// first; Upper, Work and Merged are the overlay's other directories.
+	LayersDir           string
+	Layers              []string
+	Upper, Work, Merged string
+	Hostname            string
+	Domainname          string
+	// EtcFiles maps a file under /etc to the host file bind-mounted there.
+	EtcFiles map[string]string
+	Mounts   []initMount
+	Args     []string
+	Env      []string
+	Cwd      string
+	User     string
+	GroupAdd []string
+	// Caps are the capability numbers the process keeps.
+	Caps       []int
+	Privileged bool
+	ReadOnly   bool
+	NoNewPrivs bool
+	// Init runs InitBinary (this berth binary) as PID 1, reaping zombies.
+	Init       bool
+	InitBinary string
+	Rlimits    []service.Ulimit
+	Sysctls    map[string]string
+	ShmSize    int64
+}
+
+// initMount is a mount in the container.
+type initMount struct {
+	Type     string // bind, tmpfs
+	Source   string
+	Target   string
+	ReadOnly bool
+	Data     string
+	// Propagation is the bind's propagation ("rprivate" when empty).
+	Propagation string
+}
+
+// initConfig builds a container's init configuration and writes the files
+// it bind-mounts (/etc/hostname, /etc/hosts, /etc/resolv.conf).
+func (b *Backend) initConfig(r *record) (*initConfig, error) {
+	s := r.Spec
+	caps, err := capSet(s.CapAdd, s.CapDrop, s.Privileged)
+	if err != nil {
+		return nil, err
+	}
+	c := &initConfig{
+		LayersDir: filepath.Join(b.root, "layers"), Layers: r.Layers,
+		Upper:    filepath.Join(b.containerDir(r.ID), "upper"),
+		Work:     filepath.Join(b.containerDir(r.ID), "work"),
+		Merged:   filepath.Join(b.containerDir(r.ID), "merged"),
+		Hostname: s.Hostname, Domainname: s.Domainname,
+		EtcFiles: map[string]string{},
+		Args:     r.Process.Args, Env: r.Process.Env, Cwd: r.Process.Cwd, User: r.Process.User,
+		GroupAdd: s.GroupAdd, Caps: caps, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
+		Init: s.Init != nil && *s.Init, InitBinary: b.exe,
+		Rlimits: s.Ulimits, Sysctls: s.Sysctls, ShmSize: s.Resources.ShmSize,
+	}
+	for _, o := range s.SecurityOpt {
+		switch k, v, _ := strings.Cut(strings.ReplaceAll(o, "=", ":"), ":"); k {
+		case "no-new-privileges":
+			c.NoNewPrivs = v == "" || v == "true"
+		case "seccomp", "apparmor", "label", "systempaths":
+			// The built-in runtime applies no seccomp or LSM profile.
+		default:
+			return nil, fmt.Errorf("security_opt %q is not supported by the built-in runtime: %w", o, service.ErrUnsupported)
+		}
+	}
+	if err := b.writeEtc(r, c); err != nil {
+		return nil, err
+	}
+	for _, m := range s.Mounts {
+		im, err := b.mount(m)
+		if err != nil {
+			return nil, err
+		}
+		c.Mounts = append(c.Mounts, im)
+	}
+	return c, nil
+}
+
+// mount resolves a spec mount to what the init mounts.
+func (b *Backend) mount(m service.Mount) (initMount, error) {
+	im := initMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Propagation: m.Propagation}
+	switch m.Type {
+	case service.MountBind:
+		if _, err := os.Stat(m.Source); err != nil {
+			if !os.IsNotExist(err) || !m.CreateHostPath {
+				return im, fmt.Errorf("bind source path does not exist: %s", m.Source)
+			}
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return im, fmt.Errorf("create bind source %s: %w", m.Source, err)
+			}
+		}
+	case service.MountVolume:
+		v, err := b.volume(m.Source)
+		if err != nil {
+			return im, err
+		}
+		im.Type, im.Source = service.MountBind, v.Mountpoint
+		if m.Subpath != "" {
+			im.Source = filepath.Join(v.Mountpoint, filepath.Clean("/"+m.Subpath))
+		}
+	case service.MountTmpfs:
+		var opts []string
+		if m.TmpfsSize > 0 {
+			opts = append(opts, fmt.Sprintf("size=%d", m.TmpfsSize))
+		}
+		if m.TmpfsMode != 0 {
+			opts = append(opts, fmt.Sprintf("mode=%o", m.TmpfsMode))
+		}
+		im.Source, im.Data = "tmpfs", strings.Join(opts, ",")
+	default:
+		return im, fmt.Errorf("mount type %q at %s is not supported by the built-in runtime: %w", m.Type, m.Target, service.ErrUnsupported)
+	}
+	return im, nil
+}
+
+// writeEtc writes the container's hostname, hosts and resolv.conf files.
+func (b *Backend) writeEtc(r *record, c *initConfig) error {
+	s := r.Spec
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	for _, h := range s.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if i := strings.IndexByte(h, '='); i > 0 {
+			name, ip, ok = h[:i], h[i+1:], true
+		}
+		if !ok {
+			return fmt.Errorf("extra_hosts %q: want host:ip", h)
+		}
+		hosts += strings.Trim(ip, "[]") + "\t" + name + "\n"
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		resolv = nil
+	}
+	if len(s.DNS)+len(s.DNSSearch)+len(s.DNSOptions) > 0 {
+		var sb strings.Builder
+		for _, d := range s.DNS {
+			sb.WriteString("nameserver " + d + "\n")
+		}
+		if len(s.DNSSearch) > 0 {
+			sb.WriteString("search " + strings.Join(s.DNSSearch, " ") + "\n")
+		}
+		if len(s.DNSOptions) > 0 {
+			sb.WriteString("options " + strings.Join(s.DNSOptions, " ") + "\n")
+		}
+		resolv = []byte(sb.String())
+	}
+	files := map[string][]byte{
+		"hostname":    []byte(s.Hostname + "\n"),
+		"hosts":       []byte(hosts),
+		"resolv.conf": resolv,
+	}
+	for name, content := range files {
+		p := b.containerFile(r.ID, name)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		c.EtcFiles[name] = p
+	}
+	return nil
+}

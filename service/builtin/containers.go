@@ -1,0 +1,526 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/image"
+)
+
+// defaultStopTimeout is docker's grace period before SIGKILL.
+const defaultStopTimeout = 10 * time.Second
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// ListContainers implements service.Backend.
+func (b *Backend) ListContainers(ctx context.Context, f service.Filter) ([]service.Container, error) {
+	ids, err := b.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []service.Container
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := b.get(id)
+		if errors.Is(err, service.ErrNotFound) {
+			continue // removed meanwhile
+		} else if err != nil {
+			return nil, err
+		}
+		if !f.Matches(r.Spec.Labels) || (!f.All && !r.State.active()) {
+			continue
+		}
+		out = append(out, r.container(false))
+	}
+	return out, nil
+}
+
+// InspectContainer implements service.Backend.
+func (b *Backend) InspectContainer(ctx context.Context, ref string) (service.Container, error) {
+	r, err := b.get(ref)
+	if err != nil {
+		return service.Container{}, err
+	}
+	return r.container(true), nil
+}
+
+// container is the service view of a record.
+func (r *record) container(inspect bool) service.Container {
+	c := service.Container{
+		ID:       r.ID,
+		Name:     r.Name,
+		Image:    r.Spec.Image,
+		ImageID:  r.ImageID,
+		Labels:   r.Spec.Labels,
+		State:    r.State.Status,
+		Health:   r.State.Health,
+		ExitCode: r.State.ExitCode,
+		Status:   r.State.describe(time.Now()),
+		Command:  strings.Join(r.Process.Args, " "),
+		Created:  r.Created,
+		Networks: map[string]string{},
+	}
+	if inspect {
+		c.StartedAt, c.FinishedAt = r.State.StartedAt, r.State.FinishedAt
+	}
+	for name, a := range r.Networks {
+		c.Networks[name] = a.ID
+	}
+	for _, m := range r.Spec.Mounts {
+		c.Mounts = append(c.Mounts, service.MountPoint{Type: m.Type, Name: volumeName(m), Source: m.Source, Destination: m.Target})
+	}
+	return c
+}
+
+func volumeName(m service.Mount) string {
+	if m.Type == service.MountVolume {
+		return m.Source
+	}
+	return ""
+}
+
+// describe is docker's Status column: "Up 3 seconds (healthy)",
+// "Exited (0) 2 minutes ago", "Created", ...
+func (s runState) describe(now time.Time) string {
+	switch s.Status {
+	case service.StateCreated:
+		return "Created"
+	case service.StateRunning, service.StatePaused:
+		out := "Up " + humanDuration(now.Sub(s.StartedAt))
+		if s.Status == service.StatePaused {
+			return out + " (Paused)"
+		}
+		if s.Health != "" {
+			out += " (" + strings.Replace(s.Health, "starting", "health: starting", 1) + ")"
+		}
+		return out
+	case service.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+	case service.StateExited:
+		if s.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", s.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+	}
+	return s.Status
+}
+
+// humanDuration is docker's units.HumanDuration.
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Round(time.Hour).Hours()); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", h/24/365)
+	}
+}
+
+// CreateContainer implements service.Backend.
+func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpec) (string, error) {
+	id := newID()
+	if spec.Name == "" {
+		spec.Name = id[:12]
+	}
+	name := spec.Name
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("create container %q: invalid name: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	if err := checkSpec(spec); err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	img, err := b.images.Get(spec.Image)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	args, env, cwd, user, err := image.ApplyConfig(img.Config, spec)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	layers, err := b.unpackLayers(ctx, img)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	r := &record{
+		ID: id, Name: name, Created: time.Now().UTC(), Spec: spec, ImageID: img.ID, Layers: layers,
+		Process:    process{Args: args, Env: env, Cwd: cwd, User: user},
+		Health:     image.MergeHealthcheck(img.Config, spec),
+		StopSignal: image.StopSignal(img.Config, spec),
+		Networks:   map[string]attachment{},
+		State:      runState{Status: service.StateCreated},
+	}
+	if r.Spec.Hostname == "" {
+		r.Spec.Hostname = id[:12]
+	}
+	if spec.NetworkMode == "" {
+		for _, ep := range spec.Networks {
+			n, err := b.findNetwork(ep.Network)
+			if err != nil {
+				return "", fmt.Errorf("create container %s: %w", name, err)
+			}
+			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases}
+		}
+	}
+	for _, m := range spec.Mounts {
+		if m.Type == service.MountVolume && m.Source != "" {
+			if _, err := b.InspectVolume(ctx, m.Source); err != nil {
+				return "", fmt.Errorf("create container %s: %w", name, err)
+			}
+		}
+	}
+
+	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if other, err := b.resolve(name); err == nil {
+		return "", fmt.Errorf("create container %s: the name is already in use by container %s: %w", name, other[:12], service.ErrConflict)
+	}
+	dir := b.containerDir(id)
+	for _, d := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return "", fmt.Errorf("create container %s: %w", name, err)
+		}
+	}
+	if err := writeJSON(b.recordPath(id), r); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	b.emit(r, "create", 0)
+	return id, nil
+}
+
+// checkSpec rejects what the built-in runtime cannot do yet, rather than
+// silently running something else.
+func checkSpec(spec service.ContainerSpec) error {
+	switch mode := spec.NetworkMode; {
+	case mode == "", mode == "none", mode == "host", mode == "bridge", mode == "default":
+	default:
+		return fmt.Errorf("network_mode %q is not supported by the built-in runtime yet: %w", mode, service.ErrUnsupported)
+	}
+	for _, m := range spec.Mounts {
+		if m.Type == service.MountVolume && m.Source == "" {
+			return fmt.Errorf("anonymous volume at %s: not supported by the built-in runtime yet: %w", m.Target, service.ErrUnsupported)
+		}
+	}
+	if d := spec.LogDriver; d != "" && d != "json-file" && d != "local" {
+		return fmt.Errorf("logging driver %q: the built-in runtime writes json-file logs only: %w", d, service.ErrUnsupported)
+	}
+	if spec.Tty {
+		return fmt.Errorf("tty: not supported by the built-in runtime yet (use -T / tty: false): %w", service.ErrUnsupported)
+	}
+	return nil
+}
+
+// StartContainer implements service.Backend: it launches the container's
+// shim and returns once the container's command is running, or with the
+// reason it could not start (`exec: "x": executable file not found in $PATH`).
+func (b *Backend) StartContainer(ctx context.Context, ref string) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	if r.State.active() {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", r.Name, err)
+	}
+	defer pr.Close()
+	logf, err := os.OpenFile(filepath.Join(b.containerDir(r.ID), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		pw.Close()
+		return fmt.Errorf("start container %s: %w", r.Name, err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(b.exe, shimCommand, b.root, r.ID, b.cg.Root, b.cg.Parent)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return fmt.Errorf("start container %s: run the shim %s: %w", r.Name, b.exe, err)
+	}
+	go cmd.Wait() //nolint:errcheck // reaps the shim if this process outlives it
+	msg, _ := io.ReadAll(pr)
+	switch s := strings.TrimSpace(string(msg)); {
+	case s == "ok":
+		return nil
+	case s == "":
+		log, _ := os.ReadFile(filepath.Join(b.containerDir(r.ID), "shim.log"))
+		return fmt.Errorf("start container %s: the shim failed: %s", r.Name, lastLine(string(log)))
+	default:
+		return fmt.Errorf("start container %s: %s", r.Name, s)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return "no message"
+	}
+	return s
+}
+
+// StopContainer implements service.Backend.
+func (b *Backend) StopContainer(ctx context.Context, ref string, timeout *time.Duration) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	if !r.State.active() {
+		return nil
+	}
+	t := defaultStopTimeout
+	if r.Spec.StopTimeout != nil {
+		t = *r.Spec.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	if r.State.Status == service.StatePaused {
+		if err := b.UnpauseContainer(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	return b.stop(ctx, r, r.StopSignal, t)
+}
+
+// stop asks the shim to stop the container: signal, up to grace, SIGKILL.
+// It returns once the shim has recorded the container's end.
+func (b *Backend) stop(ctx context.Context, r *record, signal string, grace time.Duration) error {
+	_, err := b.call(ctx, r, request{Op: "stop", Signal: signal, Timeout: grace})
+	if err != nil {
+		return fmt.Errorf("stop container %s: %w", r.Name, err)
+	}
+	return b.awaitInactive(ctx, r.ID)
+}
+
+// awaitInactive waits until no shim supervises the container.
+func (b *Backend) awaitInactive(ctx context.Context, id string) error {
+	for {
+		r, err := b.get(id)
+		if err != nil || !r.State.active() {
+			if errors.Is(err, service.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// KillContainer implements service.Signaller.
+func (b *Backend) KillContainer(ctx context.Context, ref, signal string) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	if signal == "" {
+		signal = "SIGKILL"
+	}
+	if _, err := parseSignal(signal); err != nil {
+		return fmt.Errorf("kill container %s: %w", r.Name, err)
+	}
+	if r.State.Status != service.StateRunning && r.State.Status != service.StatePaused {
+		return fmt.Errorf("kill container %s: it is not running: %w", r.Name, service.ErrConflict)
+	}
+	if _, err := b.call(ctx, r, request{Op: "kill", Signal: signal}); err != nil {
+		return fmt.Errorf("kill container %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// PauseContainer implements service.Signaller (the cgroup freezer).
+func (b *Backend) PauseContainer(ctx context.Context, ref string) error {
+	return b.freeze(ref, true)
+}
+
+// UnpauseContainer implements service.Signaller.
+func (b *Backend) UnpauseContainer(ctx context.Context, ref string) error {
+	return b.freeze(ref, false)
+}
+
+func (b *Backend) freeze(ref string, pause bool) error {
+	id, err := b.resolve(ref)
+	if err != nil {
+		return err
+	}
+	verb, from, to := "pause", service.StateRunning, service.StatePaused
+	if !pause {
+		verb, from, to = "unpause", service.StatePaused, service.StateRunning
+	}
+	r, err := b.update(id, func(r *record) error {
+		if r.State.Status != from {
+			return fmt.Errorf("%s container %s: it is %s, not %s: %w", verb, r.Name, r.State.Status, from, service.ErrConflict)
+		}
+		cg := cgroup.Open(r.ID, b.cg)
+		op := cg.Freeze
+		if !pause {
+			op = cg.Thaw
+		}
+		if err := op(); err != nil {
+			return fmt.Errorf("%s container %s: %w", verb, r.Name, err)
+		}
+		r.State.Status = to
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.emit(r, verb, 0)
+	return nil
+}
+
+// RestartContainer implements service.Signaller.
+func (b *Backend) RestartContainer(ctx context.Context, ref string, timeout *time.Duration) error {
+	if err := b.StopContainer(ctx, ref, timeout); err != nil {
+		return err
+	}
+	return b.StartContainer(ctx, ref)
+}
+
+// WaitContainer implements service.Waiter.
+func (b *Backend) WaitContainer(ctx context.Context, ref string) (int, error) {
+	r, err := b.get(ref)
+	if err != nil {
+		return 0, err
+	}
+	for r.State.active() {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+		next, err := b.get(r.ID)
+		if errors.Is(err, service.ErrNotFound) {
+			break // auto-removed: the last state seen is the answer
+		} else if err != nil {
+			return 0, err
+		}
+		r = next
+	}
+	return r.State.ExitCode, nil
+}
+
+// RemoveContainer implements service.Backend.
+func (b *Backend) RemoveContainer(ctx context.Context, ref string, opts service.RemoveOptions) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	if r.State.active() {
+		if !opts.Force {
+			return fmt.Errorf("remove container %s: it is %s: stop it first or force the removal: %w", r.Name, r.State.Status, service.ErrConflict)
+		}
+		if r.State.Status == service.StatePaused {
+			_ = b.UnpauseContainer(ctx, r.ID)
+		}
+		if err := b.stop(ctx, r, "SIGKILL", 0); err != nil {
+			return fmt.Errorf("remove container %s: %w", r.Name, err)
+		}
+	}
+	return b.destroy(r.ID)
+}
+
+// destroy deletes a stopped container's files.
+func (b *Backend) destroy(id string) error {
+	unlock, err := flock(filepath.Join(b.containerDir(id), "lock"))
+	if err != nil {
+		return fmt.Errorf("container %q: %w", id, service.ErrNotFound)
+	}
+	defer unlock()
+	r, err := b.load(id)
+	if err != nil {
+		return err
+	}
+	if r.State.active() {
+		return fmt.Errorf("remove container %s: it is %s again: %w", r.Name, r.State.Status, service.ErrConflict)
+	}
+	_ = cgroup.Open(r.ID, b.cg).Remove()
+	os.Remove(b.sockPath(r.ID))
+	// container.json goes first: a concurrent reader sees the whole
+	// container or none of it.
+	if err := os.Remove(b.recordPath(r.ID)); err != nil {
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
+	}
+	if err := os.RemoveAll(b.containerDir(id)); err != nil {
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
+	}
+	b.emit(r, "destroy", 0)
+	return nil
+}
+
+// RenameContainer implements service.Backend.
+func (b *Backend) RenameContainer(ctx context.Context, ref, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("rename container %s: invalid name %q", ref, name)
+	}
+	id, err := b.resolve(ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if other, err := b.resolve(name); err == nil && other != id {
+		return fmt.Errorf("rename container %s to %s: the name is in use by container %s: %w", ref, name, other[:12], service.ErrConflict)
+	}
+	r, err := b.update(id, func(r *record) error { r.Name = name; return nil })
+	if err != nil {
+		return err
+	}
+	b.emit(r, "rename", 0)
+	return nil
+}

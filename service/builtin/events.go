@@ -1,0 +1,122 @@
+package builtin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berthdev/berth/service"
+)
+
+// maxEventLog is the size beyond which the event log is started afresh
+// (the previous one is kept as events.jsonl.1).
+const maxEventLog = 8 << 20
+
+// eventLine is one line of events.jsonl.
+type eventLine struct {
+	Time     time.Time         `json:"time"`
+	Action   string            `json:"action"`
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	ExitCode int               `json:"exitCode,omitempty"`
+}
+
+func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl") }
+
+// emit appends an event about r to the event log. Losing an event is not
+// worth failing the operation that caused it, so errors are dropped.
+func (b *Backend) emit(r *record, action string, exitCode int) {
+	line, err := json.Marshal(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode})
+	if err != nil {
+		return
+	}
+	path := b.eventLog()
+	if st, err := os.Stat(path); err == nil && st.Size() > maxEventLog {
+		if unlock, err := flock(path + ".lock"); err == nil {
+			if st, err := os.Stat(path); err == nil && st.Size() > maxEventLog {
+				_ = os.Rename(path, path+".1")
+			}
+			unlock()
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	// One write of a whole line with O_APPEND: lines of concurrent
+	// writers do not interleave.
+	_, _ = f.Write(append(line, '\n'))
+	f.Close()
+}
+
+// Events implements service.EventSource by following the event log from
+// its current end.
+func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.Event, <-chan error) {
+	evs, errs := make(chan service.Event), make(chan error, 1)
+	path := b.eventLog()
+	file, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err == nil {
+		_, err = file.Seek(0, io.SeekEnd)
+	}
+	if err != nil {
+		errs <- err
+		close(evs)
+		close(errs)
+		return evs, errs
+	}
+	go func() {
+		defer close(errs)
+		defer close(evs)
+		defer func() { file.Close() }()
+		rd := bufio.NewReader(file)
+		var partial []byte
+		rotated := false
+		for {
+			line, err := rd.ReadBytes('\n')
+			partial = append(partial, line...)
+			if err == nil {
+				var e eventLine
+				if json.Unmarshal(partial, &e) == nil && f.Matches(e.Labels) {
+					ev := service.Event{Time: e.Time, Action: e.Action, ContainerID: e.ID, ContainerName: e.Name, Labels: e.Labels, ExitCode: e.ExitCode}
+					select {
+					case evs <- ev:
+					case <-ctx.Done():
+						return
+					}
+				}
+				partial = partial[:0]
+				continue
+			}
+			if !errors.Is(err, io.EOF) {
+				errs <- err
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(25 * time.Millisecond):
+			}
+			// The log was rotated: once the old file is drained (one more
+			// read came back empty), continue with the new one.
+			if rotated && len(partial) == 0 {
+				if nf, err := os.Open(path); err == nil {
+					file.Close()
+					file, rd, rotated = nf, bufio.NewReader(nf), false
+				}
+				continue
+			}
+			if st, err := os.Stat(path); err == nil {
+				if cur, err := file.Stat(); err == nil && !os.SameFile(st, cur) {
+					rotated = true
+				}
+			}
+		}
+	}()
+	return evs, errs
+}

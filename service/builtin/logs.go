@@ -1,0 +1,323 @@
+package builtin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthdev/berth/service"
+)
+
+// maxLogLine is where a line without a newline is cut into log entries, as
+// docker does (16 KiB).
+const maxLogLine = 16 << 10
+
+// logEntry is one line of a json-file log, as docker writes it.
+type logEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// jsonLog is the writer side of a container's json-file log, owned by its
+// shim.
+type jsonLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func openLog(path string, _ map[string]string) (*jsonLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &jsonLog{f: f}, nil
+}
+
+// size is the log's current length.
+func (l *jsonLog) size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, err := l.f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// copy logs r, line by line, as stream, until EOF; it closes r.
+func (l *jsonLog) copy(stream string, r io.ReadCloser) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, maxLogLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			l.write(stream, line)
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+func (l *jsonLog) write(stream string, line []byte) {
+	b, err := json.Marshal(logEntry{Log: string(line), Stream: stream, Time: time.Now().UTC()})
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	_, _ = l.f.Write(append(b, '\n'))
+	l.mu.Unlock()
+}
+
+// Logs implements service.Logger.
+func (b *Backend) Logs(ctx context.Context, ref string, opts service.LogOptions, stdout, stderr io.Writer) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	since, err := parseLogTime(opts.Since)
+	if err != nil {
+		return fmt.Errorf("logs of %s: since: %w", r.Name, err)
+	}
+	until, err := parseLogTime(opts.Until)
+	if err != nil {
+		return fmt.Errorf("logs of %s: until: %w", r.Name, err)
+	}
+	tail := -1
+	if t := opts.Tail; t != "" && t != "all" {
+		if tail, err = strconv.Atoi(t); err != nil || tail < 0 {
+			return fmt.Errorf("logs of %s: tail %q is not a number", r.Name, t)
+		}
+	}
+	f, err := os.Open(b.logPath(r.ID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("logs of %s: %w", r.Name, err)
+	}
+	defer f.Close()
+	out := &logPrinter{opts: opts, stdout: stdout, stderr: stderr, since: since, until: until}
+	rd := bufio.NewReader(f)
+	if tail >= 0 {
+		var last []logEntry
+		if err := readEntries(rd, func(e logEntry) error {
+			if out.wants(e) {
+				last = append(last, e)
+				if len(last) > tail {
+					last = last[1:]
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, e := range last {
+			if err := out.print(e); err != nil {
+				return err
+			}
+		}
+	} else if err := readEntries(rd, out.print); err != nil {
+		return err
+	}
+	if !opts.Follow || !until.IsZero() {
+		return nil
+	}
+	return b.follow(ctx, r.ID, rd, -1, out.print)
+}
+
+// follow reads new log entries from rd until the container stops running
+// (when waitRun >= 0, only after a run later than waitRun has started),
+// the log is drained, or ctx is done.
+func (b *Backend) follow(ctx context.Context, id string, rd *bufio.Reader, waitRun int, fn func(logEntry) error) error {
+	for {
+		if err := readEntries(rd, fn); err != nil {
+			return err
+		}
+		r, err := b.get(id)
+		if errors.Is(err, service.ErrNotFound) {
+			return readEntries(rd, fn)
+		} else if err != nil {
+			return err
+		}
+		started := waitRun < 0 || r.State.Runs > waitRun
+		if started && r.State.Status != service.StateRunning && r.State.Status != service.StatePaused {
+			return readEntries(rd, fn)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// readEntries calls fn for each complete entry rd holds now; a partial
+// last line is left for the next call.
+func readEntries(rd *bufio.Reader, fn func(logEntry) error) error {
+	for {
+		line, err := rd.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				// Put the partial line back: bufio cannot unread it, so
+				// keep it in a reader chained in front.
+				*rd = *bufio.NewReader(io.MultiReader(strings.NewReader(string(line)), rd))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var e logEntry
+		if json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}
+
+// logPrinter writes entries the options select.
+type logPrinter struct {
+	opts           service.LogOptions
+	stdout, stderr io.Writer
+	since, until   time.Time
+}
+
+func (p *logPrinter) wants(e logEntry) bool {
+	if !p.since.IsZero() && e.Time.Before(p.since) {
+		return false
+	}
+	if !p.until.IsZero() && e.Time.After(p.until) {
+		return false
+	}
+	both := !p.opts.Stdout && !p.opts.Stderr
+	return both || (e.Stream == "stdout" && p.opts.Stdout) || (e.Stream == "stderr" && p.opts.Stderr)
+}
+
+func (p *logPrinter) print(e logEntry) error {
+	if !p.wants(e) {
+		return nil
+	}
+	w := p.stdout
+	if e.Stream == "stderr" {
+		w = p.stderr
+	}
+	if w == nil {
+		return nil
+	}
+	line := e.Log
+	if p.opts.Timestamps {
+		line = e.Time.Format("2006-01-02T15:04:05.000000000Z07:00") + " " + line
+	}
+	_, err := io.WriteString(w, line)
+	return err
+}
+
+// parseLogTime reads docker's --since/--until: "" and "0" are unset, a
+// number is Unix seconds, a duration counts back from now, else RFC 3339
+// or a date.
+func parseLogTime(s string) (time.Time, error) {
+	if s == "" || s == "0" {
+		return time.Time{}, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)), nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a timestamp, a duration or a date", s)
+}
+
+// Attach implements service.Attacher: the output is the log from the
+// start of the container's next run (the current one, when it is
+// running), so that nothing is lost between Attach and StartContainer;
+// stdin, when the container keeps it open, goes through the shim.
+func (b *Backend) Attach(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer) (func() error, error) {
+	r, err := b.get(ref)
+	if err != nil {
+		return nil, err
+	}
+	offset, after := r.State.LogStart, -1
+	if !r.State.active() {
+		after = r.State.Runs
+		offset = 0
+		if st, err := os.Stat(b.logPath(r.ID)); err == nil {
+			offset = st.Size()
+		}
+	}
+	f, err := os.OpenFile(b.logPath(r.ID), os.O_RDONLY|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", r.Name, err)
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("attach to %s: %w", r.Name, err)
+	}
+	if stdin != nil && r.Spec.OpenStdin {
+		go b.feedStdin(ctx, r.ID, after, stdin)
+	}
+	out := &logPrinter{opts: service.LogOptions{Stdout: true, Stderr: true}, stdout: stdout, stderr: stderr}
+	return func() error {
+		defer f.Close()
+		return b.follow(ctx, r.ID, bufio.NewReader(f), after, out.print)
+	}, nil
+}
+
+// feedStdin waits for the container's run after `after` and copies stdin
+// to it through the shim; the container sees EOF when stdin ends.
+func (b *Backend) feedStdin(ctx context.Context, id string, after int, stdin io.Reader) {
+	for {
+		r, err := b.get(id)
+		if err != nil {
+			return
+		}
+		if r.State.Runs > after && r.State.Status == service.StateRunning {
+			conn, err := b.dial(ctx, r)
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			if err := json.NewEncoder(conn).Encode(request{Op: "stdin"}); err != nil {
+				return
+			}
+			var resp response
+			if err := json.NewDecoder(io.LimitReader(conn, 4096)).Decode(&resp); err != nil || resp.Error != "" {
+				return
+			}
+			_, _ = io.Copy(conn, stdin)
+			if uc, ok := conn.(interface{ CloseWrite() error }); ok {
+				_ = uc.CloseWrite()
+			}
+			// Hold the connection until the container is done with it.
+			_, _ = io.Copy(io.Discard, conn)
+			return
+		}
+		if r.State.Runs > after {
+			return // it ran and ended already
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berthdev/berth/service"
+)
+
+// networkRecord is networks/<id>.json.
+type networkRecord struct {
+	service.Network
+	Spec    service.NetworkSpec
+	Created time.Time
+}
+
+func (b *Backend) networkPath(id string) string { return filepath.Join(b.root, "networks", id+".json") }
+
+func (b *Backend) networks() ([]networkRecord, error) {
+	ents, err := os.ReadDir(filepath.Join(b.root, "networks"))
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	var out []networkRecord
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) != ".json" {
+			continue
+		}
+		var n networkRecord
+		if err := readJSON(filepath.Join(b.root, "networks", e.Name()), &n); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// findNetwork finds a network by ID, name or unique ID prefix.
+func (b *Backend) findNetwork(ref string) (networkRecord, error) {
+	ns, err := b.networks()
+	if err != nil {
+		return networkRecord{}, err
+	}
+	var prefixed []networkRecord
+	for _, n := range ns {
+		if n.ID == ref || n.Name == ref {
+			return n, nil
+		}
+		if len(ref) >= 3 && len(n.ID) > len(ref) && n.ID[:len(ref)] == ref {
+			prefixed = append(prefixed, n)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0], nil
+	}
+	return networkRecord{}, fmt.Errorf("network %q: %w", ref, service.ErrNotFound)
+}
+
+// ListNetworks implements service.Backend.
+func (b *Backend) ListNetworks(ctx context.Context, f service.Filter) ([]service.Network, error) {
+	ns, err := b.networks()
+	if err != nil {
+		return nil, err
+	}
+	var out []service.Network
+	for _, n := range ns {
+		if f.Matches(n.Labels) {
+			out = append(out, n.Network)
+		}
+	}
+	return out, nil
+}
+
+// InspectNetwork implements service.Backend.
+func (b *Backend) InspectNetwork(ctx context.Context, ref string) (service.Network, error) {
+	n, err := b.findNetwork(ref)
+	if err != nil {
+		return service.Network{}, err
+	}
+	out := n.Network
+	out.Containers, err = b.attached(n.ID, false)
+	return out, err
+}
+
+// attached lists the containers attached to network id (running ones
+// only, when running).
+func (b *Backend) attached(network string, running bool) ([]string, error) {
+	ids, err := b.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		r, err := b.get(id)
+		if err != nil {
+			continue
+		}
+		if running && !r.State.active() {
+			continue
+		}
+		for _, a := range r.Networks {
+			if a.ID == network {
+				out = append(out, r.ID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// CreateNetwork implements service.Backend. Networks are records only for
+// now: containers get a loopback-only network namespace.
+func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (string, error) {
+	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if n, err := b.findNetwork(spec.Name); err == nil && n.Name == spec.Name {
+		return "", fmt.Errorf("create network %s: the name is in use: %w", spec.Name, service.ErrConflict)
+	}
+	driver := spec.Driver
+	if driver == "" {
+		driver = "bridge"
+	}
+	if driver != "bridge" {
+		return "", fmt.Errorf("create network %s: driver %q: the built-in runtime has bridge networks only: %w", spec.Name, driver, service.ErrUnsupported)
+	}
+	n := networkRecord{
+		Network: service.Network{ID: newID(), Name: spec.Name, Driver: driver, Internal: spec.Internal, Labels: spec.Labels},
+		Spec:    spec, Created: time.Now().UTC(),
+	}
+	if err := writeJSON(b.networkPath(n.ID), n); err != nil {
+		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
+	}
+	return n.ID, nil
+}
+
+// RemoveNetwork implements service.Backend.
+func (b *Backend) RemoveNetwork(ctx context.Context, ref string) error {
+	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := b.findNetwork(ref)
+	if err != nil {
+		return err
+	}
+	users, err := b.attached(n.ID, true)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("remove network %s: it has active endpoints (%d containers): %w", n.Name, len(users), service.ErrConflict)
+	}
+	if err := os.Remove(b.networkPath(n.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// ConnectNetwork implements service.Backend.
+func (b *Backend) ConnectNetwork(ctx context.Context, network, container string, ep service.Endpoint) error {
+	n, err := b.findNetwork(network)
+	if err != nil {
+		return err
+	}
+	id, err := b.resolve(container)
+	if err != nil {
+		return err
+	}
+	_, err = b.update(id, func(r *record) error {
+		if _, ok := r.Networks[n.Name]; ok {
+			return fmt.Errorf("connect %s to %s: already attached: %w", r.Name, n.Name, service.ErrConflict)
+		}
+		r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases}
+		return nil
+	})
+	return err
+}
+
+// DisconnectNetwork implements service.Backend.
+func (b *Backend) DisconnectNetwork(ctx context.Context, network, container string, force bool) error {
+	n, err := b.findNetwork(network)
+	if err != nil {
+		return err
+	}
+	id, err := b.resolve(container)
+	if err != nil {
+		return err
+	}
+	_, err = b.update(id, func(r *record) error {
+		if _, ok := r.Networks[n.Name]; !ok {
+			return fmt.Errorf("disconnect %s from %s: not attached: %w", r.Name, n.Name, service.ErrNotFound)
+		}
+		delete(r.Networks, n.Name)
+		return nil
+	})
+	return err
+}
+
+// volumeRecord is volumes/<name>/volume.json.
+type volumeRecord struct {
+	service.Volume
+	Spec    service.VolumeSpec
+	Created time.Time
+}
+
+func (b *Backend) volumeDir(name string) string { return filepath.Join(b.root, "volumes", name) }
+
+func (b *Backend) volume(name string) (service.Volume, error) {
+	if !validName.MatchString(name) {
+		return service.Volume{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
+	}
+	var v volumeRecord
+	if err := readJSON(filepath.Join(b.volumeDir(name), "volume.json"), &v); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return service.Volume{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
+		}
+		return service.Volume{}, err
+	}
+	return v.Volume, nil
+}
+
+// ListVolumes implements service.Backend.
+func (b *Backend) ListVolumes(ctx context.Context, f service.Filter) ([]service.Volume, error) {
+	ents, err := os.ReadDir(filepath.Join(b.root, "volumes"))
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var out []service.Volume
+	for _, e := range ents {
+		v, err := b.volume(e.Name())
+		if err != nil {
+			continue
+		}
+		if f.Matches(v.Labels) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// InspectVolume implements service.Backend.
+func (b *Backend) InspectVolume(ctx context.Context, name string) (service.Volume, error) {
+	return b.volume(name)
+}
+
+// CreateVolume implements service.Backend: a volume is a directory under
+// the state root.
+func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (service.Volume, error) {
+	if !validName.MatchString(spec.Name) {
+		return service.Volume{}, fmt.Errorf("create volume %q: invalid name", spec.Name)
+	}
+	driver := spec.Driver
+	if driver == "" {
+		driver = "local"
+	}
+	if driver != "local" || len(spec.DriverOpts) > 0 {
+		return service.Volume{}, fmt.Errorf("create volume %s: only local volumes without driver_opts on the built-in runtime for now: %w", spec.Name, service.ErrUnsupported)
+	}
+	unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+	if err != nil {
+		return service.Volume{}, err
+	}
+	defer unlock()
+	if v, err := b.volume(spec.Name); err == nil {
+		return v, nil
+	}
+	dir := b.volumeDir(spec.Name)
+	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
+	}
+	v := volumeRecord{
+		Volume: service.Volume{Name: spec.Name, Driver: driver, Labels: spec.Labels, Mountpoint: filepath.Join(dir, "_data")},
+		Spec:   spec, Created: time.Now().UTC(),
+	}
+	if err := writeJSON(filepath.Join(dir, "volume.json"), v); err != nil {
+		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
+	}
+	return v.Volume, nil
+}
+
+// RemoveVolume implements service.Backend.
+func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) error {
+	unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := b.volume(name); err != nil {
+		return err
+	}
+	ids, err := b.ids()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r, err := b.load(id)
+		if err != nil {
+			continue
+		}
+		for _, m := range r.Spec.Mounts {
+			if m.Type == service.MountVolume && m.Source == name {
+				return fmt.Errorf("remove volume %s: volume is in use by container %s: %w", name, r.Name, service.ErrConflict)
+			}
+		}
+	}
+	if err := os.RemoveAll(b.volumeDir(name)); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	return nil
+}

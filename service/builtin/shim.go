@@ -1,0 +1,644 @@
+package builtin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/cgroup"
+)
+
+// The hidden subcommands of the berth binary that the runtime runs.
+const (
+	shimCommand   = "__berth-shim"
+	initCommand   = "__berth-init"
+	reaperCommand = "__berth-reaper"
+)
+
+// Dispatch runs the hidden subcommand args[1] names, if it is one, and
+// returns its exit code; ok is false for any other command line. main calls
+// it first thing.
+func Dispatch(args []string) (code int, ok bool) {
+	if len(args) < 2 {
+		return 0, false
+	}
+	switch args[1] {
+	case shimCommand:
+		return shimMain(args[2:]), true
+	case initCommand:
+		return initMain(), true
+	case reaperCommand:
+		return reaperMain(args[2:]), true
+	}
+	return 0, false
+}
+
+// request is a call to a shim over its control socket, one JSON line.
+type request struct {
+	// Op is "stop" (signal, wait up to Timeout, SIGKILL; the policy does
+	// not restart), "kill" (send Signal) or "stdin" (the rest of the
+	// connection is the container's standard input).
+	Op      string
+	Signal  string        `json:",omitempty"`
+	Timeout time.Duration `json:",omitempty"`
+}
+
+// response answers a request.
+type response struct {
+	Error string `json:",omitempty"`
+}
+
+// errShimGone says the shim is not there to answer: the container has
+// stopped.
+var errShimGone = errors.New("the container's shim has exited")
+
+// call sends req to the container's shim and returns its answer.
+func (b *Backend) call(ctx context.Context, r *record, req request) (response, error) {
+	conn, err := b.dial(ctx, r)
+	if err != nil {
+		return response{}, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return response{}, fmt.Errorf("shim: %w", err)
+	}
+	var resp response
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		if ctx.Err() != nil {
+			return response{}, ctx.Err()
+		}
+		if errors.Is(err, io.EOF) {
+			return response{}, nil // the shim ended while answering: done
+		}
+		return response{}, fmt.Errorf("shim: %w", err)
+	}
+	if resp.Error != "" {
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}
+
+func (b *Backend) dial(ctx context.Context, r *record) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", b.sockPath(r.ID))
+	if err != nil {
+		if _, gerr := b.get(r.ID); gerr != nil && errors.Is(gerr, service.ErrNotFound) {
+			return nil, gerr
+		}
+		return nil, errShimGone
+	}
+	return conn, nil
+}
+
+// shim supervises one container: it is the process `berth __berth-shim
+// <root> <id> <cgroup root> <cgroup parent>`, detached from the CLI that
+// started it.
+type shim struct {
+	b   *Backend
+	id  string
+	cg  *cgroup.Cgroup
+	log *jsonLog
+
+	mu      sync.Mutex
+	proc    *os.Process
+	exited  chan struct{} // closed when the current run's process exits
+	manual  bool          // stop or kill asked: the policy does not restart
+	stopped bool          // stop asked
+	stopCh  chan struct{} // closed when stop is asked
+	done    chan struct{} // closed when supervision ends
+	stdin   *os.File      // the write end of the container's stdin, if open
+}
+
+func shimMain(args []string) int {
+	// The container's init is started from this thread, and its parent-death
+	// signal is tied to the thread: keep it for the shim's lifetime.
+	runtime.LockOSThread()
+	report := os.NewFile(3, "report")
+	fail := func(format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintln(os.Stderr, msg)
+		if report != nil {
+			fmt.Fprintln(report, msg)
+		}
+		return 1
+	}
+	if len(args) < 4 {
+		return fail("usage: %s ROOT ID CGROUP-ROOT CGROUP-PARENT", shimCommand)
+	}
+	b, err := Open(Options{Root: args[0], Cgroup: cgroup.Options{Root: args[2], Parent: args[3]}})
+	if err != nil {
+		return fail("%v", err)
+	}
+	s := &shim{b: b, id: args[1], stopCh: make(chan struct{}), done: make(chan struct{})}
+	self, _ := procStart(os.Getpid())
+	var already bool
+	r, err := b.update(s.id, func(r *record) error {
+		if r.State.active() && alive(r.State.ShimPid, r.State.ShimStart) {
+			already = true
+			return errShimGone
+		}
+		r.State.ShimPid, r.State.ShimStart = os.Getpid(), self
+		r.State.ManualStop, r.State.Restarts = false, 0
+		return nil
+	})
+	if already {
+		fmt.Fprintln(report, "ok")
+		return 0
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	os.Remove(b.sockPath(s.id))
+	ln, err := net.Listen("unix", b.sockPath(s.id))
+	if err != nil {
+		s.finish(r, 0, fmt.Sprintf("control socket: %v", err))
+		return fail("container %s: control socket: %v", r.Name, err)
+	}
+	if s.log, err = openLog(b.logPath(s.id), r.Spec.LogOptions); err != nil {
+		ln.Close()
+		s.finish(r, 0, err.Error())
+		return fail("container %s: %v", r.Name, err)
+	}
+	go s.serve(ln)
+	s.supervise(report)
+	ln.Close()
+	os.Remove(b.sockPath(s.id))
+	return 0
+}
+
+// serve answers control requests until the listener closes.
+func (s *shim) serve(ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.handle(conn)
+	}
+}
+
+func (s *shim) handle(conn net.Conn) {
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return
+	}
+	var resp response
+	switch req.Op {
+	case "stop":
+		s.stop(req.Signal, req.Timeout)
+	case "kill":
+		if err := s.kill(req.Signal); err != nil {
+			resp.Error = err.Error()
+		}
+	case "stdin":
+		s.mu.Lock()
+		w := s.stdin
+		s.stdin = nil // one writer: the first attach
+		s.mu.Unlock()
+		if w == nil {
+			resp.Error = "the container's stdin is not open"
+			break
+		}
+		_ = json.NewEncoder(conn).Encode(resp)
+		_, _ = io.Copy(w, br)
+		w.Close()
+		return
+	default:
+		resp.Error = "unknown request " + strconv.Quote(req.Op)
+	}
+	_ = json.NewEncoder(conn).Encode(resp)
+}
+
+// stop signals the container, kills it after grace, and returns once the
+// shim has recorded its end.
+func (s *shim) stop(signal string, grace time.Duration) {
+	s.mu.Lock()
+	s.manual = true
+	if !s.stopped {
+		s.stopped = true
+		close(s.stopCh)
+	}
+	p, exited, cg := s.proc, s.exited, s.cg
+	s.mu.Unlock()
+	if p != nil {
+		if sig, err := parseSignal(signal); err == nil {
+			_ = p.Signal(sig)
+		}
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			_ = p.Kill()
+			if cg != nil {
+				_ = cg.Kill()
+			}
+		}
+	}
+	<-s.done
+}
+
+// kill sends signal to the container's main process.
+func (s *shim) kill(signal string) error {
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p, cg := s.proc, s.cg
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		s.manual = true
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("it is not running: %w", service.ErrConflict)
+	}
+	if r, err := s.b.load(s.id); err == nil {
+		s.b.emit(r, "kill", 0)
+	}
+	err = p.Signal(sig)
+	if sig == syscall.SIGKILL && cg != nil {
+		_ = cg.Kill()
+	}
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil // it was exiting anyway
+	}
+	return err
+}
+
+// supervise runs the container, and runs it again as its restart policy
+// says, until it stops for good.
+func (s *shim) supervise(report *os.File) {
+	defer close(s.done)
+	backoff := 100 * time.Millisecond
+	for first := true; ; first = false {
+		began := time.Now()
+		run, err := s.start()
+		if err != nil {
+			r, _ := s.b.load(s.id)
+			if first {
+				fmt.Fprintln(report, err.Error())
+				report.Close()
+			}
+			if r != nil {
+				s.finish(r, exitCodeOf(err), err.Error())
+				s.b.emit(r, "die", exitCodeOf(err))
+			}
+			return
+		}
+		if first {
+			fmt.Fprintln(report, "ok")
+			report.Close()
+		}
+		code, oom := run.wait()
+		s.mu.Lock()
+		s.proc, s.stdin = nil, nil
+		manual, stopped := s.manual, s.stopped
+		s.mu.Unlock()
+		r, err := s.b.load(s.id)
+		if err != nil {
+			return
+		}
+		restart := !manual && s.policyRestarts(r, code)
+		if !restart {
+			s.finish(r, code, "", func(st *runState) { st.OOMKilled = oom })
+			if oom {
+				s.b.emit(r, "oom", 0)
+			}
+			s.b.emit(r, "die", code)
+			if stopped {
+				s.b.emit(r, "stop", 0)
+			}
+			if r.Spec.AutoRemove {
+				_ = s.b.destroy(s.id)
+			}
+			return
+		}
+		_, _ = s.b.update(s.id, func(r *record) error {
+			r.State.Status = service.StateRestarting
+			r.State.ExitCode, r.State.OOMKilled = code, oom
+			r.State.FinishedAt = time.Now().UTC()
+			r.State.Pid, r.State.PidStart, r.State.Health = 0, 0, ""
+			r.State.Restarts++
+			return nil
+		})
+		if oom {
+			s.b.emit(r, "oom", 0)
+		}
+		s.b.emit(r, "die", code)
+		if time.Since(began) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-time.After(backoff):
+		case <-s.stopCh:
+			r, _ = s.b.load(s.id)
+			if r != nil {
+				s.finish(r, code, "")
+				s.b.emit(r, "stop", 0)
+			}
+			return
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// policyRestarts applies the restart policy to an exit.
+func (s *shim) policyRestarts(r *record, code int) bool {
+	switch p := r.Spec.Restart; p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaxRetries <= 0 || r.State.Restarts < p.MaxRetries)
+	}
+	return false
+}
+
+// finish records the container's end, after removing its cgroup: the
+// state says exited only once nothing of the run is left.
+func (s *shim) finish(r *record, code int, errMsg string, more ...func(*runState)) {
+	if s.cg != nil {
+		_ = s.cg.Kill()
+		_ = s.cg.Remove()
+	}
+	_, _ = s.b.update(s.id, func(r *record) error {
+		r.State.Status = service.StateExited
+		r.State.ExitCode, r.State.Error = code, errMsg
+		r.State.FinishedAt = time.Now().UTC()
+		r.State.Pid, r.State.PidStart, r.State.ShimPid, r.State.ShimStart = 0, 0, 0, 0
+		r.State.Health, r.State.FailingStreak = "", 0
+		r.State.ManualStop = s.manual
+		r.State.OOMKilled = false
+		for _, f := range more {
+			f(&r.State)
+		}
+		return nil
+	})
+}
+
+// startError is a container that could not start, with the exit code
+// docker gives it (127: command not found, 126: not executable).
+type startError struct {
+	code int
+	msg  string
+}
+
+func (e *startError) Error() string { return e.msg }
+
+func exitCodeOf(err error) int {
+	var se *startError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return 128
+}
+
+// run is one run of a container's process.
+type run struct {
+	s      *shim
+	cmd    *exec.Cmd
+	output sync.WaitGroup
+	oom0   int64
+	cancel context.CancelFunc
+}
+
+// start starts the container's process in its namespaces and returns once
+// the command is running (the init reported a successful exec) or failed.
+func (s *shim) start() (*run, error) {
+	r, err := s.b.load(s.id)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.b.initConfig(r)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroup.New(s.id, limits(r.Spec.Resources), s.b.cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	s.mu.Lock()
+	s.cg = cg
+	s.mu.Unlock()
+	oom0, _ := s.cg.OOMKills()
+
+	var closeAfter []*os.File
+	defer func() {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+	}()
+	pipe := func() (*os.File, *os.File, error) {
+		r, w, err := os.Pipe()
+		if err == nil {
+			closeAfter = append(closeAfter, r, w)
+		}
+		return r, w, err
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	cfgR, cfgW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	stR, stW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	var stdin, stdinW *os.File
+	if r.Spec.OpenStdin {
+		if stdin, stdinW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		closeAfter = append(closeAfter, stdin)
+	} else if stdin, err = os.Open(os.DevNull); err != nil {
+		return nil, err
+	} else {
+		closeAfter = append(closeAfter, stdin)
+	}
+
+	flags := uintptr(syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
+	if r.Spec.NetworkMode != "host" {
+		flags |= syscall.CLONE_NEWNET
+	}
+	logStart := s.log.size()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"berth", initCommand},
+		Env:        []string{},
+		Dir:        "/",
+		Stdin:      stdin,
+		Stdout:     outW,
+		Stderr:     errW,
+		ExtraFiles: []*os.File{cfgR, stW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Pdeathsig:  syscall.SIGKILL,
+			Setsid:     true,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		return nil, fmt.Errorf("start the container's init: %w", err)
+	}
+	for _, f := range []*os.File{outW, errW, cfgR, stW} {
+		f.Close()
+	}
+	ru := &run{s: s, cmd: cmd, oom0: oom0}
+	ru.output.Add(2)
+	go func() { defer ru.output.Done(); s.log.copy("stdout", outR) }()
+	go func() { defer ru.output.Done(); s.log.copy("stderr", errR) }()
+	closeAfter = []*os.File{stdin}
+
+	if err := s.cg.Add(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		ru.wait()
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	err = json.NewEncoder(cfgW).Encode(cfg)
+	cfgW.Close()
+	msg, _ := io.ReadAll(stR)
+	stR.Close()
+	if len(msg) > 0 || err != nil {
+		code, _ := ru.wait()
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		if len(msg) == 0 {
+			return nil, fmt.Errorf("the container's init exited (%d) before running the command", code)
+		}
+		return nil, parseStartError(string(msg))
+	}
+	pidStart, _ := procStart(cmd.Process.Pid)
+	now := time.Now().UTC()
+	var health string
+	if r.Health != nil {
+		health = service.HealthStarting
+	}
+	r, err = s.b.update(s.id, func(r *record) error {
+		r.State.Status = service.StateRunning
+		r.State.Pid, r.State.PidStart = cmd.Process.Pid, pidStart
+		r.State.StartedAt, r.State.ExitCode, r.State.Error, r.State.OOMKilled = now, 0, "", false
+		r.State.Health, r.State.FailingStreak = health, 0
+		r.State.LogStart = logStart
+		r.State.Runs++
+		return nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		ru.wait()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.proc, s.exited, s.stdin = cmd.Process, exited, stdinW
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	ru.cancel = func() { cancel(); close(exited) }
+	if r.Health != nil {
+		go s.healthLoop(ctx, r)
+	}
+	s.b.emit(r, "start", 0)
+	return ru, nil
+}
+
+// wait waits for the run's process to exit and its output to be logged,
+// and returns its exit code (128+n when killed by signal n) and whether
+// the kernel's OOM killer killed it.
+func (ru *run) wait() (code int, oom bool) {
+	_ = ru.cmd.Wait()
+	if ru.cancel != nil {
+		ru.cancel()
+	}
+	// The PID namespace died with its init, so every writer of the
+	// output pipes is gone: the copies end.
+	ru.output.Wait()
+	ws, _ := ru.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Signaled():
+		code = 128 + int(ws.Signal())
+	default:
+		code = ws.ExitStatus()
+	}
+	if n, err := ru.s.cg.OOMKills(); err == nil && n > ru.oom0 {
+		oom = true
+	}
+	return code, oom
+}
+
+// parseStartError reads the init's report: "<exit code> <message>".
+func parseStartError(msg string) error {
+	msg = strings.TrimSpace(msg)
+	code := 128
+	if i := strings.IndexByte(msg, ' '); i > 0 {
+		if n, err := strconv.Atoi(msg[:i]); err == nil {
+			code, msg = n, msg[i+1:]
+		}
+	}
+	return &startError{code: code, msg: msg}
+}
+
+// parseSignal accepts "SIGTERM", "TERM", "term" and "15".
+func parseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unixSignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// limits converts the contract's resources to the cgroup's.
+func limits(r service.Resources) cgroup.Limits {
+	return cgroup.Limits{
+		Memory:            r.Memory,
+		MemoryReservation: r.MemoryReservation,
+		MemorySwap:        r.MemorySwap,
+		NanoCPUs:          r.NanoCPUs,
+		CPUShares:         r.CPUShares,
+		CpusetCpus:        r.CpusetCpus,
+		PidsLimit:         r.PidsLimit,
+	}
+}
+
+// containerFile is a file the runtime writes for a container and the init
+// bind-mounts into it (/etc/hosts, ...).
+func (b *Backend) containerFile(id, name string) string {
+	return filepath.Join(b.containerDir(id), name)
+}

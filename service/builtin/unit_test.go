@@ -1,0 +1,259 @@
+package builtin
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/service"
+)
+
+func TestLookupUser(t *testing.T) {
+	files := map[string]string{
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n# comment\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
+		"/etc/group":  "root:x:0:\napp:x:1000:\nwheel:x:10:app,other\nnogroup:x:65534:\n",
+	}
+	read := func(p string) ([]byte, error) {
+		if s, ok := files[p]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	cases := []struct {
+		spec     string
+		groupAdd []string
+		want     identity
+		err      string
+	}{
+		{"", nil, identity{UID: 0, GID: 0, Home: "/root"}, ""},
+		{"app", nil, identity{UID: 1000, GID: 1000, Groups: []int{10}, Home: "/home/app"}, ""},
+		{"1000", nil, identity{UID: 1000, GID: 1000, Groups: []int{10}, Home: "/home/app"}, ""},
+		{"app:nogroup", nil, identity{UID: 1000, GID: 65534, Home: "/home/app"}, ""},
+		{"4242", nil, identity{UID: 4242, GID: 0, Home: "/"}, ""},
+		{"4242:77", []string{"wheel", "99"}, identity{UID: 4242, GID: 77, Groups: []int{10, 99}, Home: "/"}, ""},
+		{"ghost", nil, identity{}, "unable to find user ghost"},
+		{"app:ghosts", nil, identity{}, "unable to find group ghosts"},
+	}
+	for _, tc := range cases {
+		got, err := lookupUser(tc.spec, tc.groupAdd, read)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("lookupUser(%q) error = %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.UID != tc.want.UID || got.GID != tc.want.GID || got.Home != tc.want.Home || !slices.Equal(got.Groups, tc.want.Groups) {
+			t.Errorf("lookupUser(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
+		}
+	}
+}
+
+func TestCapSet(t *testing.T) {
+	names := func(caps []int) string {
+		var out []string
+		for _, c := range caps {
+			out = append(out, capNames[c])
+		}
+		return strings.Join(out, ",")
+	}
+	cases := []struct {
+		add, drop  []string
+		privileged bool
+		want       string
+		err        bool
+	}{
+		{nil, nil, false, "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID,SETPCAP,NET_BIND_SERVICE,NET_RAW,SYS_CHROOT,MKNOD,AUDIT_WRITE,SETFCAP", false},
+		{[]string{"cap_net_admin"}, []string{"MKNOD", "CAP_NET_RAW"}, false, "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID,SETPCAP,NET_BIND_SERVICE,NET_ADMIN,SYS_CHROOT,AUDIT_WRITE,SETFCAP", false},
+		{[]string{"KILL"}, []string{"ALL"}, false, "KILL", false},
+		{nil, nil, true, strings.Join(capNames, ","), false},
+		{[]string{"ALL"}, []string{"SYS_ADMIN"}, false, strings.Replace(strings.Join(capNames, ","), "SYS_ADMIN,", "", 1), false},
+		{[]string{"FLY"}, nil, false, "", true},
+	}
+	for _, tc := range cases {
+		got, err := capSet(tc.add, tc.drop, tc.privileged)
+		if tc.err != (err != nil) || (!tc.err && names(got) != tc.want) {
+			t.Errorf("capSet(%v, %v, %v) = %s, %v; want %s", tc.add, tc.drop, tc.privileged, names(got), err, tc.want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		s    runState
+		want string
+	}{
+		{runState{Status: service.StateCreated}, "Created"},
+		{runState{Status: service.StateRunning, StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
+		{runState{Status: service.StateRunning, StartedAt: now.Add(-90 * time.Second), Health: "starting"}, "Up About a minute (health: starting)"},
+		{runState{Status: service.StateRunning, StartedAt: now.Add(-5 * time.Minute), Health: "healthy"}, "Up 5 minutes (healthy)"},
+		{runState{Status: service.StatePaused, StartedAt: now.Add(-2 * time.Hour)}, "Up 2 hours (Paused)"},
+		{runState{Status: service.StateExited, ExitCode: 137, FinishedAt: now.Add(-72 * time.Hour)}, "Exited (137) 3 days ago"},
+		{runState{Status: service.StateRestarting, ExitCode: 1, FinishedAt: now}, "Restarting (1) Less than a second ago"},
+	}
+	for _, tc := range cases {
+		if got := tc.s.describe(now); got != tc.want {
+			t.Errorf("describe(%+v) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	cases := map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "term": syscall.SIGTERM, "9": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "HUP": syscall.SIGHUP}
+	for in, want := range cases {
+		if got, err := parseSignal(in); err != nil || got != want {
+			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "SIGNOPE", "0", "99"} {
+		if _, err := parseSignal(bad); err == nil {
+			t.Errorf("parseSignal(%q): no error", bad)
+		}
+	}
+}
+
+func TestPolicyRestarts(t *testing.T) {
+	cases := []struct {
+		policy   service.RestartPolicy
+		restarts int
+		code     int
+		want     bool
+	}{
+		{service.RestartPolicy{}, 0, 1, false},
+		{service.RestartPolicy{Name: "no"}, 0, 1, false},
+		{service.RestartPolicy{Name: "always"}, 9, 0, true},
+		{service.RestartPolicy{Name: "unless-stopped"}, 0, 0, true},
+		{service.RestartPolicy{Name: "on-failure"}, 100, 1, true},
+		{service.RestartPolicy{Name: "on-failure"}, 0, 0, false},
+		{service.RestartPolicy{Name: "on-failure", MaxRetries: 2}, 1, 1, true},
+		{service.RestartPolicy{Name: "on-failure", MaxRetries: 2}, 2, 1, false},
+	}
+	var s shim
+	for _, tc := range cases {
+		r := &record{Spec: service.ContainerSpec{Restart: tc.policy}, State: runState{Restarts: tc.restarts}}
+		if got := s.policyRestarts(r, tc.code); got != tc.want {
+			t.Errorf("policy %+v after %d restarts, exit %d: restart %v, want %v", tc.policy, tc.restarts, tc.code, got, tc.want)
+		}
+	}
+}
+
+func TestParseLogTime(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{"", time.Time{}, false},
+		{"0", time.Time{}, false},
+		{"1700000000", time.Unix(1700000000, 0), false},
+		{"1700000000.5", time.Unix(1700000000, 5e8), false},
+		{"2026-01-02T03:04:05Z", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), false},
+		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), false},
+		{"yesterday", time.Time{}, true},
+	}
+	for _, tc := range cases {
+		got, err := parseLogTime(tc.in)
+		if tc.err != (err != nil) || !got.Equal(tc.want) {
+			t.Errorf("parseLogTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	if got, err := parseLogTime("10m"); err != nil || got.Sub(now.Add(-10*time.Minute)).Abs() > time.Second {
+		t.Errorf("parseLogTime(10m) = %v, %v; want ten minutes ago", got, err)
+	}
+}
+
+// TestJSONLog writes a log as the shim does and reads it back with the
+// options of Logs: streams, tail, timestamps, long lines cut as docker's.
+func TestJSONLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c-json.log")
+	l, err := openLog(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	done := make(chan struct{})
+	go func() { l.copy("stdout", r); close(done) }()
+	long := strings.Repeat("x", maxLogLine+10)
+	fmt.Fprintf(w, "one\ntwo\n%s\nlast without newline", long)
+	w.Close()
+	<-done
+	l.write("stderr", []byte("err\n"))
+
+	read := func(opts service.LogOptions) (string, string) {
+		var out, errOut strings.Builder
+		f, _ := os.Open(path)
+		defer f.Close()
+		p := &logPrinter{opts: opts, stdout: &out, stderr: &errOut}
+		if opts.Tail != "" {
+			var last []logEntry
+			_ = readEntries(bufio.NewReader(f), func(e logEntry) error { last = append(last, e); return nil })
+			n := 0
+			fmt.Sscan(opts.Tail, &n)
+			for _, e := range last[len(last)-n:] {
+				_ = p.print(e)
+			}
+		} else {
+			_ = readEntries(bufio.NewReader(f), p.print)
+		}
+		return out.String(), errOut.String()
+	}
+	out, errOut := read(service.LogOptions{})
+	if want := "one\ntwo\n" + long + "\nlast without newline"; out != want || errOut != "err\n" {
+		t.Errorf("logs: stdout %q..., stderr %q", out[:min(len(out), 20)], errOut)
+	}
+	if out, errOut := read(service.LogOptions{Stderr: true}); out != "" || errOut != "err\n" {
+		t.Errorf("stderr only: %q, %q", out, errOut)
+	}
+	if out, _ := read(service.LogOptions{Stdout: true, Timestamps: true}); !strings.HasPrefix(out, time.Now().UTC().Format("2006-01-02T")) || !strings.Contains(out, "Z one\n") {
+		t.Errorf("timestamps: %q", out[:min(len(out), 60)])
+	}
+	// The long line is two entries, the first of maxLogLine bytes.
+	n := 0
+	f, _ := os.Open(path)
+	_ = readEntries(bufio.NewReader(f), func(e logEntry) error {
+		if len(e.Log) > maxLogLine {
+			t.Errorf("entry of %d bytes, want at most %d", len(e.Log), maxLogLine)
+		}
+		n++
+		return nil
+	})
+	f.Close()
+	if n != 6 {
+		t.Errorf("%d entries, want 6 (one, two, the long line in two, the last, err)", n)
+	}
+}
+
+// TestEvents checks that Events follows the log from now on, filtered.
+func TestEvents(t *testing.T) {
+	b := &Backend{root: t.TempDir()}
+	r := &record{ID: strings.Repeat("a", 64), Name: "c1", Spec: service.ContainerSpec{Labels: map[string]string{"p": "x"}}}
+	other := &record{ID: strings.Repeat("b", 64), Name: "c2", Spec: service.ContainerSpec{Labels: map[string]string{"p": "y"}}}
+	b.emit(r, "create", 0) // before: not seen
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	evs, errs := b.Events(ctx, service.Filter{Labels: map[string]string{"p": "x"}})
+	b.emit(other, "start", 0)
+	b.emit(r, "start", 0)
+	b.emit(r, "die", 3)
+	for _, want := range []service.Event{{Action: "start", ContainerName: "c1"}, {Action: "die", ContainerName: "c1", ExitCode: 3}} {
+		select {
+		case e := <-evs:
+			if e.Action != want.Action || e.ContainerName != want.ContainerName || e.ExitCode != want.ExitCode || e.ContainerID != r.ID {
+				t.Errorf("event %+v, want %+v", e, want)
+			}
+		case err := <-errs:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatalf("no event %s", want.Action)
+		}
+	}
+}
