@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // builtinCompose is a one-service project on the test image.
@@ -231,4 +235,89 @@ func builtinRootOf(p *testProject) string {
 		}
 	}
 	return ""
+}
+
+// TestBuiltinHardening checks the security settings a container gets on
+// the built-in runtime: capabilities (docker's defaults with cap_add and
+// cap_drop), no_new_privs, a read-only root with a tmpfs, ulimits, init,
+// and docker's masked and read-only /proc paths.
+func TestBuiltinHardening(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  probe:
+    image: berth-test/busybox
+    read_only: true
+    tmpfs: [/scratch]
+    cap_drop: [CHOWN]
+    cap_add: [NET_ADMIN]
+    security_opt: ["no-new-privileges:true"]
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+    init: true
+  plain:
+    image: berth-test/busybox
+`})
+	script := `grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status
+touch /x 2>/dev/null && echo root writable || echo root read-only
+touch /scratch/x && echo tmpfs writable
+echo "nofile $(ulimit -n)"
+echo "pid 1 $(cat /proc/1/comm)"
+echo "timer_list $(wc -c < /proc/timer_list)"
+echo 1 2>/dev/null > /proc/sys/vm/overcommit_memory && echo proc/sys writable || echo proc/sys read-only
+id -u`
+	got := p.mustRun(t, "run", "--rm", "probe", "sh", "-c", script).stdout
+	want := "CapEff:\t00000000a80435fa\nCapBnd:\t00000000a80435fa\nNoNewPrivs:\t1\n" +
+		"root read-only\ntmpfs writable\nnofile 1024\npid 1 init\ntimer_list 0\nproc/sys read-only\n0\n"
+	if got != want {
+		t.Errorf("hardened container:\n%s\nwant:\n%s", got, want)
+	}
+	// docker's defaults: CapEff a80425fb, writable root, sh as PID 1; a
+	// non-root user has no effective capabilities.
+	got = p.mustRun(t, "run", "--rm", "plain", "sh", "-c", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /x && echo root writable; cat /proc/1/comm; true").stdout
+	if want := "CapEff:\t00000000a80425fb\nNoNewPrivs:\t0\nroot writable\nsh\n"; got != want {
+		t.Errorf("default container:\n%s\nwant:\n%s", got, want)
+	}
+	got = p.mustRun(t, "run", "--rm", "-u", "nobody", "plain", "grep", "^CapEff", "/proc/self/status").stdout
+	if want := "CapEff:\t0000000000000000\n"; got != want {
+		t.Errorf("non-root user: %q, want %q", got, want)
+	}
+}
+
+// TestBuiltinPull pulls the services' image from a local registry (Debian's
+// docker-registry on 127.0.0.1) into the built-in runtime's store: berth
+// pull, then up with the image present, then the error for a missing one.
+func TestBuiltinPull(t *testing.T) {
+	addr := startRegistry(t)
+	ref := addr + "/berth-e2e/busybox:pull"
+	img, err := tarball.ImageFromPath(busyboxTarball(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatalf("push the test image to %s: %v", ref, err)
+	}
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  app:
+    image: ` + ref + `
+    command: ["sh", "-c", "echo pulled image runs; sleep 600"]
+  missing:
+    image: ` + addr + `/berth-e2e/absent:1
+    profiles: [missing]
+`})
+	p.mustRun(t, "pull", "app")
+	if out := p.mustRun(t, "image", "ls").stdout; !strings.Contains(out, "berth-e2e/busybox:pull") {
+		t.Errorf("image ls after pull:\n%s\nwant the pulled image", out)
+	}
+	p.mustRun(t, "up", "-d", "--pull", "never")
+	if out := p.mustRun(t, "logs", "--no-log-prefix", "app").stdout; out != "pulled image runs\n" {
+		t.Errorf("logs = %q", out)
+	}
+	p.mustRun(t, "down", "-t", "0")
+	r := p.run("--profile", "missing", "up", "-d", "missing")
+	if r.code == 0 || !strings.Contains(r.stderr, "absent:1") {
+		t.Errorf("up with an image the registry lacks: exit %d, stderr %q; want an error naming it", r.code, r.stderr)
+	}
 }
