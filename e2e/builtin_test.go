@@ -36,6 +36,7 @@ func TestBuiltinRun(t *testing.T) {
 		{"user by name", "", []string{"run", "--rm", "-u", "nobody", "app", "sh", "-c", "id -u; id -g"}, 0, "65534\n65534\n", ""},
 		{"user by number", "", []string{"run", "--rm", "-u", "1234:5678", "app", "sh", "-c", "id -u; id -g"}, 0, "1234\n5678\n", ""},
 		{"workdir", "", []string{"run", "--rm", "-w", "/tmp/new", "app", "pwd"}, 0, "/tmp/new\n", ""},
+		{"tty", "", []string{"run", "--rm", "-t", "app", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo terminal; echo $TERM"}, 0, "terminal\r\nxterm\r\n", ""},
 		{"hostname and pid 1", "", []string{"run", "--rm", "app", "sh", "-c", "echo $$; cat /proc/1/comm; true"}, 0, "1\nsh\n", ""},
 		// As docker compose: the start error, exit 1 (docker run says 127).
 		{"missing command", "", []string{"run", "--rm", "app", "nosuchcommand"}, 1, "", `exec: "nosuchcommand": executable file not found in $PATH`},

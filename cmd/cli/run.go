@@ -21,11 +21,11 @@ import (
 )
 
 type runOptions struct {
-	rm, detach, noDeps, noTTY, interactive, servicePorts, useAliases bool
-	removeOrphans                                                    bool
-	images                                                           imageFlags
-	env, labels, volumes, publish, capAdd, capDrop                   []string
-	name, entrypoint, user, workdir                                  string
+	rm, detach, noDeps, noTTY, tty, interactive, servicePorts, useAliases bool
+	removeOrphans                                                         bool
+	images                                                                imageFlags
+	env, labels, volumes, publish, capAdd, capDrop                        []string
+	name, entrypoint, user, workdir                                       string
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -44,6 +44,9 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.warnBuiltinNet = true
+			if o.tty && o.noTTY {
+				return errors.New("--tty and --no-TTY can't be used together")
+			}
 			return runRun(cmd.Context(), g, o, args[0], args[1:], cmd.Flags().Changed("entrypoint"))
 		},
 	}
@@ -53,6 +56,7 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
 	f.BoolVarP(&o.detach, "detach", "d", false, "Run the container in the background and print its name")
 	f.BoolVar(&o.noDeps, "no-deps", false, "Don't start linked services")
 	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY (the default when standard input is not a terminal)")
+	f.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY even when standard input is not a terminal")
 	f.BoolVarP(&o.interactive, "interactive", "i", true, "Keep standard input open")
 	f.BoolVarP(&o.servicePorts, "service-ports", "P", false, "Publish the service's ports")
 	f.BoolVar(&o.useAliases, "use-aliases", false, "Use the service's network aliases")
@@ -205,7 +209,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	if f, ok := g.stdio.In.(*os.File); ok {
 		stdinTTY = term.IsTerminal(int(f.Fd()))
 	}
-	spec.Tty = !o.noTTY && stdinTTY && !o.detach
+	spec.Tty = !o.noTTY && (stdinTTY || o.tty) && !o.detach
 	spec.OpenStdin = o.interactive && !o.detach
 	spec.AttachStdin = spec.OpenStdin
 	spec.AttachStdout, spec.AttachStderr = !o.detach, !o.detach
@@ -247,7 +251,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	if !spec.OpenStdin {
 		stdin = nil
 	}
-	if spec.Tty {
+	if spec.Tty && stdinTTY {
 		restore := rawTerminal(g)
 		defer restore()
 	}

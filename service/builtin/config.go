@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/service"
@@ -70,6 +71,9 @@ func (b *Backend) initConfig(r *record) (*initConfig, error) {
 		GroupAdd: s.GroupAdd, Caps: caps, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
 		Init: s.Init != nil && *s.Init, InitBinary: b.exe,
 		Rlimits: s.Ulimits, Sysctls: s.Sysctls, ShmSize: s.Resources.ShmSize,
+	}
+	if s.Tty && !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
+		c.Env = append(slices.Clone(c.Env), "TERM=xterm") // as docker
 	}
 	for _, o := range s.SecurityOpt {
 		switch k, v, _ := strings.Cut(strings.ReplaceAll(o, "=", ":"), ":"); k {

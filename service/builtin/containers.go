@@ -241,9 +241,6 @@ func checkSpec(spec service.ContainerSpec) error {
 	if d := spec.LogDriver; d != "" && d != "json-file" && d != "local" {
 		return fmt.Errorf("logging driver %q: the built-in runtime writes json-file logs only: %w", d, service.ErrUnsupported)
 	}
-	if spec.Tty {
-		return fmt.Errorf("tty: not supported by the built-in runtime yet (use -T / tty: false): %w", service.ErrUnsupported)
-	}
 	return nil
 }
 
@@ -354,7 +351,7 @@ func (b *Backend) awaitInactive(ctx context.Context, id string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -439,7 +436,7 @@ func (b *Backend) WaitContainer(ctx context.Context, ref string) (int, error) {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 		next, err := b.get(r.ID)
 		if errors.Is(err, service.ErrNotFound) {

@@ -100,7 +100,7 @@ func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(25 * time.Millisecond):
+			case <-time.After(10 * time.Millisecond):
 			}
 			// The log was rotated: once the old file is drained (one more
 			// read came back empty), continue with the new one.

@@ -157,7 +157,7 @@ func (b *Backend) follow(ctx context.Context, id string, rd *bufio.Reader, waitR
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(25 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

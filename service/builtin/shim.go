@@ -126,6 +126,7 @@ type shim struct {
 	stopCh  chan struct{} // closed when stop is asked
 	done    chan struct{} // closed when supervision ends
 	stdin   *os.File      // the write end of the container's stdin, if open
+	tty     bool          // stdin is the terminal's master: never closed by attach
 }
 
 func shimMain(args []string) int {
@@ -226,7 +227,12 @@ func (s *shim) handle(conn net.Conn) {
 		}
 		_ = json.NewEncoder(conn).Encode(resp)
 		_, _ = io.Copy(w, br)
-		w.Close()
+		s.mu.Lock()
+		tty := s.tty
+		s.mu.Unlock()
+		if !tty {
+			w.Close() // EOF for the container; a terminal cannot half-close
+		}
 		return
 	default:
 		resp.Error = "unknown request " + strconv.Quote(req.Op)
@@ -474,15 +480,31 @@ func (s *shim) start() (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stdin, stdinW *os.File
-	if r.Spec.OpenStdin {
+	var stdin, stdinW, ptyMaster *os.File
+	switch {
+	case r.Spec.Tty:
+		// One terminal for the three streams; the shim keeps the master:
+		// it reads the output and writes what attach sends.
+		master, slave, err := openPty()
+		if err != nil {
+			return nil, fmt.Errorf("allocate a terminal: %w", err)
+		}
+		closeAfter = append(closeAfter, slave)
+		stdin, outW, errW, ptyMaster = slave, slave, slave, master
+		outR.Close()
+		errR.Close()
+		if r.Spec.OpenStdin {
+			stdinW = master
+		}
+	case r.Spec.OpenStdin:
 		if stdin, stdinW, err = os.Pipe(); err != nil {
 			return nil, err
 		}
 		closeAfter = append(closeAfter, stdin)
-	} else if stdin, err = os.Open(os.DevNull); err != nil {
-		return nil, err
-	} else {
+	default:
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return nil, err
+		}
 		closeAfter = append(closeAfter, stdin)
 	}
 
@@ -504,6 +526,8 @@ func (s *shim) start() (*run, error) {
 			Cloneflags: flags,
 			Pdeathsig:  syscall.SIGKILL,
 			Setsid:     true,
+			Setctty:    r.Spec.Tty,
+			Ctty:       0,
 		},
 	}
 	if err := cmd.Start(); err != nil {
@@ -513,12 +537,17 @@ func (s *shim) start() (*run, error) {
 		return nil, fmt.Errorf("start the container's init: %w", err)
 	}
 	for _, f := range []*os.File{outW, errW, cfgR, stW} {
-		f.Close()
+		f.Close() // the terminal's slave, when there is one, is closed twice: harmless
 	}
 	ru := &run{s: s, cmd: cmd, oom0: oom0}
-	ru.output.Add(2)
-	go func() { defer ru.output.Done(); s.log.copy("stdout", outR) }()
-	go func() { defer ru.output.Done(); s.log.copy("stderr", errR) }()
+	if ptyMaster != nil {
+		ru.output.Add(1)
+		go func() { defer ru.output.Done(); s.log.copy("stdout", ptyReader{ptyMaster}) }()
+	} else {
+		ru.output.Add(2)
+		go func() { defer ru.output.Done(); s.log.copy("stdout", outR) }()
+		go func() { defer ru.output.Done(); s.log.copy("stderr", errR) }()
+	}
 	closeAfter = []*os.File{stdin}
 
 	if err := s.cg.Add(cmd.Process.Pid); err != nil {
@@ -562,7 +591,7 @@ func (s *shim) start() (*run, error) {
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
-	s.proc, s.exited, s.stdin = cmd.Process, exited, stdinW
+	s.proc, s.exited, s.stdin, s.tty = cmd.Process, exited, stdinW, ptyMaster != nil
 	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	ru.cancel = func() { cancel(); close(exited) }
