@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,14 +139,15 @@ func builtinRoot(t *testing.T) string {
 	if r := command(ctx, "", env, nil, berthBin, "image", "load", "-i", busyboxTarball(t)); r.code != 0 {
 		t.Fatalf("berth image load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	t.Cleanup(func() { cleanBuiltinRoot(t, root) })
+	bridges, _ := filepath.Glob("/sys/class/net/bb-*")
+	t.Cleanup(func() { cleanBuiltinRoot(t, root, bridges) })
 	return root
 }
 
 // cleanBuiltinRoot removes every container of root and fails the test if
 // anything of them is left: a container, a mount under root, a process
 // started from root, a cgroup of a container the root ever had.
-func cleanBuiltinRoot(t *testing.T, root string) {
+func cleanBuiltinRoot(t *testing.T, root string, bridgesBefore []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	b, err := builtin.Open(builtin.Options{Root: root, Exe: berthBin})
@@ -163,8 +165,24 @@ func cleanBuiltinRoot(t *testing.T, root string) {
 			t.Errorf("remove %s: %v", c.Name, err)
 		}
 	}
+	ns, err := b.ListNetworks(ctx, service.Filter{})
+	if err != nil {
+		t.Errorf("list the networks of %s: %v", root, err)
+	}
+	for _, n := range ns {
+		t.Errorf("network %s left after the test: removing it", n.Name)
+		if err := b.RemoveNetwork(ctx, n.ID); err != nil {
+			t.Errorf("remove network %s: %v", n.Name, err)
+		}
+	}
 	for _, leak := range builtinLeftovers(root) {
 		t.Errorf("left behind: %s", leak)
+	}
+	bridges, _ := filepath.Glob("/sys/class/net/bb-*")
+	for _, br := range bridges {
+		if !slices.Contains(bridgesBefore, br) {
+			t.Errorf("left behind: bridge %s", filepath.Base(br))
+		}
 	}
 }
 

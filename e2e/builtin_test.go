@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -50,6 +52,7 @@ func TestBuiltinRun(t *testing.T) {
 			}
 		})
 	}
+	p.mustRun(t, "down")
 }
 
 // TestBuiltinProject runs a project on the built-in runtime with no engine:
@@ -73,10 +76,7 @@ func TestBuiltinProject(t *testing.T) {
       web:
         condition: service_healthy
 `})
-	r := p.mustRun(t, "up", "-d", "--wait")
-	if !strings.Contains(r.stderr, "loopback-only") {
-		t.Errorf("up on the built-in runtime: no warning about loopback-only networking in stderr:\n%s", r.stderr)
-	}
+	p.mustRun(t, "up", "-d", "--wait")
 	ps := p.mustRun(t, "ps", "--format", "{{.Service}} {{.State}} {{.Health}}").stdout
 	for _, want := range []string{"web running healthy", "worker running"} {
 		if !strings.Contains(ps, want) {
@@ -202,6 +202,7 @@ func TestBuiltinOOM(t *testing.T) {
 	if r.code != 137 {
 		t.Errorf("tail /dev/zero in 16 MB: exit %d (stdout %q, stderr %q), want 137", r.code, r.stdout, r.stderr)
 	}
+	p.mustRun(t, "down")
 }
 
 // TestBuiltinShimKilled kills a container's shim with SIGKILL: the next
@@ -281,6 +282,7 @@ id -u`
 	if want := "CapEff:\t0000000000000000\n"; got != want {
 		t.Errorf("non-root user: %q, want %q", got, want)
 	}
+	p.mustRun(t, "down")
 }
 
 // TestBuiltinPull pulls the services' image from a local registry (Debian's
@@ -321,4 +323,79 @@ func TestBuiltinPull(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "absent:1") {
 		t.Errorf("up with an image the registry lacks: exit %d, stderr %q; want an error naming it", r.code, r.stderr)
 	}
+}
+
+// TestBuiltinNetworks checks networking on the built-in runtime: service
+// names, aliases and container names resolve over the project network,
+// round-robin over replicas; a published port answers on the host; the
+// names of another project do not resolve; a taken port is a clear error.
+func TestBuiltinNetworks(t *testing.T) {
+	compose := `services:
+  web:
+    image: berth-test/busybox
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: ["127.0.0.1::8080"]
+    networks:
+      default:
+        aliases: [www]
+  replica:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    scale: 2
+  client:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+`
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": compose})
+	p.mustRun(t, "up", "-d")
+	fetch := func(host string) string {
+		r := p.run("exec", "-T", "client", "wget", "-q", "-O", "-", "http://"+host+":8080/")
+		if r.code != 0 {
+			t.Errorf("wget %s from client: exit %d: %s", host, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	body := fetch("web")
+	if body == "" || fetch("www") != body || fetch(p.name+"-web-1") != body {
+		t.Errorf("web, its alias and its container name give %q, %q, %q; want the same page", body, fetch("www"), fetch(p.name+"-web-1"))
+	}
+	// Both replicas answer to the service name.
+	r := p.mustRun(t, "exec", "-T", "client", "nslookup", "replica")
+	if n := strings.Count(r.stdout, "Address: 10."); n != 2 {
+		t.Errorf("nslookup replica: %d addresses, want 2:\n%s", n, r.stdout)
+	}
+	// The published port, from the host.
+	port := strings.TrimSpace(p.mustRun(t, "port", "web", "8080").stdout)
+	resp, err := http.Get("http://" + port + "/")
+	if err != nil {
+		t.Fatalf("GET http://%s/ from the host: %v", port, err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(page) != body {
+		t.Errorf("published port: %q, want %q", page, body)
+	}
+
+	// Another project on the same root cannot resolve this one's names.
+	q := newProject(t, map[string]string{"compose.yaml": `services:
+  other:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+  taken:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    ports: ["` + port + `:80"]
+    profiles: [taken]
+`})
+	q.env = p.env
+	q.mustRun(t, "up", "-d")
+	if r := q.run("exec", "-T", "other", "nslookup", "web"); r.code == 0 && strings.Contains(r.stdout, "Address: 10.") {
+		t.Errorf("another project resolves web:\n%s", r.stdout)
+	}
+	r = q.run("--profile", "taken", "up", "-d", "taken")
+	if r.code == 0 || !strings.Contains(r.stderr, "port is already allocated") {
+		t.Errorf("up with a taken host port: exit %d, stderr %q; want 'port is already allocated'", r.code, r.stderr)
+	}
+	q.mustRun(t, "--profile", "taken", "down", "-t", "0")
+	p.mustRun(t, "down", "-t", "0")
 }

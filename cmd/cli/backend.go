@@ -24,10 +24,6 @@ func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		if g.warnBuiltinNet {
-			g.warnBuiltinNet = false
-			fmt.Fprintln(g.stdio.Err, "berth: warning: the built-in runtime gives containers loopback-only networking for now: services cannot reach each other and ports are not published")
-		}
 		return b, func() { _ = b.Close() }, nil
 	default:
 		return nil, nil, fmt.Errorf("unknown backend %q: use engine or builtin", name)

@@ -56,9 +56,6 @@ type globals struct {
 	dryRun      bool
 	parallel    int
 	backendName string
-	// warnBuiltinNet asks backend to warn that the built-in runtime's
-	// networking is loopback-only (commands that start containers).
-	warnBuiltinNet bool
 
 	stdio Stdio
 	env   []string

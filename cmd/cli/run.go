@@ -43,7 +43,6 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
   berth run --rm -e DEBUG=1 --no-deps tests go test ./...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g.warnBuiltinNet = true
 			if o.tty && o.noTTY {
 				return errors.New("--tty and --no-TTY can't be used together")
 			}

@@ -62,7 +62,6 @@ service that is not.`,
   berth up --abort-on-container-exit --exit-code-from tests
   berth up --dry-run               # show the plan and why, change nothing`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g.warnBuiltinNet = true
 			return runUp(cmd.Context(), g, o, args)
 		},
 	}

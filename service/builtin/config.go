@@ -140,6 +140,14 @@ func (b *Backend) writeEtc(r *record, c *initConfig) error {
 	s := r.Spec
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	networked := s.NetworkMode == "" && len(r.Networks) > 0
+	if ip := primaryIP(r); networked && ip != "" {
+		names := s.Hostname
+		if s.Domainname != "" {
+			names = s.Hostname + "." + s.Domainname + " " + s.Hostname
+		}
+		hosts += ip + "\t" + names + "\n"
+	}
 	for _, h := range s.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
 		if i := strings.IndexByte(h, '='); i > 0 {
@@ -153,6 +161,13 @@ func (b *Backend) writeEtc(r *record, c *initConfig) error {
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil {
 		resolv = nil
+	}
+	if networked {
+		// The root's DNS server answers on the primary network's gateway,
+		// as docker's embedded server on 127.0.0.11.
+		if n, err := b.findNetwork(orderedNetworks(r)[0].A.ID); err == nil {
+			resolv = []byte("nameserver " + n.Gateway + "\noptions ndots:0\n")
+		}
 	}
 	if len(s.DNS)+len(s.DNSSearch)+len(s.DNSOptions) > 0 {
 		var sb strings.Builder

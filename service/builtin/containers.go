@@ -72,6 +72,7 @@ func (r *record) container(inspect bool) service.Container {
 		Command:  strings.Join(r.Process.Args, " "),
 		Created:  r.Created,
 		Networks: map[string]string{},
+		Ports:    r.State.Ports,
 	}
 	if inspect {
 		c.StartedAt, c.FinishedAt = r.State.StartedAt, r.State.FinishedAt
@@ -187,12 +188,12 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 		r.Spec.Hostname = id[:12]
 	}
 	if spec.NetworkMode == "" {
-		for _, ep := range spec.Networks {
+		for i, ep := range spec.Networks {
 			n, err := b.findNetwork(ep.Network)
 			if err != nil {
 				return "", fmt.Errorf("create container %s: %w", name, err)
 			}
-			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases}
+			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: i}
 		}
 	}
 	for _, m := range spec.Mounts {

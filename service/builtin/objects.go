@@ -17,6 +17,10 @@ type networkRecord struct {
 	service.Network
 	Spec    service.NetworkSpec
 	Created time.Time
+	// Subnet ("10.89.3.0/24") and Gateway (the bridge's address, where
+	// the network's DNS answers) of the network; Bridge is the Linux
+	// bridge's name.
+	Subnet, Gateway, Bridge string
 }
 
 func (b *Backend) networkPath(id string) string { return filepath.Join(b.root, "networks", id+".json") }
@@ -115,8 +119,9 @@ func (b *Backend) attached(network string, running bool) ([]string, error) {
 	return out, nil
 }
 
-// CreateNetwork implements service.Backend. Networks are records only for
-// now: containers get a loopback-only network namespace.
+// CreateNetwork implements service.Backend: a Linux bridge with an address
+// range, forwarding rules, and the root's DNS server answering on the
+// bridge's address.
 func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (string, error) {
 	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
 	if err != nil {
@@ -137,8 +142,17 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 		Network: service.Network{ID: newID(), Name: spec.Name, Driver: driver, Internal: spec.Internal, Labels: spec.Labels},
 		Spec:    spec, Created: time.Now().UTC(),
 	}
-	if err := writeJSON(b.networkPath(n.ID), n); err != nil {
+	n.Bridge = "bb-" + n.ID[:12]
+	if err := b.setUpNetwork(&n); err != nil {
+		b.tearDownNetwork(n)
 		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
+	}
+	if err := writeJSON(b.networkPath(n.ID), n); err != nil {
+		b.tearDownNetwork(n)
+		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
+	}
+	if err := b.ensureDNS(); err != nil {
+		return "", fmt.Errorf("create network %s: start its DNS server: %w", spec.Name, err)
 	}
 	return n.ID, nil
 }
@@ -163,6 +177,10 @@ func (b *Backend) RemoveNetwork(ctx context.Context, ref string) error {
 	}
 	if err := os.Remove(b.networkPath(n.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	b.tearDownNetwork(n)
+	if rest, err := b.networks(); err == nil && len(rest) == 0 {
+		b.stopDNS()
 	}
 	return nil
 }

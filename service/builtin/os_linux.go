@@ -1,6 +1,8 @@
 package builtin
 
 import (
+	"os"
+	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -9,3 +11,5 @@ import (
 func supportedOS() error { return nil }
 
 func unixSignalNum(name string) syscall.Signal { return unix.SignalNum(name) }
+
+func signalNotify(c chan os.Signal) { signal.Notify(c, syscall.SIGTERM, syscall.SIGINT) }

@@ -50,6 +50,14 @@ type process struct {
 type attachment struct {
 	ID      string
 	Aliases []string `json:",omitempty"`
+	// IP is the address, allocated at start (or asked for: Fixed);
+	// Prefix its length; MAC derived from it.
+	IP     string `json:",omitempty"`
+	Fixed  bool   `json:",omitempty"`
+	Prefix int    `json:",omitempty"`
+	MAC    string `json:",omitempty"`
+	// Order ranks the container's networks: 0 is the primary (eth0).
+	Order int
 }
 
 // runState is what the shim reports of the container's process.
@@ -75,6 +83,8 @@ type runState struct {
 	LogStart int64 `json:",omitempty"`
 	// Runs counts the runs since creation: attach uses it to see a new one.
 	Runs int `json:",omitempty"`
+	// Ports are the ports published by the current run.
+	Ports []service.Port `json:",omitempty"`
 }
 
 // active reports whether the state says a shim supervises the container.

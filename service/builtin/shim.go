@@ -43,6 +43,8 @@ func Dispatch(args []string) (code int, ok bool) {
 		return initMain(), true
 	case reaperCommand:
 		return reaperMain(args[2:]), true
+	case dnsCommand:
+		return dnsMain(args[2:]), true
 	}
 	return 0, false
 }
@@ -348,6 +350,7 @@ func (s *shim) supervise(report *os.File) {
 			r.State.ExitCode, r.State.OOMKilled = code, oom
 			r.State.FinishedAt = time.Now().UTC()
 			r.State.Pid, r.State.PidStart, r.State.Health = 0, 0, ""
+			r.State.Ports = nil
 			r.State.Restarts++
 			return nil
 		})
@@ -396,6 +399,7 @@ func (s *shim) finish(r *record, code int, errMsg string, more ...func(*runState
 		r.State.FinishedAt = time.Now().UTC()
 		r.State.Pid, r.State.PidStart, r.State.ShimPid, r.State.ShimStart = 0, 0, 0, 0
 		r.State.Health, r.State.FailingStreak = "", 0
+		r.State.Ports = nil
 		r.State.ManualStop = s.manual
 		r.State.OOMKilled = false
 		for _, f := range more {
@@ -424,11 +428,29 @@ func exitCodeOf(err error) int {
 
 // run is one run of a container's process.
 type run struct {
-	s      *shim
-	cmd    *exec.Cmd
-	output sync.WaitGroup
-	oom0   int64
-	cancel context.CancelFunc
+	s           *shim
+	cmd         *exec.Cmd
+	output      sync.WaitGroup
+	oom0        int64
+	cancel      context.CancelFunc
+	proxy       *proxy
+	proxyCancel context.CancelFunc
+}
+
+// unpublish stops the run's port forwarders.
+func (ru *run) unpublish() {
+	ru.proxy.close()
+	if ru.proxyCancel != nil {
+		ru.proxyCancel()
+	}
+}
+
+// primaryIP is the container's address on its first network.
+func primaryIP(r *record) string {
+	if nets := orderedNetworks(r); len(nets) > 0 {
+		return nets[0].A.IP
+	}
+	return ""
 }
 
 // start starts the container's process in its namespaces and returns once
@@ -437,6 +459,15 @@ func (s *shim) start() (*run, error) {
 	r, err := s.b.load(s.id)
 	if err != nil {
 		return nil, err
+	}
+	networked := r.Spec.NetworkMode == "" && len(r.Networks) > 0
+	if networked {
+		if err := s.b.allocateIPs(s.id); err != nil {
+			return nil, err
+		}
+		if r, err = s.b.load(s.id); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := s.b.initConfig(r)
 	if err != nil {
@@ -555,6 +586,24 @@ func (s *shim) start() (*run, error) {
 		ru.wait()
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
+	// The init waits for its config: plug its network namespace in and
+	// publish the ports first, so that the command starts connected.
+	pctx, pcancel := context.WithCancel(context.Background())
+	var prox *proxy
+	var ports []service.Port
+	if networked {
+		err = s.b.setUpEndpoints(r, cmd.Process.Pid)
+		if err == nil && len(r.Spec.Ports) > 0 {
+			prox, ports, err = publish(pctx, r.Spec.Ports, primaryIP(r))
+		}
+		if err != nil {
+			pcancel()
+			_ = cmd.Process.Kill()
+			ru.wait()
+			return nil, err
+		}
+	}
+	ru.proxy, ru.proxyCancel = prox, pcancel
 	err = json.NewEncoder(cfgW).Encode(cfg)
 	cfgW.Close()
 	msg, _ := io.ReadAll(stR)
@@ -564,6 +613,7 @@ func (s *shim) start() (*run, error) {
 		if stdinW != nil {
 			stdinW.Close()
 		}
+		ru.unpublish()
 		if len(msg) == 0 {
 			return nil, fmt.Errorf("the container's init exited (%d) before running the command", code)
 		}
@@ -582,9 +632,11 @@ func (s *shim) start() (*run, error) {
 		r.State.Health, r.State.FailingStreak = health, 0
 		r.State.LogStart = logStart
 		r.State.Runs++
+		r.State.Ports = ports
 		return nil
 	})
 	if err != nil {
+		ru.unpublish()
 		_ = cmd.Process.Kill()
 		ru.wait()
 		return nil, err
@@ -610,6 +662,7 @@ func (ru *run) wait() (code int, oom bool) {
 	if ru.cancel != nil {
 		ru.cancel()
 	}
+	ru.unpublish()
 	// The PID namespace died with its init, so every writer of the
 	// output pipes is gone: the copies end.
 	ru.output.Wait()
