@@ -4,8 +4,42 @@ package builtin
 
 import (
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/berthdev/berth/service"
 )
 
 func supportedOS() error { return fmt.Errorf("it runs on Linux only: %w", service.ErrUnsupported) }
+
+func unixSignalNum(string) syscall.Signal { return 0 }
+
+func (b *Backend) setUpNetwork(*networkRecord) error { return errLinuxOnly }
+func (b *Backend) tearDownNetwork(networkRecord)     {}
+func (b *Backend) ensureDNS() error                  { return errLinuxOnly }
+func (b *Backend) stopDNS()                          {}
+func (b *Backend) allocateIPs(string) error          { return errLinuxOnly }
+func (b *Backend) setUpEndpoints(*record, int) error { return errLinuxOnly }
+func dnsMain([]string) int                           { return 1 }
+func initMain() int                                  { return 1 }
+func reaperMain([]string) int                        { return 1 }
+func openPty() (*os.File, *os.File, error)           { return nil, nil, errLinuxOnly }
+func openInRoot(string, string) (*os.File, error)    { return nil, errLinuxOnly }
+
+type ptyReader struct{ f *os.File }
+
+func (p ptyReader) Read(b []byte) (int, error) { return p.f.Read(b) }
+func (p ptyReader) Close() error               { return p.f.Close() }
+
+func orderedNetworks(*record) []struct {
+	Name string
+	A    attachment
+} {
+	return nil
+}
+
+var errLinuxOnly = fmt.Errorf("the built-in runtime runs on Linux only: %w", service.ErrUnsupported)
+
+const dnsCommand = "__berth-dns"
+
+func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
