@@ -214,4 +214,3 @@ func (s *shim) start() (*run, error) {
 	s.b.emit(r, "start", 0)
 	return ru, nil
 }
-
