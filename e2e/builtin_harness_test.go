@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin"
+	"github.com/berthdev/berth/service/engine"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -217,6 +218,81 @@ func builtinLeftovers(root string) []string {
 		for _, cg := range cgs {
 			out = append(out, "cgroup "+cg)
 		}
+	}
+	return out
+}
+
+// newProjectFunc makes a test project on one backend.
+type newProjectFunc func(t *testing.T, files map[string]string) *testProject
+
+// onBothBackends runs fn as the subtests "engine" (the Docker engine) and
+// "builtin" (the built-in runtime, no engine), one table for the two.
+func onBothBackends(t *testing.T, fn func(t *testing.T, newP newProjectFunc)) {
+	t.Run("engine", func(t *testing.T) {
+		requireEngine(t)
+		fn(t, newProject)
+	})
+	t.Run("builtin", func(t *testing.T) {
+		fn(t, newBuiltinProject)
+	})
+}
+
+// backend returns an in-process view of the backend p runs on, to inspect
+// what berth made.
+func (p *testProject) backend(t *testing.T) service.Backend {
+	t.Helper()
+	if root := builtinRootOf(p); root != "" {
+		b, err := builtin.Open(builtin.Options{Root: root, Exe: berthBin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b, err := engine.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// inspect returns a container of p, by name, as its backend sees it.
+func (p *testProject) inspect(t *testing.T, name string) service.Container {
+	t.Helper()
+	c, err := p.backend(t).InspectContainer(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// leftovers lists the containers, networks and volumes of p's project.
+func (p *testProject) leftovers(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	b := p.backend(t)
+	f := service.Filter{Labels: map[string]string{service.LabelProject: p.name}, All: true}
+	var out []string
+	cs, err := b.ListContainers(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		out = append(out, "container "+c.Name)
+	}
+	ns, err := b.ListNetworks(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns {
+		out = append(out, "network "+n.Name)
+	}
+	vs, err := b.ListVolumes(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		out = append(out, "volume "+v.Name)
 	}
 	return out
 }

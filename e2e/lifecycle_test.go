@@ -37,9 +37,9 @@ services:
 		t.Fatalf("after start: %+v", ps)
 	}
 	before := p.ps(t)[p.name+"-a-1"].ID
-	started := startedAt(t, before)
+	started := p.startedAt(t, before)
 	p.mustRun(t, "restart", "a")
-	if p.ps(t)[p.name+"-a-1"].ID != before || startedAt(t, before) == started {
+	if p.ps(t)[p.name+"-a-1"].ID != before || p.startedAt(t, before) == started {
 		t.Errorf("restart did not restart a in place")
 	}
 	p.mustRun(t, "pause", "a")

@@ -82,16 +82,20 @@ func (p *testProject) writeFile(t *testing.T, name, content string) {
 	}
 }
 
-func startedAt(t *testing.T, id string) string {
+// startedAt is when a container of p last started.
+func (p *testProject) startedAt(t *testing.T, id string) time.Time {
 	t.Helper()
-	return docker(t, "inspect", "--format", "{{.State.StartedAt}}", id)
+	return p.inspect(t, id).StartedAt
 }
 
 // TestUpThreeTier is the main scenario: up, no-op up, a changed variable,
-// scale up and down, down -v.
+// scale up and down, down -v; on both backends.
 func TestUpThreeTier(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": threeTier("one")})
+	onBothBackends(t, testUpThreeTier)
+}
+
+func testUpThreeTier(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": threeTier("one")})
 
 	p.mustRun(t, "up", "-d", "--wait")
 	ps := p.ps(t)
@@ -111,13 +115,13 @@ func TestUpThreeTier(t *testing.T) {
 	if !strings.Contains(string(body), "hello from") {
 		t.Errorf("web answered %q", body)
 	}
-	// docker itself sees the compose labels and names
-	if got := docker(t, "inspect", "--format", `{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}}`, p.name+"-web-1"); got != "web 1" {
-		t.Errorf("labels of web-1: %q", got)
+	// the backend itself sees the compose labels and names
+	if l := p.inspect(t, p.name+"-web-1").Labels; l["com.docker.compose.service"]+" "+l["com.docker.compose.container-number"] != "web 1" {
+		t.Errorf("labels of web-1: %v", l)
 	}
 
 	// no-op: nothing recreated or restarted
-	apiStarted := startedAt(t, api.ID)
+	apiStarted := p.startedAt(t, api.ID)
 	if out := p.mustRun(t, "up", "-d", "--dry-run").stdout; !strings.Contains(out, "Nothing to do") {
 		t.Errorf("dry-run of a no-op up plans:\n%s", out)
 	}
@@ -128,7 +132,7 @@ func TestUpThreeTier(t *testing.T) {
 			t.Errorf("no-op up recreated %s", name)
 		}
 	}
-	if startedAt(t, api.ID) != apiStarted {
+	if p.startedAt(t, api.ID) != apiStarted {
 		t.Errorf("no-op up restarted api")
 	}
 
@@ -141,20 +145,20 @@ func TestUpThreeTier(t *testing.T) {
 	if len(p.ps(t)) != 3 || p.ps(t)[p.name+"-db-1"].ID != db.ID {
 		t.Fatalf("--dry-run changed something")
 	}
-	webStarted := startedAt(t, web.ID)
+	webStarted := p.startedAt(t, web.ID)
 	p.mustRun(t, "up", "-d", "--wait")
 	ps3 := p.ps(t)
 	if ps3[p.name+"-db-1"].ID == db.ID {
 		t.Errorf("db was not recreated")
 	}
-	if ps3[p.name+"-api-1"].ID != api.ID || startedAt(t, api.ID) == apiStarted {
+	if ps3[p.name+"-api-1"].ID != api.ID || p.startedAt(t, api.ID) == apiStarted {
 		t.Errorf("api should be kept but restarted (restart: true)")
 	}
-	if ps3[p.name+"-web-1"].ID != web.ID || startedAt(t, web.ID) != webStarted {
+	if ps3[p.name+"-web-1"].ID != web.ID || p.startedAt(t, web.ID) != webStarted {
 		t.Errorf("web should be left alone")
 	}
-	if got := docker(t, "inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", p.name+"-db-1"); !strings.Contains(got, "DB_MODE=two") {
-		t.Errorf("db env: %s", got)
+	if got := p.mustRun(t, "exec", "-T", "db", "sh", "-c", "echo $DB_MODE").stdout; got != "two\n" {
+		t.Errorf("db env DB_MODE = %q, want two", got)
 	}
 
 	// scale 1 → 3 → 1, keeping the low numbers
@@ -172,19 +176,19 @@ func TestUpThreeTier(t *testing.T) {
 	}
 
 	p.mustRun(t, "down", "-v")
-	label := "label=com.docker.compose.project=" + p.name
-	for _, kind := range [][]string{{"ps", "-aq"}, {"network", "ls", "-q"}, {"volume", "ls", "-q"}} {
-		if out := docker(t, append(kind, "--filter", label)...); out != "" {
-			t.Errorf("docker %s after down -v: %s", kind[0], out)
-		}
+	if left := p.leftovers(t); len(left) > 0 {
+		t.Errorf("after down -v: %v", left)
 	}
 	// down again: nothing to do, no error
 	p.mustRun(t, "down", "-v")
 }
 
 func TestRun(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+	onBothBackends(t, testRun)
+}
+
+func testRun(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
 services:
   tool:
     image: %s
@@ -204,14 +208,18 @@ services:
 	if r.stdout != "65534\n" {
 		t.Errorf("run -u nobody: %q", r.stdout)
 	}
-	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.name); out != "" {
-		t.Errorf("run --rm left containers: %s", out)
+	p.mustRun(t, "down")
+	if left := p.leftovers(t); len(left) > 0 {
+		t.Errorf("run --rm, then down, left %v", left)
 	}
 }
 
 func TestExitCodeFrom(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+	onBothBackends(t, testExitCodeFrom)
+}
+
+func testExitCodeFrom(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
 services:
   server:
     image: %[1]s
@@ -232,11 +240,15 @@ services:
 	if ps := p.ps(t); len(ps) != 0 {
 		t.Errorf("containers still running after the abort: %+v", ps)
 	}
+	p.mustRun(t, "down")
 }
 
 func TestUpWaitUnhealthy(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+	onBothBackends(t, testUpWaitUnhealthy)
+}
+
+func testUpWaitUnhealthy(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
 services:
   db:
     image: %[1]s
@@ -266,11 +278,15 @@ services:
 	if e, ok := p.ps(t, "-a")[p.name+"-app-1"]; ok && e.State == "running" {
 		t.Errorf("app started although its dependency is unhealthy")
 	}
+	p.mustRun(t, "down", "-t", "0")
 }
 
 func TestUpWaitHealthy(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+	onBothBackends(t, testUpWaitHealthy)
+}
+
+func testUpWaitHealthy(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
 services:
   init:
     image: %[1]s
@@ -295,6 +311,7 @@ services:
 	if ps[p.name+"-app-1"].State != "running" || ps[p.name+"-db-1"].Health != "healthy" || ps[p.name+"-init-1"].State != "exited" {
 		t.Errorf("after up --wait: %+v", ps)
 	}
+	p.mustRun(t, "down", "-t", "0")
 }
 
 // TestCtrlC sends SIGINT to an attached up: the services stop and the exit

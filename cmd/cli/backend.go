@@ -3,16 +3,19 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"time"
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin"
 	"github.com/berthdev/berth/service/engine"
 )
 
-// backend opens the runtime --backend or BERTH_BACKEND names. The default
-// is the Docker engine.
+// backend opens the runtime --backend or BERTH_BACKEND names; by default
+// the Docker engine when one answers, else the built-in runtime.
 func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) {
-	switch name := g.backendKind(); name {
+	name, _ := g.backendKind()
+	switch name {
 	case "engine":
 		b, err := engine.New(ctx)
 		if err != nil {
@@ -30,18 +33,34 @@ func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) 
 	}
 }
 
-// backendKind is the backend's canonical name.
-func (g *globals) backendKind() string {
-	name := g.backendName
+// backendKind returns the backend's canonical name and why it is the one:
+// --backend, else BERTH_BACKEND, else the engine when DOCKER_HOST is set
+// or the default socket accepts a connection, else builtin.
+func (g *globals) backendKind() (name, why string) {
+	name, why = g.backendName, "--backend"
 	if name == "" {
-		name = g.getenv("BERTH_BACKEND")
+		name, why = g.getenv("BERTH_BACKEND"), "BERTH_BACKEND"
 	}
 	switch name {
-	case "", "auto", "engine", "docker":
-		return "engine"
+	case "engine", "docker":
+		return "engine", why
+	case "", "auto":
+	default:
+		return name, why
 	}
-	return name
+	if h := g.getenv("DOCKER_HOST"); h != "" {
+		return "engine", "DOCKER_HOST is " + h
+	}
+	c, err := net.DialTimeout("unix", defaultEngineSocket, time.Second)
+	if err == nil {
+		c.Close()
+		return "engine", "a Docker engine answers at " + defaultEngineSocket
+	}
+	return "builtin", "no Docker engine answers at " + defaultEngineSocket
 }
+
+// defaultEngineSocket is where the Docker engine listens by default.
+const defaultEngineSocket = "/var/run/docker.sock"
 
 // builtin opens the built-in runtime at BERTH_ROOT (default
 // /var/lib/berth).

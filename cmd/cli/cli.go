@@ -155,7 +155,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 	pf.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
 	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
 	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
-	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (a Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (default: BERTH_BACKEND, else engine); builtin keeps its state in BERTH_ROOT (default /var/lib/berth)")
+	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (the Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (berth's own, state in BERTH_ROOT, default /var/lib/berth); default: BERTH_BACKEND, else engine when one answers, else builtin")
 	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
 	_ = f.MarkHidden("workdir")
 

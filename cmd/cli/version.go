@@ -21,14 +21,19 @@ func newVersionCmd(g *globals) *cobra.Command {
 			case short:
 				fmt.Fprintln(w, version)
 			case format == "json":
+				backend, why := g.backendKind()
 				return json.NewEncoder(w).Encode(map[string]string{
-					"version":   version,
-					"goVersion": runtime.Version(),
-					"os":        runtime.GOOS,
-					"arch":      runtime.GOARCH,
+					"version":       version,
+					"goVersion":     runtime.Version(),
+					"os":            runtime.GOOS,
+					"arch":          runtime.GOARCH,
+					"backend":       backend,
+					"backendReason": why,
 				})
 			case format == "" || format == "pretty":
+				backend, why := g.backendKind()
 				fmt.Fprintf(w, "berth version %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(w, "backend: %s (%s)\n", backend, why)
 			default:
 				return fmt.Errorf("unsupported format %q: use pretty or json", format)
 			}
