@@ -3,11 +3,14 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/service"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -398,4 +401,48 @@ func TestBuiltinNetworks(t *testing.T) {
 	}
 	q.mustRun(t, "--profile", "taken", "down", "-t", "0")
 	p.mustRun(t, "down", "-t", "0")
+}
+
+// TestBuiltinVolumes checks volumes on the built-in runtime: a new named
+// volume is filled from the image, an anonymous volume survives a
+// recreate, a bind mount is shared with the host (read-only when asked),
+// and down -v removes both volumes.
+func TestBuiltinVolumes(t *testing.T) {
+	compose := func(mode string) string {
+		return `services:
+  app:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    environment: {MODE: ` + mode + `}
+    stop_signal: SIGKILL
+    volumes:
+      - etc:/etc
+      - /scratch
+      - ./shared:/shared
+      - ./shared:/ro:ro
+volumes:
+  etc: {}
+`
+	}
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": compose("one"), "shared/from-host.txt": "host\n"})
+	p.mustRun(t, "up", "-d")
+	if out := p.mustRun(t, "exec", "-T", "app", "sh", "-c", "grep -c nobody /etc/passwd; cat /shared/from-host.txt; echo kept > /scratch/f; echo new > /shared/from-container.txt; touch /ro/x 2>/dev/null || echo read-only").stdout; out != "1\nhost\nread-only\n" {
+		t.Errorf("volumes in the container: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.dir, "shared", "from-container.txt")); err != nil || string(b) != "new\n" {
+		t.Errorf("bind mount seen from the host: %q, %v", b, err)
+	}
+	p.writeFile(t, "compose.yaml", compose("two"))
+	p.mustRun(t, "up", "-d")
+	if out := p.mustRun(t, "exec", "-T", "app", "sh", "-c", "echo $MODE; cat /scratch/f").stdout; out != "two\nkept\n" {
+		t.Errorf("after a recreate: %q, want the new env and the anonymous volume's file", out)
+	}
+	vols, err := p.backend(t).ListVolumes(t.Context(), service.Filter{})
+	if err != nil || len(vols) != 2 {
+		t.Errorf("volumes before down -v: %v, %v; want the named and the anonymous one", vols, err)
+	}
+	p.mustRun(t, "down", "-v", "-t", "0")
+	if vols, err := p.backend(t).ListVolumes(t.Context(), service.Filter{}); err != nil || len(vols) != 0 {
+		t.Errorf("volumes after down -v: %v, %v; want none", vols, err)
+	}
 }

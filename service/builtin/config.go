@@ -50,6 +50,9 @@ type initMount struct {
 	Data     string
 	// Propagation is the bind's propagation ("rprivate" when empty).
 	Propagation string
+	// Populate fills an empty volume with what the image has at Target
+	// before mounting it, as docker does.
+	Populate bool
 }
 
 // initConfig builds a container's init configuration and writes the files
@@ -116,7 +119,7 @@ func (b *Backend) mount(m service.Mount) (initMount, error) {
 		if err != nil {
 			return im, err
 		}
-		im.Type, im.Source = service.MountBind, v.Mountpoint
+		im.Type, im.Source, im.Populate = service.MountBind, v.Mountpoint, !m.NoCopy && m.Subpath == ""
 		if m.Subpath != "" {
 			im.Source = filepath.Join(v.Mountpoint, filepath.Clean("/"+m.Subpath))
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -196,11 +197,38 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: i}
 		}
 	}
-	for _, m := range spec.Mounts {
-		if m.Type == service.MountVolume && m.Source != "" {
-			if _, err := b.InspectVolume(ctx, m.Source); err != nil {
-				return "", fmt.Errorf("create container %s: %w", name, err)
+	// Anonymous volumes: those the spec asks for with no name, and the
+	// image's VOLUMEs nothing else is mounted at, as docker makes them.
+	for _, v := range img.Config.Volumes {
+		covered := false
+		for _, m := range r.Spec.Mounts {
+			covered = covered || path.Clean(m.Target) == path.Clean(v)
+		}
+		if !covered {
+			r.Spec.Mounts = append(r.Spec.Mounts, service.Mount{Type: service.MountVolume, Target: v})
+		}
+	}
+	var anonymous []string
+	for i, m := range r.Spec.Mounts {
+		if m.Type != service.MountVolume {
+			continue
+		}
+		if m.Source == "" {
+			v, err := b.CreateVolume(ctx, service.VolumeSpec{Name: newID(), Labels: map[string]string{labelAnonymous: ""}})
+			if err != nil {
+				return "", fmt.Errorf("create container %s: anonymous volume at %s: %w", name, m.Target, err)
 			}
+			r.Spec.Mounts[i].Source = v.Name
+			anonymous = append(anonymous, v.Name)
+			continue
+		}
+		if _, err := b.InspectVolume(ctx, m.Source); err != nil {
+			return "", fmt.Errorf("create container %s: %w", name, err)
+		}
+	}
+	dropAnonymous := func() {
+		for _, v := range anonymous {
+			_ = b.RemoveVolume(context.WithoutCancel(ctx), v, true)
 		}
 	}
 
@@ -210,16 +238,19 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 	}
 	defer unlock()
 	if other, err := b.resolve(name); err == nil {
+		dropAnonymous()
 		return "", fmt.Errorf("create container %s: the name is already in use by container %s: %w", name, other[:12], service.ErrConflict)
 	}
 	dir := b.containerDir(id)
 	for _, d := range []string{"upper", "work", "merged"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			dropAnonymous()
 			return "", fmt.Errorf("create container %s: %w", name, err)
 		}
 	}
 	if err := writeJSON(b.recordPath(id), r); err != nil {
 		os.RemoveAll(dir)
+		dropAnonymous()
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
 	b.emit(r, "create", 0)
@@ -233,11 +264,6 @@ func checkSpec(spec service.ContainerSpec) error {
 	case mode == "", mode == "none", mode == "host", mode == "bridge", mode == "default":
 	default:
 		return fmt.Errorf("network_mode %q is not supported by the built-in runtime yet: %w", mode, service.ErrUnsupported)
-	}
-	for _, m := range spec.Mounts {
-		if m.Type == service.MountVolume && m.Source == "" {
-			return fmt.Errorf("anonymous volume at %s: not supported by the built-in runtime yet: %w", m.Target, service.ErrUnsupported)
-		}
 	}
 	if d := spec.LogDriver; d != "" && d != "json-file" && d != "local" {
 		return fmt.Errorf("logging driver %q: the built-in runtime writes json-file logs only: %w", d, service.ErrUnsupported)
@@ -467,8 +493,27 @@ func (b *Backend) RemoveContainer(ctx context.Context, ref string, opts service.
 			return fmt.Errorf("remove container %s: %w", r.Name, err)
 		}
 	}
-	return b.destroy(r.ID)
+	if err := b.destroy(r.ID); err != nil {
+		return err
+	}
+	if opts.Volumes {
+		for _, m := range r.Spec.Mounts {
+			if m.Type != service.MountVolume {
+				continue
+			}
+			if v, err := b.volume(m.Source); err == nil {
+				if _, anon := v.Labels[labelAnonymous]; anon {
+					_ = b.RemoveVolume(ctx, v.Name, false)
+				}
+			}
+		}
+	}
+	return nil
 }
+
+// labelAnonymous marks the volumes the runtime made for a container's
+// anonymous mounts, as the engine does.
+const labelAnonymous = "com.docker.volume.anonymous"
 
 // destroy deletes a stopped container's files.
 func (b *Backend) destroy(id string) error {

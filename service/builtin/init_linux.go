@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -145,6 +148,11 @@ func (c *initConfig) setupRoot() error {
 			st, serr := os.Stat(mt.Source)
 			if serr != nil {
 				return fmt.Errorf("mount %s: %w", mt.Target, serr)
+			}
+			if mt.Populate {
+				if err := populate(c.Merged, mt.Target, mt.Source); err != nil {
+					return fmt.Errorf("volume at %s: fill it from the image: %w", mt.Target, err)
+				}
 			}
 			err = m.bind(mt.Source, mt.Target, !st.IsDir(), mt.ReadOnly, mt.Propagation)
 		}
@@ -375,6 +383,24 @@ func (m *mounter) harden() error {
 }
 
 func procFd(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// populate copies what the image has at target (resolved in root) into the
+// volume directory vol when vol is empty.
+func populate(root, target, vol string) error {
+	ents, err := os.ReadDir(vol)
+	if err != nil || len(ents) > 0 {
+		return err
+	}
+	ctx := context.Background()
+	rc, err := archive.Archive(ctx, root, path.Clean("/"+target)+"/.")
+	if errors.Is(err, service.ErrNotFound) {
+		return nil // nothing there in the image
+	} else if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return archive.Extract(ctx, vol, "/", rc)
+}
 
 // enter drops to the container's user and capabilities and execs its
 // command. It returns only on failure.
