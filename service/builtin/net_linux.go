@@ -365,3 +365,65 @@ func (b *Backend) plug(h *netlink.Handle, ns netns.NsHandle, r *record, name str
 	}
 	return nil
 }
+
+// hotPlug connects a running container to one more network.
+func (b *Backend) hotPlug(id, network string) error {
+	if err := b.allocateIPs(id); err != nil {
+		return err
+	}
+	r, err := b.load(id)
+	if err != nil {
+		return err
+	}
+	a, ok := r.Networks[network]
+	if !ok || r.State.Pid == 0 {
+		return nil
+	}
+	ns, err := netns.GetFromPid(r.State.Pid)
+	if err != nil {
+		return fmt.Errorf("network namespace of %s: %w", r.Name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "eth") {
+			n++
+		}
+	}
+	return b.plug(h, ns, r, network, a, fmt.Sprintf("eth%d", n), false)
+}
+
+// hotUnplug removes a running container's endpoint with address ip.
+func (b *Backend) hotUnplug(r *record, ip string) error {
+	ns, err := netns.GetFromPid(r.State.Pid)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if a.IP.String() == ip {
+			if l, err := h.LinkByIndex(a.LinkIndex); err == nil {
+				return h.LinkDel(l)
+			}
+		}
+	}
+	return nil
+}

@@ -195,14 +195,22 @@ func (b *Backend) ConnectNetwork(ctx context.Context, network, container string,
 	if err != nil {
 		return err
 	}
-	_, err = b.update(id, func(r *record) error {
+	r, err := b.update(id, func(r *record) error {
 		if _, ok := r.Networks[n.Name]; ok {
 			return fmt.Errorf("connect %s to %s: already attached: %w", r.Name, n.Name, service.ErrConflict)
 		}
-		r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases}
+		r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: len(r.Networks)}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	if r.State.Status == service.StateRunning && r.Spec.NetworkMode == "" {
+		if err := b.hotPlug(id, n.Name); err != nil {
+			return fmt.Errorf("connect %s to %s: %w", r.Name, n.Name, err)
+		}
+	}
+	return nil
 }
 
 // DisconnectNetwork implements service.Backend.
@@ -215,14 +223,25 @@ func (b *Backend) DisconnectNetwork(ctx context.Context, network, container stri
 	if err != nil {
 		return err
 	}
-	_, err = b.update(id, func(r *record) error {
-		if _, ok := r.Networks[n.Name]; !ok {
+	var ip string
+	r, err := b.update(id, func(r *record) error {
+		a, ok := r.Networks[n.Name]
+		if !ok {
 			return fmt.Errorf("disconnect %s from %s: not attached: %w", r.Name, n.Name, service.ErrNotFound)
 		}
+		ip = a.IP
 		delete(r.Networks, n.Name)
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	if r.State.Status == service.StateRunning && ip != "" {
+		if err := b.hotUnplug(r, ip); err != nil {
+			return fmt.Errorf("disconnect %s from %s: %w", r.Name, n.Name, err)
+		}
+	}
+	return nil
 }
 
 // volumeRecord is volumes/<name>/volume.json.

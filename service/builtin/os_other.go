@@ -43,3 +43,6 @@ var errLinuxOnly = fmt.Errorf("the built-in runtime runs on Linux only: %w", ser
 const dnsCommand = "__berth-dns"
 
 func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
+
+func (b *Backend) hotPlug(string, string) error    { return errLinuxOnly }
+func (b *Backend) hotUnplug(*record, string) error { return errLinuxOnly }
