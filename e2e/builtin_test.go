@@ -92,6 +92,10 @@ func TestBuiltinProject(t *testing.T) {
 	if out := p.mustRun(t, "exec", "-T", "web", "sh", "-c", "echo $GREETING from $(hostname) in $(pwd)").stdout; !strings.HasPrefix(out, "hello from ") || !strings.HasSuffix(out, " in /\n") {
 		t.Errorf("exec = %q, want %q", out, "hello from <hostname> in /")
 	}
+	// exec on a terminal (as docker compose exec by default)
+	if out := p.mustRun(t, "exec", "-t", "web", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo terminal").stdout; out != "terminal\r\n" {
+		t.Errorf("exec on a terminal = %q, want %q", out, "terminal\r\n")
+	}
 	if r := p.run("exec", "-T", "web", "sh", "-c", "exit 5"); r.code != 5 {
 		t.Errorf("exec exit 5: exit %d\n%s", r.code, r.stderr)
 	}

@@ -280,7 +280,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 
 func newExecCmd(g *globals) *cobra.Command {
 	var (
-		detach, noTTY, privileged bool
+		detach, noTTY, forceTTY, interactive, privileged bool
 		env                       []string
 		user, workdir             string
 		index                     int
@@ -316,9 +316,9 @@ func newExecCmd(g *globals) *cobra.Command {
 			if target == nil {
 				return fmt.Errorf("service %q is not running (no container with index %d)", args[0], index)
 			}
-			tty := false
+			tty := forceTTY && !noTTY
 			if f, ok := g.stdio.Out.(*os.File); ok && !noTTY {
-				tty = term.IsTerminal(int(f.Fd()))
+				tty = tty || term.IsTerminal(int(f.Fd()))
 			}
 			var envs []string
 			for _, e := range env {
@@ -333,7 +333,7 @@ func newExecCmd(g *globals) *cobra.Command {
 			}
 			spec := service.ExecSpec{Cmd: args[1:], Env: envs, User: user, WorkingDir: workdir, Privileged: privileged, Tty: tty, Detach: detach}
 			var stdin = g.stdio.In
-			if detach {
+			if detach || !interactive {
 				stdin = nil
 			}
 			if tty && !detach {
@@ -353,7 +353,9 @@ func newExecCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVarP(&detach, "detach", "d", false, "Run the command in the background")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY (the default when standard output is not a terminal)")
+	f.BoolVarP(&forceTTY, "tty", "t", false, "Allocate a pseudo-TTY even when standard output is not a terminal")
+	f.BoolVarP(&interactive, "interactive", "i", true, "Keep standard input open (--interactive=false closes it)")
 	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process")
 	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
 	f.StringVarP(&user, "user", "u", "", "Run the command as this user")

@@ -39,6 +39,9 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	if spec.Tty && !spec.Detach {
+		return b.execTTY(r, cmd, stdin, stdout)
+	}
 	if spec.Detach {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 		if err := cmd.Start(); err != nil {
@@ -73,6 +76,38 @@ func exitStatus(ps *os.ProcessState) int {
 		}
 	}
 	return 137
+}
+
+// execTTY runs cmd on a new terminal, copying stdin to it and its output
+// to stdout.
+func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.Writer) (int, error) {
+	master, slave, err := openPty()
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %s: allocate a terminal: %w", r.Name, err)
+	}
+	defer master.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	setCtty(cmd)
+	err = cmd.Start()
+	slave.Close()
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
+	}
+	if stdin != nil {
+		go func() { _, _ = io.Copy(master, stdin) }()
+	}
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(stdout, ptyReader{master}); close(done) }()
+	err = cmd.Wait()
+	<-done
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitStatus(ee.ProcessState), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
+	}
+	return 0, nil
 }
 
 // nsenter prepares the command that runs spec in r's namespaces, as the

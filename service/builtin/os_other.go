@@ -5,6 +5,7 @@ package builtin
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"github.com/berthdev/berth/service"
@@ -46,3 +47,5 @@ func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
 
 func (b *Backend) hotPlug(string, string) error    { return errLinuxOnly }
 func (b *Backend) hotUnplug(*record, string) error { return errLinuxOnly }
+
+func setCtty(*exec.Cmd) {}

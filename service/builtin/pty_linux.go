@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -49,3 +50,9 @@ func (p ptyReader) Read(b []byte) (int, error) {
 }
 
 func (p ptyReader) Close() error { return p.f.Close() }
+
+// setCtty makes the command's stdin its controlling terminal, in a new
+// session.
+func setCtty(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
