@@ -281,9 +281,9 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 func newExecCmd(g *globals) *cobra.Command {
 	var (
 		detach, noTTY, forceTTY, interactive, privileged bool
-		env                       []string
-		user, workdir             string
-		index                     int
+		env                                              []string
+		user, workdir                                    string
+		index                                            int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
