@@ -64,6 +64,7 @@ func publish(ctx context.Context, bindings []service.PortBinding, target string)
 			p.close()
 			host := hostIPOr(pb.HostIP)
 			if errors.Is(lastErr, syscall.EADDRINUSE) {
+				//lint:ignore ST1005 docker's own message, which scripts match
 				return nil, nil, fmt.Errorf("Bind for %s:%s failed: port is already allocated", host, pb.HostPort)
 			}
 			return nil, nil, fmt.Errorf("publish %s:%s->%d/%s: %w", host, pb.HostPort, pb.ContainerPort, proto, lastErr)
