@@ -450,3 +450,22 @@ volumes:
 		t.Errorf("volumes after down -v: %v, %v; want none", vols, err)
 	}
 }
+
+// TestBuiltinNetworkModeService checks network_mode: service:web: the
+// sidecar shares web's network namespace (web's server on localhost).
+func TestBuiltinNetworkModeService(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: berth-test/busybox
+    command: ["sh", "-c", "mkdir -p /www && echo shared > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  sidecar:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    network_mode: service:web
+`})
+	p.mustRun(t, "up", "-d")
+	if out := p.mustRun(t, "exec", "-T", "sidecar", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/").stdout; out != "shared\n" {
+		t.Errorf("sidecar fetching web on localhost: %q", out)
+	}
+	p.mustRun(t, "down", "-t", "0")
+}

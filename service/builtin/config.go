@@ -36,9 +36,12 @@ type initConfig struct {
 	// Init runs InitBinary (this berth binary) as PID 1, reaping zombies.
 	Init       bool
 	InitBinary string
-	Rlimits    []service.Ulimit
-	Sysctls    map[string]string
-	ShmSize    int64
+	// JoinNetNS: fd 5 is the network namespace to join (network_mode
+	// container:).
+	JoinNetNS bool
+	Rlimits   []service.Ulimit
+	Sysctls   map[string]string
+	ShmSize   int64
 }
 
 // initMount is a mount in the container.
@@ -90,6 +93,13 @@ func (b *Backend) initConfig(r *record) (*initConfig, error) {
 	}
 	if err := b.writeEtc(r, c); err != nil {
 		return nil, err
+	}
+	if other, ok := strings.CutPrefix(s.NetworkMode, "container:"); ok {
+		// The network's files are the other container's, as docker shares
+		// them.
+		for _, f := range []string{"hosts", "resolv.conf"} {
+			c.EtcFiles[f] = b.containerFile(other, f)
+		}
 	}
 	for _, m := range s.Mounts {
 		im, err := b.mount(m)

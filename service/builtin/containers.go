@@ -188,6 +188,15 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 	if r.Spec.Hostname == "" {
 		r.Spec.Hostname = id[:12]
 	}
+	if other, ok := strings.CutPrefix(spec.NetworkMode, "container:"); ok {
+		o, err := b.get(other)
+		if err != nil {
+			return "", fmt.Errorf("create container %s: network_mode %s: %w", name, spec.NetworkMode, err)
+		}
+		// Docker records the container by ID and gives the joiner its
+		// hostname.
+		r.Spec.NetworkMode, r.Spec.Hostname = "container:"+o.ID, o.Spec.Hostname
+	}
 	if spec.NetworkMode == "" {
 		for i, ep := range spec.Networks {
 			n, err := b.findNetwork(ep.Network)
@@ -261,7 +270,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 // silently running something else.
 func checkSpec(spec service.ContainerSpec) error {
 	switch mode := spec.NetworkMode; {
-	case mode == "", mode == "none", mode == "host", mode == "bridge", mode == "default":
+	case mode == "", mode == "none", mode == "host", mode == "bridge", mode == "default", strings.HasPrefix(mode, "container:"):
 	default:
 		return fmt.Errorf("network_mode %q is not supported by the built-in runtime yet: %w", mode, service.ErrUnsupported)
 	}

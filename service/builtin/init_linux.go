@@ -37,6 +37,15 @@ func initMain() int {
 		return fail(128, fmt.Errorf("container init: read config: %w", err))
 	}
 	cfgFile.Close()
+	if c.JoinNetNS {
+		// Namespaces are per thread: this one does everything from here
+		// on, the exec included.
+		runtime.LockOSThread()
+		if err := unix.Setns(5, unix.CLONE_NEWNET); err != nil {
+			return fail(128, fmt.Errorf("join the network namespace: %w", err))
+		}
+		unix.Close(5)
+	}
 	unix.Umask(0)
 	if err := c.setupRoot(); err != nil {
 		return fail(128, err)

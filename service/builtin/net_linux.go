@@ -427,3 +427,19 @@ func (b *Backend) hotUnplug(r *record, ip string) error {
 	}
 	return nil
 }
+
+// netnsOf opens the network namespace of a running container.
+func (b *Backend) netnsOf(ref string) (*os.File, error) {
+	o, err := b.get(ref)
+	if err != nil {
+		return nil, fmt.Errorf("network_mode container:%s: %w", ref, err)
+	}
+	if o.State.Status != service.StateRunning || !alive(o.State.Pid, o.State.PidStart) {
+		return nil, fmt.Errorf("network_mode container:%s: it is not running: %w", o.Name, service.ErrConflict)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", o.State.Pid))
+	if err != nil {
+		return nil, fmt.Errorf("network_mode container:%s: %w", o.Name, err)
+	}
+	return f, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -101,7 +102,19 @@ func (s *shim) start() (*run, error) {
 	}
 
 	flags := uintptr(syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
-	if r.Spec.NetworkMode != "host" {
+	extra := []*os.File{cfgR, stW}
+	switch mode := r.Spec.NetworkMode; {
+	case mode == "host":
+	case strings.HasPrefix(mode, "container:"):
+		// The init joins the other container's network namespace (fd 5).
+		nsf, err := s.b.netnsOf(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return nil, err
+		}
+		closeAfter = append(closeAfter, nsf)
+		extra = append(extra, nsf)
+		cfg.JoinNetNS = true
+	default:
 		flags |= syscall.CLONE_NEWNET
 	}
 	logStart := s.log.size()
@@ -113,7 +126,7 @@ func (s *shim) start() (*run, error) {
 		Stdin:      stdin,
 		Stdout:     outW,
 		Stderr:     errW,
-		ExtraFiles: []*os.File{cfgR, stW},
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  syscall.SIGKILL,
