@@ -92,3 +92,29 @@ func TestDNSAnswer(t *testing.T) {
 		t.Errorf("answer body = %v, want A 10.89.1.2", m.Answers[0].Body)
 	}
 }
+
+// FuzzDNSAnswer feeds the DNS server arbitrary packets, as anything on a
+// network may send: it must never panic, and what it answers must parse.
+func FuzzDNSAnswer(f *testing.F) {
+	q := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7})
+	_ = q.StartQuestions()
+	_ = q.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("web."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	seed, _ := q.Finish()
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c})
+	b := &Backend{root: f.TempDir()}
+	for _, d := range []string{"containers", "networks"} {
+		_ = os.MkdirAll(filepath.Join(b.root, d), 0o755)
+	}
+	s := &dnsServer{b: b} // no upstream: nothing is forwarded
+	f.Fuzz(func(t *testing.T, packet []byte) {
+		resp := s.answer(packet, "10.89.1.5", "10.89.1.1")
+		if resp != nil {
+			var m dnsmessage.Message
+			if err := m.Unpack(resp); err != nil {
+				t.Fatalf("the answer does not parse: %v", err)
+			}
+		}
+	})
+}
