@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/docker/go-units"
 )
 
 // maxLogLine is where a line without a newline is cut into log entries, as
@@ -30,29 +30,77 @@ type logEntry struct {
 }
 
 // jsonLog is the writer side of a container's json-file log, owned by its
-// shim.
+// shim. With max-size, the log is rotated as docker's json-file driver
+// does: path.1 ... path.<max-file - 1> hold the older parts.
 type jsonLog struct {
-	mu sync.Mutex
-	f  *os.File
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	n       int64 // the current file's size
+	maxSize int64
+	maxFile int
 }
 
-func openLog(path string, _ map[string]string) (*jsonLog, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
+// openLog opens a container's log with docker's json-file options
+// (max-size: "10m", "1g", ...; max-file: a count, default 1).
+func openLog(path string, opts map[string]string) (*jsonLog, error) {
+	l := &jsonLog{path: path, maxFile: 1}
+	if v := opts["max-size"]; v != "" && v != "-1" {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("logging option max-size %q: not a size", v)
+		}
+		l.maxSize = n
+	}
+	if v := opts["max-file"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("logging option max-file %q: not a count of at least 1", v)
+		}
+		l.maxFile = n
+	}
+	if err := l.open(); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	return &jsonLog{f: f}, nil
+	return l, nil
+}
+
+func (l *jsonLog) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.n = f, st.Size()
+	return nil
+}
+
+// rotate starts a new file, keeping max-file - 1 older ones.
+func (l *jsonLog) rotate() {
+	l.f.Close()
+	if l.maxFile > 1 {
+		for i := l.maxFile - 1; i > 1; i-- {
+			_ = os.Rename(fmt.Sprintf("%s.%d", l.path, i-1), fmt.Sprintf("%s.%d", l.path, i))
+		}
+		_ = os.Rename(l.path, l.path+".1")
+	} else {
+		// A new file, not a truncation: readers notice the change.
+		_ = os.Remove(l.path)
+	}
+	if err := l.open(); err != nil {
+		l.f, _ = os.Open(os.DevNull)
+	}
 }
 
 // size is the log's current length.
 func (l *jsonLog) size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st, err := l.f.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
+	return l.n
 }
 
 // copy logs r, line by line, as stream, until EOF; it closes r.
@@ -76,8 +124,86 @@ func (l *jsonLog) write(stream string, line []byte) {
 		return
 	}
 	l.mu.Lock()
-	_, _ = l.f.Write(append(b, '\n'))
+	n, _ := l.f.Write(append(b, '\n'))
+	l.n += int64(n)
+	if l.maxSize > 0 && l.n >= l.maxSize {
+		l.rotate()
+	}
 	l.mu.Unlock()
+}
+
+// logCursor reads a container's log across rotations: it starts with the
+// older files (when asked), and, following, moves to the new file when the
+// current one is replaced.
+type logCursor struct {
+	path string
+	f    *os.File
+	rd   *bufio.Reader
+	// older are the rotated files still to read, oldest first.
+	older []string
+}
+
+// openCursor opens the log at path; with all, the rotated parts first.
+func openCursor(path string, all bool, offset int64) (*logCursor, error) {
+	c := &logCursor{path: path}
+	if all {
+		for i := 1; ; i++ {
+			p := fmt.Sprintf("%s.%d", path, i)
+			if !exists(p) {
+				break
+			}
+			c.older = append([]string{p}, c.older...)
+		}
+	}
+	first := path
+	if len(c.older) > 0 {
+		first, c.older = c.older[0], append(c.older[1:], path)
+		offset = 0
+	} else {
+		c.older = nil
+	}
+	f, err := os.OpenFile(first, os.O_RDONLY|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	c.f, c.rd = f, bufio.NewReader(f)
+	return c, nil
+}
+
+func (c *logCursor) Close() error { return c.f.Close() }
+
+// read calls fn for each complete entry there is now, moving on to the
+// next file at the end of one that is not the live log any more.
+func (c *logCursor) read(fn func(logEntry) error) error {
+	for {
+		if err := readEntries(c.rd, fn); err != nil {
+			return err
+		}
+		next := ""
+		switch {
+		case len(c.older) > 0:
+			next, c.older = c.older[0], c.older[1:]
+		default:
+			cur, err1 := c.f.Stat()
+			live, err2 := os.Stat(c.path)
+			if err1 != nil || err2 != nil || os.SameFile(cur, live) {
+				return nil
+			}
+			next = c.path // rotated: the live log is a new file
+		}
+		f, err := os.Open(next)
+		if err != nil {
+			return nil
+		}
+		c.f.Close()
+		c.f, c.rd = f, bufio.NewReader(f)
+	}
 }
 
 // Logs implements service.Logger.
@@ -100,18 +226,15 @@ func (b *Backend) Logs(ctx context.Context, ref string, opts service.LogOptions,
 			return fmt.Errorf("logs of %s: tail %q is not a number", r.Name, t)
 		}
 	}
-	f, err := os.Open(b.logPath(r.ID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
+	cur, err := openCursor(b.logPath(r.ID), true, 0)
+	if err != nil {
 		return fmt.Errorf("logs of %s: %w", r.Name, err)
 	}
-	defer f.Close()
+	defer cur.Close()
 	out := &logPrinter{opts: opts, stdout: stdout, stderr: stderr, since: since, until: until}
-	rd := bufio.NewReader(f)
 	if tail >= 0 {
 		var last []logEntry
-		if err := readEntries(rd, func(e logEntry) error {
+		if err := cur.read(func(e logEntry) error {
 			if out.wants(e) {
 				last = append(last, e)
 				if len(last) > tail {
@@ -127,32 +250,32 @@ func (b *Backend) Logs(ctx context.Context, ref string, opts service.LogOptions,
 				return err
 			}
 		}
-	} else if err := readEntries(rd, out.print); err != nil {
+	} else if err := cur.read(out.print); err != nil {
 		return err
 	}
 	if !opts.Follow || !until.IsZero() {
 		return nil
 	}
-	return b.follow(ctx, r.ID, rd, -1, out.print)
+	return b.follow(ctx, r.ID, cur, -1, out.print)
 }
 
 // follow reads new log entries from rd until the container stops running
 // (when waitRun >= 0, only after a run later than waitRun has started),
 // the log is drained, or ctx is done.
-func (b *Backend) follow(ctx context.Context, id string, rd *bufio.Reader, waitRun int, fn func(logEntry) error) error {
+func (b *Backend) follow(ctx context.Context, id string, cur *logCursor, waitRun int, fn func(logEntry) error) error {
 	for {
-		if err := readEntries(rd, fn); err != nil {
+		if err := cur.read(fn); err != nil {
 			return err
 		}
 		r, err := b.get(id)
 		if errors.Is(err, service.ErrNotFound) {
-			return readEntries(rd, fn)
+			return cur.read(fn)
 		} else if err != nil {
 			return err
 		}
 		started := waitRun < 0 || r.State.Runs > waitRun
 		if started && r.State.Status != service.StateRunning && r.State.Status != service.StatePaused {
-			return readEntries(rd, fn)
+			return cur.read(fn)
 		}
 		select {
 		case <-ctx.Done():
@@ -264,12 +387,8 @@ func (b *Backend) Attach(ctx context.Context, ref string, stdin io.Reader, stdou
 			offset = st.Size()
 		}
 	}
-	f, err := os.OpenFile(b.logPath(r.ID), os.O_RDONLY|os.O_CREATE, 0o640)
+	cur, err := openCursor(b.logPath(r.ID), false, offset)
 	if err != nil {
-		return nil, fmt.Errorf("attach to %s: %w", r.Name, err)
-	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("attach to %s: %w", r.Name, err)
 	}
 	if stdin != nil && r.Spec.OpenStdin {
@@ -277,8 +396,8 @@ func (b *Backend) Attach(ctx context.Context, ref string, stdin io.Reader, stdou
 	}
 	out := &logPrinter{opts: service.LogOptions{Stdout: true, Stderr: true}, stdout: stdout, stderr: stderr}
 	return func() error {
-		defer f.Close()
-		return b.follow(ctx, r.ID, bufio.NewReader(f), after, out.print)
+		defer cur.Close()
+		return b.follow(ctx, r.ID, cur, after, out.print)
 	}, nil
 }
 

@@ -257,3 +257,48 @@ func TestEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestLogRotation writes past max-size with max-file 3: two rotated files
+// and the live one, the oldest dropped, and a cursor reads them in order,
+// moving to the new live file when the one it follows is rotated away.
+func TestLogRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c-json.log")
+	l, err := openLog(path, map[string]string{"max-size": "1k", "max-file": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, err := openCursor(path, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	var followed []string
+	for i := 0; i < 60; i++ {
+		l.write("stdout", []byte(fmt.Sprintf("line %02d\n", i)))
+		_ = follower.read(func(e logEntry) error { followed = append(followed, e.Log); return nil })
+	}
+	for _, p := range []string{path, path + ".1", path + ".2"} {
+		if !exists(p) {
+			t.Errorf("%s missing", filepath.Base(p))
+		}
+	}
+	if exists(path + ".3") {
+		t.Error("more files than max-file")
+	}
+	if len(followed) != 60 || followed[0] != "line 00\n" || followed[59] != "line 59\n" {
+		t.Errorf("followed %d lines across rotations (%q ... ), want all 60", len(followed), followed[:min(2, len(followed))])
+	}
+	all, err := openCursor(path, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	var got []string
+	_ = all.read(func(e logEntry) error { got = append(got, e.Log); return nil })
+	if len(got) == 0 || got[len(got)-1] != "line 59\n" || !slices.IsSortedFunc(got, strings.Compare) || len(got) >= 60 {
+		t.Errorf("read back %d lines (last %q), want the kept ones in order, the oldest dropped", len(got), got[len(got)-1])
+	}
+	if _, err := openLog(path, map[string]string{"max-size": "lots"}); err == nil {
+		t.Error("max-size lots: no error")
+	}
+}
