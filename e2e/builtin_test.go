@@ -399,6 +399,14 @@ func TestBuiltinNetworks(t *testing.T) {
 	if r := q.run("exec", "-T", "other", "nslookup", "web"); r.code == 0 && strings.Contains(r.stdout, "Address: 10.") {
 		t.Errorf("another project resolves web:\n%s", r.stdout)
 	}
+	// ... nor reach it by address: the networks are isolated.
+	webIP := strings.TrimSpace(p.mustRun(t, "exec", "-T", "web", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1").stdout)
+	if r := q.run("exec", "-T", "other", "nc", "-w", "2", webIP, "8080"); r.code == 0 {
+		t.Errorf("another project's container connected to web at %s", webIP)
+	}
+	if r := p.run("exec", "-T", "client", "nc", "-w", "2", webIP, "8080"); r.code != 0 {
+		t.Errorf("nc from the same project to %s: exit %d (the check above proves nothing)", webIP, r.code)
+	}
 	r = q.run("--profile", "taken", "up", "-d", "taken")
 	if r.code == 0 || !strings.Contains(r.stderr, "port is already allocated") {
 		t.Errorf("up with a taken host port: exit %d, stderr %q; want 'port is already allocated'", r.code, r.stderr)

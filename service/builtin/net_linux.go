@@ -132,20 +132,30 @@ func iptables(n *networkRecord, add bool) error {
 		}
 		return nil
 	}
-	ensure := func(table, chain string, rule ...string) error {
+	// first: insert at the top (the jump, ahead of Docker's chains);
+	// else append, so that a network's rules keep their order.
+	ensure := func(first bool, table, chain string, rule ...string) error {
 		if run(append([]string{"-t", table, "-C", chain}, rule...)...) == nil {
 			return nil
 		}
-		return run(append([]string{"-t", table, "-I", chain, "1"}, rule...)...)
+		if first {
+			return run(append([]string{"-t", table, "-I", chain, "1"}, rule...)...)
+		}
+		return run(append([]string{"-t", table, "-A", chain}, rule...)...)
 	}
 	if add {
 		_ = run("-t", "filter", "-N", "BERTH-FORWARD")
-		if err := ensure("filter", "FORWARD", "-j", "BERTH-FORWARD"); err != nil {
+		if err := ensure(true, "filter", "FORWARD", "-j", "BERTH-FORWARD"); err != nil {
 			return err
 		}
 	}
 	br := n.Bridge
-	rules := [][]string{{"filter", "BERTH-FORWARD", "-i", br, "-o", br, "-j", "ACCEPT"}}
+	// Within the network: accepted. To another berth network: dropped,
+	// as docker isolates its networks.
+	rules := [][]string{
+		{"filter", "BERTH-FORWARD", "-i", br, "-o", br, "-j", "ACCEPT"},
+		{"filter", "BERTH-FORWARD", "-i", br, "-o", "bb-+", "-j", "DROP"},
+	}
 	if n.Internal {
 		rules = append(rules,
 			[]string{"filter", "BERTH-FORWARD", "-i", br, "!", "-o", br, "-j", "DROP"},
@@ -158,7 +168,7 @@ func iptables(n *networkRecord, add bool) error {
 	}
 	for _, r := range rules {
 		if add {
-			if err := ensure(r[0], r[1], r[2:]...); err != nil {
+			if err := ensure(false, r[0], r[1], r[2:]...); err != nil {
 				return err
 			}
 		} else {
