@@ -296,3 +296,29 @@ func (p *testProject) leftovers(t *testing.T) []string {
 	}
 	return out
 }
+
+// TestDemoImage makes the test image (berth-test/busybox:latest) for `make
+// demo` on the backend berth would use: imported into the engine when one
+// answers, else loaded into the built-in runtime's store (BERTH_ROOT). It
+// runs only with BERTH_DEMO=1.
+func TestDemoImage(t *testing.T) {
+	if os.Getenv("BERTH_DEMO") == "" {
+		t.Skip("set BERTH_DEMO=1 (make demo)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	r := command(ctx, "", os.Environ(), nil, berthBin, "version", "--format", "json")
+	var v struct{ Backend string }
+	if err := json.Unmarshal([]byte(r.stdout), &v); r.code != 0 || err != nil {
+		t.Fatalf("berth version: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	if v.Backend == "engine" {
+		if err := ensureBusyboxImage(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if r := command(ctx, "", os.Environ(), nil, berthBin, "image", "load", "-i", busyboxTarball(t)); r.code != 0 {
+		t.Fatalf("berth image load: exit %d: %s", r.code, r.stderr)
+	}
+}
