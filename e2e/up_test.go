@@ -394,3 +394,22 @@ services:
 		t.Errorf("bad --scale: code %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestUpAttachedRestarts: an attached up shows every run a restart policy
+// makes, each once, then the last exit.
+func TestUpAttachedRestarts(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+services:
+  flaky:
+    image: %s
+    command: ["sh", "-c", "echo run; exit 3"]
+    restart: on-failure:2
+`, busyboxImage())})
+		r := p.run("up")
+		if n := strings.Count(r.stdout, "flaky-1  | run\n"); n != 3 || !strings.Contains(r.stdout, "flaky-1 exited with code 3") && !strings.Contains(r.stdout, "flaky-1  | exited with code 3") {
+			t.Errorf("up with on-failure:2: %d runs shown, want 3, then the exit:\n%s\n%s", n, r.stdout, r.stderr)
+		}
+		p.mustRun(t, "down")
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -64,6 +65,12 @@ func (m *logMux) prefix(name string) string {
 
 // writer returns a writer whose lines are printed behind name's prefix.
 func (m *logMux) writer(name string) io.WriteCloser {
+	return m.writerTracking(name, nil)
+}
+
+// writerTracking is writer for lines that start with their timestamp:
+// seen gets each one, which is shown only with --timestamps.
+func (m *logMux) writerTracking(name string, seen func(time.Time)) io.WriteCloser {
 	pr, pw := io.Pipe()
 	lw := &lineWriter{pw: pw, done: make(chan struct{})}
 	go func() {
@@ -71,8 +78,19 @@ func (m *logMux) writer(name string) io.WriteCloser {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
+			line := sc.Text()
+			if seen != nil {
+				if ts, rest, ok := strings.Cut(line, " "); ok {
+					if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+						seen(t)
+						if !m.timestamps {
+							line = rest
+						}
+					}
+				}
+			}
 			m.mu.Lock()
-			fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), sc.Text())
+			fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), line)
 			m.mu.Unlock()
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -108,6 +126,27 @@ func (m *logMux) follow(ctx context.Context, l service.Logger, c service.Contain
 	defer w.Close()
 	opts.Stdout, opts.Stderr = true, true
 	return l.Logs(ctx, c.ID, opts, w, w)
+}
+
+// followTracked is follow that returns the time of the last line shown
+// (zero when none was), so that a caller following a container across
+// restarts can go on right after it.
+func (m *logMux) followTracked(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) (time.Time, error) {
+	var last time.Time
+	var mu sync.Mutex
+	w := m.writerTracking(displayName(c), func(t time.Time) {
+		mu.Lock()
+		if t.After(last) {
+			last = t
+		}
+		mu.Unlock()
+	})
+	opts.Stdout, opts.Stderr, opts.Timestamps = true, true, true
+	err := l.Logs(ctx, c.ID, opts, w, w)
+	w.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return last, err
 }
 
 // displayName is how docker compose names a container in logs and ps:

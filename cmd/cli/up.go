@@ -366,19 +366,31 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opts := service.LogOptions{Follow: true, Since: strconv.FormatInt(since.Unix(), 10), Timestamps: o.timestamps}
+			opts := service.LogOptions{Follow: true, Since: strconv.FormatInt(since.Unix(), 10)}
 			for {
-				_ = mux.follow(logCtx, logger, c, opts)
+				last, _ := mux.followTracked(logCtx, logger, c, opts)
+				if !last.IsZero() {
+					// go on right after the last line shown: the runs a
+					// restart policy makes, however quick, none twice
+					next := last.Add(time.Nanosecond)
+					opts.Since = fmt.Sprintf("%d.%09d", next.Unix(), next.Nanosecond())
+				}
 				code, err := waiter.WaitContainer(logCtx, c.ID)
 				if err != nil {
 					return
 				}
 				// a restart policy may bring it back: keep following
 				time.Sleep(200 * time.Millisecond)
-				if ic, err := b.InspectContainer(logCtx, c.ID); err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
-					opts.Since = strconv.FormatInt(ic.StartedAt.Unix(), 10) // this run's output, from its start
+				ic, err := b.InspectContainer(logCtx, c.ID)
+				if err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
 					continue
 				}
+				if err == nil {
+					code = ic.ExitCode // the last run's
+				}
+				// the last run's output, if it started and ended meanwhile
+				opts.Follow = false
+				_, _ = mux.followTracked(logCtx, logger, c, opts)
 				mux.println(displayName(c), fmt.Sprintf("exited with code %d", code))
 				exits <- exit{c, code}
 				return

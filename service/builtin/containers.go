@@ -468,7 +468,9 @@ func (b *Backend) WaitContainer(ctx context.Context, ref string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for r.State.active() {
+	// Until it is not running: a container its policy restarts is not
+	// running in between, as with the engine's "not-running" condition.
+	for r.State.Status == service.StateRunning || r.State.Status == service.StatePaused {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -355,9 +354,13 @@ func parseLogTime(s string) (time.Time, error) {
 	if s == "" || s == "0" {
 		return time.Time{}, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)), nil
+	// "<seconds>[.<fraction>]", exactly (a float64 would round nanoseconds)
+	if secs, frac, _ := strings.Cut(s, "."); secs != "" && isDigits(secs) && (frac == "" || isDigits(frac)) && len(frac) <= 9 {
+		sec, err := strconv.ParseInt(secs, 10, 64)
+		if err == nil {
+			ns, _ := strconv.Atoi((frac + "000000000")[:9])
+			return time.Unix(sec, int64(ns)), nil
+		}
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		return time.Now().Add(-d), nil
@@ -368,6 +371,15 @@ func parseLogTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a timestamp, a duration or a date", s)
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Attach implements service.Attacher: the output is the log from the

@@ -155,6 +155,7 @@ func TestParseLogTime(t *testing.T) {
 		{"0", time.Time{}, false},
 		{"1700000000", time.Unix(1700000000, 0), false},
 		{"1700000000.5", time.Unix(1700000000, 5e8), false},
+		{"1795591693.123456789", time.Unix(1795591693, 123456789), false},
 		{"2026-01-02T03:04:05Z", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), false},
 		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), false},
 		{"yesterday", time.Time{}, true},
