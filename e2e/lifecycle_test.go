@@ -74,8 +74,11 @@ services:
 
 // TestLogsFollow follows a service's logs across a restart.
 func TestLogsFollow(t *testing.T) {
-	requireEngine(t)
-	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`
+	onBothBackends(t, testLogsFollow)
+}
+
+func testLogsFollow(t *testing.T, newP newProjectFunc) {
+	p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`
 services:
   talker:
     image: %s
@@ -119,6 +122,7 @@ services:
 	waitFor(1)
 	p.mustRun(t, "restart", "talker")
 	waitFor(2) // the restarted container's new line, through the same logs -f
+	p.mustRun(t, "down", "-t", "0")
 }
 
 // TestWaitDownProject: wait returns the exit code and takes the project down.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -107,6 +108,15 @@ func newLogsCmd(g *globals) *cobra.Command {
 			// followNew picks up those that start or restart
 			for follow && ctx.Err() == nil {
 				running, err := serviceContainers(ctx, s.b, s.name, args, false)
+				if err == nil && len(running) == 0 {
+					// a restart stops a container before it starts it
+					// again: give it a moment
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
+					running, err = serviceContainers(ctx, s.b, s.name, args, false)
+				}
 				if err != nil || len(running) == 0 {
 					break
 				}
