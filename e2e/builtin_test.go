@@ -225,6 +225,10 @@ func TestBuiltinShimKilled(t *testing.T) {
 	if err := exec.Command("kill", "-9", pids[0]).Run(); err != nil {
 		t.Fatal(err)
 	}
+	// and the DNS server too: the next start brings it back
+	if out, err := exec.Command("pkill", "-9", "-f", "__berth-dns "+builtinRootOf(p)).CombinedOutput(); err != nil {
+		t.Fatalf("pkill the DNS server: %v %s", err, out)
+	}
 	time.Sleep(200 * time.Millisecond)
 	if ps := p.mustRun(t, "ps", "-a", "--format", "{{.State}}").stdout; strings.TrimSpace(ps) != "exited" {
 		t.Errorf("ps -a after the shim was killed = %q, want exited", ps)
@@ -232,6 +236,9 @@ func TestBuiltinShimKilled(t *testing.T) {
 	p.mustRun(t, "up", "-d")
 	if ps := p.mustRun(t, "ps", "--format", "{{.State}}").stdout; strings.TrimSpace(ps) != "running" {
 		t.Errorf("ps after up = %q, want running", ps)
+	}
+	if r := p.run("exec", "-T", "app", "nslookup", "app"); r.code != 0 || !strings.Contains(r.stdout, "Address: 10.") {
+		t.Errorf("name resolution after the DNS server was killed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	p.mustRun(t, "down", "-t", "0")
 }

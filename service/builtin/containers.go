@@ -294,6 +294,12 @@ func (b *Backend) StartContainer(ctx context.Context, ref string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if len(r.Networks) > 0 && r.Spec.NetworkMode == "" {
+		// The DNS server may have been killed since its network was made.
+		if err := b.ensureDNS(); err != nil {
+			return fmt.Errorf("start container %s: DNS server: %w", r.Name, err)
+		}
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", r.Name, err)
