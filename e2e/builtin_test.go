@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"os"
@@ -361,6 +362,9 @@ func TestBuiltinNetworks(t *testing.T) {
     command: ["sleep", "600"]
 `
 	p := newBuiltinProject(t, map[string]string{"compose.yaml": compose})
+	// The DNS server collects garbage often: its lock must survive that
+	// (one server per root, checked at the end).
+	p.env = append(p.env, "GOGC=1")
 	p.mustRun(t, "up", "-d")
 	fetch := func(host string) string {
 		r := p.run("exec", "-T", "client", "wget", "-q", "-O", "-", "http://"+host+":8080/")
@@ -418,8 +422,24 @@ func TestBuiltinNetworks(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "port is already allocated") {
 		t.Errorf("up with a taken host port: exit %d, stderr %q; want 'port is already allocated'", r.code, r.stderr)
 	}
+	if n := dnsServers(builtinRootOf(p)); n != 1 {
+		t.Errorf("%d DNS servers run for the root, want 1", n)
+	}
 	q.mustRun(t, "--profile", "taken", "down", "-t", "0")
 	p.mustRun(t, "down", "-t", "0")
+}
+
+// dnsServers counts the DNS server processes of a state root.
+func dnsServers(root string) int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte("__berth-dns\x00"+root+"\x00")) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestBuiltinVolumes checks volumes on the built-in runtime: a new named

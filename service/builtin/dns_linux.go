@@ -45,6 +45,11 @@ func (b *Backend) ensureDNS() error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range []string{"GOGC", "GODEBUG"} { // for debugging the server
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err
@@ -101,6 +106,9 @@ func dnsMain(args []string) int {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return 0 // another one serves
 	}
+	// The lock lives as long as the file stays open: keep it referenced,
+	// or the collector's finalizer closes it and a second server starts.
+	defer lock.Close()
 	_ = os.WriteFile(filepath.Join(b.root, "dns.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	defer os.Remove(filepath.Join(b.root, "dns.pid"))
 	s := &dnsServer{b: b, conns: map[string]*net.UDPConn{}, upstream: hostResolvers()}
