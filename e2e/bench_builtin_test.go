@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,9 @@ func TestBenchBuiltin(t *testing.T) {
 		what             string
 		builtin, against time.Duration
 		vs               string
+		compose          time.Duration // docker compose's figure, when it runs here
 	}
+	compose := composeTools()
 	var rows []row
 	prefix := projectName("benchbuiltin")
 	startOnce := func(b service.Backend) func() error {
@@ -60,7 +63,7 @@ func TestBenchBuiltin(t *testing.T) {
 			return b.RemoveContainer(ctx, id, service.RemoveOptions{Force: true})
 		}
 	}
-	rows = append(rows, row{"container start (create, start, exit, rm)", timeIt(t, nil, startOnce(bb)), timeIt(t, nil, startOnce(eb)), "engine API"})
+	rows = append(rows, row{"container start (create, start, exit, rm)", timeIt(t, nil, startOnce(bb)), timeIt(t, nil, startOnce(eb)), "engine API", 0})
 
 	p := newBuiltinProject(t, map[string]string{"compose.yaml": servicesFile(20)})
 	cli := func(env []string, args ...string) func() error {
@@ -76,10 +79,12 @@ func TestBenchBuiltin(t *testing.T) {
 	}
 	engineEnv := []string{"BERTH_BACKEND=engine", "DOCKER_HOST=unix:///var/run/docker.sock"}
 	rows = append(rows, row{"run --rm s001 true", timeIt(t, nil, cli(nil, berthBin, "run", "--rm", "s001", "true")),
-		timeIt(t, nil, cli(engineEnv, "docker", "run", "--rm", "--network", "none", busyboxImage(), "true")), "docker run --rm"})
+		timeIt(t, nil, cli(engineEnv, "docker", "run", "--rm", "--network", "none", busyboxImage(), "true")), "docker run --rm", 0})
 
-	// 20 services: builtin berth against berth on the engine.
-	for _, c := range []struct {
+	// 20 services: builtin berth against berth on the engine, then
+	// against docker compose on the engine (after berth's containers went:
+	// both tools name the project's network alike).
+	cases := []struct {
 		what string
 		args []string
 		pre  []string
@@ -87,18 +92,31 @@ func TestBenchBuiltin(t *testing.T) {
 		{"cold up -d, 20 services", []string{"up", "-d"}, []string{"down", "-t", "0"}},
 		{"no-op up -d, 20 running", []string{"up", "-d"}, nil},
 		{"down -t 0, 20 services", []string{"down", "-t", "0"}, []string{"up", "-d"}},
-	} {
+	}
+	first := len(rows)
+	for _, c := range cases {
 		var setupB, setupE func() error
 		if c.pre != nil {
 			setupB = cli(nil, append([]string{berthBin}, c.pre...)...)
 			setupE = cli(engineEnv, append([]string{berthBin}, c.pre...)...)
 		}
-		rows = append(rows, row{c.what,
-			timeIt(t, setupB, cli(nil, append([]string{berthBin}, c.args...)...)),
-			timeIt(t, setupE, cli(engineEnv, append([]string{berthBin}, c.args...)...)), "berth on the engine"})
+		rows = append(rows, row{what: c.what,
+			builtin: timeIt(t, setupB, cli(nil, append([]string{berthBin}, c.args...)...)),
+			against: timeIt(t, setupE, cli(engineEnv, append([]string{berthBin}, c.args...)...)), vs: "berth on the engine"})
 	}
 	_ = cli(nil, berthBin, "down", "-t", "0")()
 	_ = cli(engineEnv, berthBin, "down", "-t", "0")()
+	if len(compose) > 0 {
+		argv := compose[0].argv
+		for i, c := range cases {
+			var setupC func() error
+			if c.pre != nil {
+				setupC = cli(engineEnv, append(slices.Clone(argv), c.pre...)...)
+			}
+			rows[first+i].compose = timeIt(t, setupC, cli(engineEnv, append(slices.Clone(argv), c.args...)...))
+		}
+		_ = cli(engineEnv, append(slices.Clone(argv), "down", "-t", "0")...)()
+	}
 	p.env = append(p.env, engineEnv...) // the cleanup's view
 
 	var out strings.Builder
@@ -107,6 +125,13 @@ func TestBenchBuiltin(t *testing.T) {
 	for _, r := range rows {
 		fmt.Fprintf(&out, "%-44s%14s%14s   builtin = %.2f× %s\n", r.what, r.builtin.Round(time.Millisecond), r.against.Round(time.Millisecond),
 			float64(r.builtin)/float64(r.against), r.vs)
+		if r.compose > 0 {
+			fmt.Fprintf(&out, "%-44s%14s%14s   builtin = %.2f× %s on the engine\n", "", "", r.compose.Round(time.Millisecond),
+				float64(r.builtin)/float64(r.compose), compose[0].name)
+		}
+	}
+	if len(compose) == 0 {
+		fmt.Fprintln(&out, "(no docker compose on PATH: no figures for it)")
 	}
 	fmt.Print(out.String())
 }

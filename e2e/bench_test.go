@@ -71,14 +71,20 @@ func (tl tool) run(p *testProject, args ...string) error {
 	return nil
 }
 
-// composeTools finds docker compose v2 (plugin or standalone) on PATH.
+// composeTools finds docker compose on PATH: the v2 plugin, else the
+// standalone docker-compose (v2, or v1 named with its version).
 func composeTools() []tool {
 	var out []tool
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		out = append(out, tool{"docker compose", []string{"docker", "compose"}})
 	} else if path, err := exec.LookPath("docker-compose"); err == nil {
-		if b, err := exec.Command(path, "version", "--short").Output(); err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "2") {
+		b, err := exec.Command(path, "version", "--short").Output()
+		switch v := strings.TrimSpace(string(b)); {
+		case err != nil:
+		case strings.HasPrefix(v, "2"):
 			out = append(out, tool{"docker-compose", []string{path}})
+		default: // Debian's 1.x: another program, still the field's figure
+			out = append(out, tool{"docker-compose " + v, []string{path}})
 		}
 	}
 	return out

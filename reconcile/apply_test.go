@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,5 +264,33 @@ func TestApplyCancels(t *testing.T) {
 	wg.Wait()
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestVolumesFromNamesContainers(t *testing.T) {
+	p := load(t, `services:
+  data:
+    image: busybox
+    volumes: [/data]
+  ro:
+    image: busybox
+    volumes_from: ["data:ro"]
+  rw:
+    image: busybox
+    volumes_from: [data, "container:other:rw"]
+`)
+	f := newFake(t)
+	if _, err := f.CreateContainer(context.Background(), service.ContainerSpec{Name: "other", Image: "busybox"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := converge(t, f, p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	data := p.Service("data").Replica(p.Name, 1).Name
+	for svc, want := range map[string][]string{"ro": {data + ":ro"}, "rw": {data, "other:rw"}} {
+		spec, ok := f.ContainerSpec(p.Service(svc).Replica(p.Name, 1).Name)
+		if !ok || !slices.Equal(spec.VolumesFrom, want) {
+			t.Errorf("%s: VolumesFrom = %q, want %q", svc, spec.VolumesFrom, want)
+		}
 	}
 }

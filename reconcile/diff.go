@@ -529,9 +529,13 @@ func (d *differ) resolveRefs(spec *service.ContainerSpec) {
 	spec.NetworkMode = resolve(spec.NetworkMode)
 	spec.Ipc, spec.Pid = resolve(spec.Ipc), resolve(spec.Pid)
 	for i, v := range spec.VolumesFrom {
-		if name, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
+		if ref, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
+			name, mode, _ := strings.Cut(ref, ":") // "db:ro"
 			if ps := d.p.Service(name); ps != nil {
 				spec.VolumesFrom[i] = ps.Replica(d.p.Name, 1).Name
+				if mode != "" {
+					spec.VolumesFrom[i] += ":" + mode
+				}
 			}
 		}
 	}

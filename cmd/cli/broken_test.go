@@ -42,3 +42,25 @@ func TestBrokenFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknownCommand(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		wantErr  string
+		wantHelp bool
+	}{
+		{args: []string{"nosuch"}, code: 1, wantErr: `unknown command "nosuch" for "berth"`},
+		{args: []string{"volume", "ls"}, code: 1, wantErr: "Did you mean this?\n\tvolumes"},
+		{args: nil, code: 0, wantHelp: true},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, t.TempDir(), nil, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("berth %q: exit %d, stderr %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.wantErr)
+		}
+		if tt.wantHelp != strings.Contains(out, "Available Commands") {
+			t.Errorf("berth %q: help printed: %v, want %v", tt.args, !tt.wantHelp, tt.wantHelp)
+		}
+	}
+}

@@ -139,6 +139,19 @@ manages the other's projects. It talks to a Docker engine when one answers
 		TraverseChildren:  true,
 		Version:           version,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		Args:              cobra.ArbitraryArgs,
+		// With no command: the help. With an unknown one: an error (cobra
+		// would print the help and exit 0, hiding a typo in a script).
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for \"berth\"", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+			}
+			return errors.New(msg + "\n\nRun 'berth --help' for the commands.")
+		},
 	}
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	// Project flags go before the subcommand, as with docker compose (they
@@ -178,6 +191,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPortCmd(g),
 		newWaitCmd(g),
 		newImagesCmd(g),
+		newVolumesCmd(g),
 		newEventsCmd(g),
 		newLsCmd(g),
 		newCreateCmd(g),

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,35 +107,17 @@ func newPsCmd(g *globals) *cobra.Command {
 				for _, c := range cs {
 					fmt.Fprintln(out, c.ID)
 				}
-			case format == "json":
-				enc := json.NewEncoder(out)
-				for _, c := range cs {
-					if err := enc.Encode(toPsEntry(c)); err != nil {
-						return err
-					}
-				}
-			case format == "" || format == "table":
-				tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
-				for _, c := range cs {
-					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", c.Name, c.Image, truncate(c.Command, 20), c.Labels[service.LabelService], ago(c.Created), c.Status, ports(c.Ports))
-				}
-				return tw.Flush()
-			case strings.Contains(format, "{{"):
-				// A Go template over the json keys, as docker compose
-				// ps --format '{{.Name}} {{.State}}'.
-				tmpl, err := template.New("format").Parse(strings.TrimPrefix(format, "table "))
-				if err != nil {
-					return fmt.Errorf("--format: %w", err)
-				}
-				for _, c := range cs {
-					if err := tmpl.Execute(out, toPsEntry(c)); err != nil {
-						return fmt.Errorf("--format: %w", err)
-					}
-					fmt.Fprintln(out)
-				}
 			default:
-				return fmt.Errorf("unsupported format %q: use table, json or a Go template", format)
+				entries := make([]psEntry, 0, len(cs))
+				for _, c := range cs {
+					entries = append(entries, toPsEntry(c))
+				}
+				return writeList(out, format, entries, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
+					for _, c := range cs {
+						fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", c.Name, c.Image, truncate(c.Command, 20), c.Labels[service.LabelService], ago(c.Created), c.Status, ports(c.Ports))
+					}
+				})
 			}
 			return nil
 		},

@@ -42,6 +42,10 @@ type initConfig struct {
 	Rlimits   []service.Ulimit
 	Sysctls   map[string]string
 	ShmSize   int64
+	// MountPoints, when set, is the host file the init writes the mount
+	// points it created in the root to (a JSON list of paths, parents
+	// first), for build steps.
+	MountPoints string
 }
 
 // initMount is a mount in the container.
@@ -77,6 +81,9 @@ func (b *Backend) initConfig(r *record) (*initConfig, error) {
 		GroupAdd: s.GroupAdd, Caps: caps, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
 		Init: s.Init != nil && *s.Init, InitBinary: b.exe,
 		Rlimits: s.Ulimits, Sysctls: s.Sysctls, ShmSize: s.Resources.ShmSize,
+	}
+	if _, ok := s.Labels[labelBuildStep]; ok {
+		c.MountPoints = filepath.Join(b.containerDir(r.ID), mountPointsFile)
 	}
 	if s.Tty && !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
 		c.Env = append(slices.Clone(c.Env), "TERM=xterm") // as docker
@@ -125,13 +132,26 @@ func (b *Backend) mount(m service.Mount) (initMount, error) {
 			}
 		}
 	case service.MountVolume:
-		v, err := b.volume(m.Source)
+		v, err := b.volumeRecord(m.Source)
 		if err != nil {
 			return im, err
 		}
-		im.Type, im.Source, im.Populate = service.MountBind, v.Mountpoint, !m.NoCopy && m.Subpath == ""
+		dir := v.Mountpoint
+		device, ro, err := bindOpts(v.Spec.DriverOpts)
+		if err != nil {
+			return im, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		if device != "" {
+			// A bind-style local volume: its directory is the device's,
+			// which must exist, as docker's local driver wants it.
+			if st, err := os.Stat(device); err != nil || !st.IsDir() {
+				return im, fmt.Errorf("error while mounting volume %s: failed to mount local volume: mount %s: no such directory", v.Name, device)
+			}
+			dir, im.ReadOnly = device, im.ReadOnly || ro
+		}
+		im.Type, im.Source, im.Populate = service.MountBind, dir, !m.NoCopy && m.Subpath == ""
 		if m.Subpath != "" {
-			im.Source = filepath.Join(v.Mountpoint, filepath.Clean("/"+m.Subpath))
+			im.Source = filepath.Join(dir, filepath.Clean("/"+m.Subpath))
 		}
 	case service.MountTmpfs:
 		var opts []string

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -205,6 +206,9 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			}
 			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: i}
 		}
+	}
+	if err := b.inheritVolumes(r); err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
 	// Anonymous volumes: those the spec asks for with no name, and the
 	// image's VOLUMEs nothing else is mounted at, as docker makes them.
@@ -523,6 +527,36 @@ func (b *Backend) RemoveContainer(ctx context.Context, ref string, opts service.
 					_ = b.RemoveVolume(ctx, v.Name, false)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// inheritVolumes adds the volumes and bind mounts of the containers of
+// r's volumes_from ("name[:ro|:rw]") to its mounts, as docker does at
+// create: read-only with ro, writable with rw, else as the other has them;
+// a target r mounts itself is left alone.
+func (b *Backend) inheritVolumes(r *record) error {
+	for _, from := range r.Spec.VolumesFrom {
+		name, mode, _ := strings.Cut(from, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return fmt.Errorf("volumes_from %s: invalid mode %q (ro or rw)", from, mode)
+		}
+		o, err := b.get(name)
+		if err != nil {
+			return fmt.Errorf("volumes_from %s: %w", from, err)
+		}
+		for _, m := range o.Spec.Mounts {
+			if m.Type != service.MountVolume && m.Type != service.MountBind {
+				continue
+			}
+			if slices.ContainsFunc(r.Spec.Mounts, func(x service.Mount) bool { return path.Clean(x.Target) == path.Clean(m.Target) }) {
+				continue
+			}
+			if mode != "" {
+				m.ReadOnly = mode == "ro"
+			}
+			r.Spec.Mounts = append(r.Spec.Mounts, m)
 		}
 	}
 	return nil

@@ -186,6 +186,14 @@ func (c *initConfig) setupRoot() error {
 		}
 	}
 
+	if c.MountPoints != "" {
+		// A build step's changes are read from the upper directory: say
+		// which of its entries are the runtime's, not the step's.
+		b, _ := json.Marshal(m.created)
+		if err := os.WriteFile(c.MountPoints, b, 0o600); err != nil {
+			return fmt.Errorf("record the mount points: %w", err)
+		}
+	}
 	if err := os.Chdir(c.Merged); err != nil {
 		return err
 	}
@@ -217,7 +225,11 @@ func (c *initConfig) setupRoot() error {
 // mounter mounts inside the container's root, resolving every target in
 // it (openat2 RESOLVE_IN_ROOT), so that a symbolic link in the image
 // cannot redirect a mount onto the host.
-type mounter struct{ root int }
+type mounter struct {
+	root int
+	// created are the mount points the mounter made, in order.
+	created []string
+}
 
 // target opens (creating it when missing) the mount point p in the root.
 func (m *mounter) target(p string, file bool) (int, error) {
@@ -250,6 +262,9 @@ func (m *mounter) target(p string, file bool) (int, error) {
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				unix.Close(fd)
 				return -1, fmt.Errorf("create mount point %s: %w", next, err)
+			}
+			if err == nil {
+				m.created = append(m.created, next)
 			}
 			nfd, err = unix.Openat2(m.root, next, how)
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/berthdev/berth/service"
@@ -254,17 +255,68 @@ type volumeRecord struct {
 func (b *Backend) volumeDir(name string) string { return filepath.Join(b.root, "volumes", name) }
 
 func (b *Backend) volume(name string) (service.Volume, error) {
+	v, err := b.volumeRecord(name)
+	return v.Volume, err
+}
+
+func (b *Backend) volumeRecord(name string) (volumeRecord, error) {
 	if !validName.MatchString(name) {
-		return service.Volume{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
+		return volumeRecord{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
 	}
 	var v volumeRecord
 	if err := readJSON(filepath.Join(b.volumeDir(name), "volume.json"), &v); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return service.Volume{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
+			return volumeRecord{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
 		}
-		return service.Volume{}, err
+		return volumeRecord{}, err
 	}
-	return v.Volume, nil
+	return v, nil
+}
+
+// bindOpts reads a local volume's driver_opts. The built-in runtime knows
+// docker's bind-style local volume (type: none, o: bind, device: a host
+// directory): it returns the device and whether o asks for read-only.
+// No options: a plain volume (device ""). Anything else (nfs, tmpfs, a
+// block device) is an error wrapping service.ErrUnsupported.
+func bindOpts(opts map[string]string) (device string, readOnly bool, err error) {
+	if len(opts) == 0 {
+		return "", false, nil
+	}
+	unsupported := func(why string) error {
+		return fmt.Errorf("driver_opts %v: %s; the built-in runtime mounts local volumes of type none with o: bind and a device (a host directory): %w", opts, why, service.ErrUnsupported)
+	}
+	bind := false
+	for k, v := range opts {
+		switch k {
+		case "type":
+			if v != "none" {
+				return "", false, unsupported("type " + v)
+			}
+		case "device":
+			device = v
+		case "o":
+			for _, o := range strings.Split(v, ",") {
+				switch o {
+				case "bind", "rbind":
+					bind = true
+				case "ro":
+					readOnly = true
+				case "rw", "":
+				default:
+					return "", false, unsupported("option " + o)
+				}
+			}
+		default:
+			return "", false, unsupported("option " + k)
+		}
+	}
+	if !bind || device == "" {
+		return "", false, unsupported("not a bind (o: bind and device are needed)")
+	}
+	if !filepath.IsAbs(device) {
+		return "", false, unsupported("device " + device + " is not an absolute path")
+	}
+	return device, readOnly, nil
 }
 
 // ListVolumes implements service.Backend.
@@ -301,8 +353,11 @@ func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (se
 	if driver == "" {
 		driver = "local"
 	}
-	if driver != "local" || len(spec.DriverOpts) > 0 {
-		return service.Volume{}, fmt.Errorf("create volume %s: only local volumes without driver_opts on the built-in runtime for now: %w", spec.Name, service.ErrUnsupported)
+	if driver != "local" {
+		return service.Volume{}, fmt.Errorf("create volume %s: driver %q: the built-in runtime has local volumes only: %w", spec.Name, driver, service.ErrUnsupported)
+	}
+	if _, _, err := bindOpts(spec.DriverOpts); err != nil {
+		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
 	unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
 	if err != nil {

@@ -73,6 +73,24 @@ func flock(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// lockFile takes a flock on f: exclusive or shared, waiting for it or
+// not (then an error when another holds it).
+func lockFile(f *os.File, exclusive, wait bool) error {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if !wait {
+		how |= unix.LOCK_NB
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
 // newID returns 64 random hex digits, as engine IDs are.
 func newID() string {
 	var b [32]byte

@@ -291,7 +291,7 @@ func copyHeader(n *fsNode, own *owner, mode *int64) *tar.Header {
 		h.Uid, h.Gid = own.uid, own.gid
 	}
 	switch h.Typeflag {
-	case tar.TypeLink, tar.TypeReg, tar.TypeRegA:
+	case tar.TypeLink, tar.TypeReg, typeRegA:
 		h.Typeflag = tar.TypeReg
 		h.Linkname = ""
 		h.Size = 0
@@ -490,7 +490,7 @@ func (b *builder) extract(out *output, n *fsNode, dir string, own *owner, dirOwn
 		}
 		var data *spooled
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, typeRegA:
 			data, err = b.spool.add(tr)
 			if err != nil {
 				return true, err

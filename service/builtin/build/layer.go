@@ -186,7 +186,7 @@ func normalizeHeader(hdr *tar.Header) *tar.Header {
 		h.ModTime = epoch
 	}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, typeRegA:
 		h.Typeflag = tar.TypeReg
 		h.Size = hdr.Size
 	case tar.TypeDir:

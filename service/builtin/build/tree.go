@@ -299,7 +299,7 @@ func (t *fsTree) applyEntry(layer int, hdr *tar.Header, r io.Reader, sp *spool) 
 		}
 		parent.children[base] = newDir(&h, layer)
 		return nil
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, typeRegA:
 		h.Typeflag = tar.TypeReg
 		ref := &contentRef{layer: layer, name: name}
 		if sp != nil {
@@ -416,7 +416,7 @@ func loadFrom(ctx context.Context, l *buildLayer, sp *spool, want map[string][]*
 			return fmt.Errorf("layer %s: %w", l.diffID, err)
 		}
 		refs := want[cleanName(hdr.Name)]
-		if len(refs) == 0 || (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA) {
+		if len(refs) == 0 || (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != typeRegA) {
 			continue
 		}
 		d, err := sp.add(tr)
@@ -446,3 +446,7 @@ func readFile(n *fsNode) ([]byte, error) {
 	}
 	return io.ReadAll(n.content.data.reader())
 }
+
+// typeRegA is the regular-file type flag of pre-POSIX tars ('\x00'), which
+// archive/tar deprecates but old layers and contexts still carry.
+const typeRegA = '\x00'

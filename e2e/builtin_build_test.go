@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBuiltinBuild builds a project's images on the built-in runtime: one
+// FROM the test image with an ARG, WORKDIR, USER, COPY --chown and RUN
+// steps (on a network of their own), one FROM scratch holding a static Go
+// program. A second build is served from the cache; a failing RUN step
+// fails the up with docker's message and leaves nothing behind.
+func TestBuiltinBuild(t *testing.T) {
+	files := map[string]string{
+		"compose.yaml": `services:
+  busy:
+    build:
+      context: busy
+      args: {MESSAGE: built by berth}
+    command: ["sleep", "600"]
+    stop_signal: SIGKILL
+  scratch:
+    build: scratch
+    stop_signal: SIGKILL
+  broken:
+    build: broken
+    profiles: [broken]
+`,
+		"busy/Dockerfile": `FROM ` + busyboxImage() + `
+ARG MESSAGE=default
+WORKDIR /work
+RUN echo "$MESSAGE" > message && ip -4 -o addr show eth0 > net
+COPY --chown=1000:1000 app.txt /app/
+USER 1000
+RUN id -u > /app/uid
+`,
+		"busy/app.txt":       "version 1\n",
+		"scratch/Dockerfile": "FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n",
+		"broken/Dockerfile":  "FROM " + busyboxImage() + "\nRUN echo going wrong && false\n",
+	}
+	p := newBuiltinProject(t, files)
+	buildStatic(t, helloSource, filepath.Join(p.dir, "scratch", "hello"))
+
+	r := p.mustRun(t, "--progress", "plain", "up", "-d", "--build")
+	if !strings.Contains(r.stderr, `Step 4/7 : RUN echo "$MESSAGE" > message`) {
+		t.Errorf("the build output does not show the RUN step:\n%s", r.stderr)
+	}
+	if got := p.mustRun(t, "exec", "-T", "busy", "cat", "/work/message").stdout; got != "built by berth\n" {
+		t.Errorf("/work/message = %q: the build argument did not reach the RUN step", got)
+	}
+	if got := p.mustRun(t, "exec", "-T", "busy", "cat", "/work/net").stdout; !strings.Contains(got, "inet 10.") {
+		t.Errorf("the RUN step had no bridge network: eth0 is %q", got)
+	}
+	if got := p.mustRun(t, "exec", "-T", "busy", "sh", "-c", "id -u; cat /app/uid; stat -c %u /app/app.txt").stdout; got != "1000\n1000\n1000\n" {
+		t.Errorf("USER and COPY --chown: id, the RUN step's id, the owner are %q; want 1000 each", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := p.run("logs", "--no-log-prefix", "scratch").stdout
+		if got == "hello from scratch\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("scratch says %q", got)
+			break
+		}
+	}
+
+	// Built again: every step from the cache, the same images.
+	before := p.mustRun(t, "images", "-q").stdout
+	r = p.mustRun(t, "--progress", "plain", "build")
+	if n := strings.Count(r.stderr, "Using cache"); n < 2 {
+		t.Errorf("a second build used the cache %d times, want the 2 RUN steps at least:\n%s", n, r.stderr)
+	}
+	if after := p.mustRun(t, "images", "-q").stdout; after != before {
+		t.Errorf("a second build changed the images: %q, then %q", before, after)
+	}
+
+	r = p.run("--profile", "broken", "up", "-d", "--build", "broken")
+	if r.code == 0 || !strings.Contains(r.stderr, "The command '/bin/sh -c echo going wrong && false' returned a non-zero code: 1") {
+		t.Errorf("up of a failing build: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if ls := p.mustRun(t, "image", "ls").stdout; strings.Contains(ls, "berth-build") || strings.Contains(ls, p.name+"-broken") {
+		t.Errorf("the builds left images behind:\n%s", ls)
+	}
+	p.mustRun(t, "down", "-t", "0", "--rmi", "local")
+	if ls := p.mustRun(t, "image", "ls").stdout; strings.Contains(ls, p.name) {
+		t.Errorf("down --rmi local left the built images:\n%s", ls)
+	}
+	if _, err := os.Stat(filepath.Join(builtinRootOf(p), "dns.pid")); err == nil {
+		t.Errorf("the DNS server still runs after the build network went")
+	}
+}
