@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -93,28 +90,13 @@ services:
 		t.Errorf("logs prefix: %q", out)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, "logs", "-f", "--no-log-prefix")
-	cmd.Dir, cmd.Env = p.dir, p.environ()
-	out, err := os.CreateTemp(t.TempDir(), "logs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitFor := func(lines int) string {
+	bg := startBerth(t, p, "logs", "-f", "--no-log-prefix")
+	waitFor := func(lines int) {
+		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
-		for {
-			b, _ := os.ReadFile(out.Name())
-			if strings.Count(string(b), "hello ") >= lines {
-				return string(b)
-			}
+		for strings.Count(bg.output(), "hello ") < lines {
 			if time.Now().After(deadline) {
-				t.Fatalf("logs -f showed %d hello lines, want %d:\n%s", strings.Count(string(b), "hello "), lines, b)
+				t.Fatalf("logs -f showed %d hello lines, want %d:\n%s", strings.Count(bg.output(), "hello "), lines, bg.output())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -6,10 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -324,44 +322,13 @@ services:
     image: %s
     command: ["sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]
 `, busyboxImage())})
-	cmd := exec.Command(berthBin, "up")
-	cmd.Dir = p.dir
-	cmd.Env = p.environ()
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
+	bg := startBerth(t, p, "up")
+	bg.waitOutput(t, "ready")
+	if code := bg.interrupt(t); code != 130 {
+		t.Errorf("exit code %d, want 130\n%s", code, bg.output())
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(out.Name())
-		if strings.Contains(string(b), "ready") {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("service never printed ready:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("up did not stop after SIGINT")
-	}
-	b, _ := os.ReadFile(out.Name())
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit code %d, want 130 (%v)\n%s", code, err, b)
-	}
-	if !strings.Contains(string(b), "got TERM") {
-		t.Errorf("the container was not stopped gracefully:\n%s", b)
+	if !strings.Contains(bg.output(), "got TERM") {
+		t.Errorf("the container was not stopped gracefully:\n%s", bg.output())
 	}
 	if ps := p.ps(t); len(ps) != 0 {
 		t.Errorf("still running: %+v", ps)

@@ -125,6 +125,53 @@ func contextPaths(b *types.BuildConfig, dir string) (contextDir, dockerfile stri
 	return contextDir, dockerfile
 }
 
+// ignorePatterns reads the ignore file of a build context (the real
+// directory): <Dockerfile>.dockerignore first (dockerfileAbs, when the
+// Dockerfile is a file), then .dockerignore. It returns the patterns and
+// the file read ("" for none).
+func ignorePatterns(contextDir, dockerfileAbs string) ([]string, string, error) {
+	var candidates []string
+	if dockerfileAbs != "" {
+		candidates = append(candidates, dockerfileAbs+".dockerignore")
+	}
+	candidates = append(candidates, filepath.Join(contextDir, ".dockerignore"))
+	for _, c := range candidates {
+		f, err := os.Open(c)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("ignore file: %w", err)
+		}
+		patterns, err := ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, "", fmt.Errorf("ignore file %s: %w", c, err)
+		}
+		return patterns, c, nil
+	}
+	return nil, "", nil
+}
+
+// BuildIgnore returns the local build context directory of a build
+// section (resolved against dir) and its .dockerignore patterns, as a
+// build would apply them. A remote context has none: "" and no patterns.
+func BuildIgnore(b *types.BuildConfig, dir string) (contextDir string, patterns []string, err error) {
+	contextDir, dockerfile := contextPaths(b, dir)
+	if isRemoteContext(contextDir) {
+		return "", nil, nil
+	}
+	dockerfileAbs := ""
+	if b.DockerfileInline == "" {
+		dockerfileAbs = dockerfile
+		if !filepath.IsAbs(dockerfileAbs) {
+			dockerfileAbs = filepath.Join(contextDir, dockerfile)
+		}
+	}
+	patterns, _, err = ignorePatterns(contextDir, dockerfileAbs)
+	return contextDir, patterns, err
+}
+
 // contextSource works out what BuildContext archives.
 func contextSource(b *types.BuildConfig, dir string) (*contextSrc, error) {
 	contextDir, dockerfile := contextPaths(b, dir)
@@ -172,32 +219,17 @@ func contextSource(b *types.BuildConfig, dir string) (*contextSrc, error) {
 		src.dockerfile = ".dockerfile." + hex.EncodeToString(sum[:])[:20]
 	}
 
-	// The ignore file: <Dockerfile>.dockerignore first, then .dockerignore.
-	var candidates []string
-	if dockerfileAbs != "" {
-		candidates = append(candidates, dockerfileAbs+".dockerignore")
+	patterns, ignoreFile, err := ignorePatterns(real, dockerfileAbs)
+	if err != nil {
+		return nil, err
 	}
-	candidates = append(candidates, filepath.Join(real, ".dockerignore"))
-	for _, c := range candidates {
-		f, err := os.Open(c)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ignore file: %w", err)
-		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ignore file %s: %w", c, err)
-		}
-		src.excludes = patterns
-		if realIgnore, err := filepath.EvalSymlinks(c); err == nil {
+	src.excludes = patterns
+	if ignoreFile != "" {
+		if realIgnore, err := filepath.EvalSymlinks(ignoreFile); err == nil {
 			if rel, err := filepath.Rel(real, realIgnore); err == nil && filepath.IsLocal(rel) {
 				src.ignoreFile = filepath.ToSlash(rel)
 			}
 		}
-		break
 	}
 	// Always sent, as the docker CLI's TrimBuildFilesFromExcludes makes
 	// sure: an exception for each of them when the patterns exclude it.

@@ -192,6 +192,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newWaitCmd(g),
 		newImagesCmd(g),
 		newVolumesCmd(g),
+		newWatchCmd(g),
 		newEventsCmd(g),
 		newLsCmd(g),
 		newCreateCmd(g),

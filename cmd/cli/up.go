@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/watch"
 	"github.com/berthdev/berth/service"
 )
 
@@ -36,6 +37,7 @@ type upOptions struct {
 	attach, noAttach                     []string
 	noColor, noLogPrefix, timestamps     bool
 	yes, quietPull, quietBuild           bool
+	watch                                bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -92,6 +94,7 @@ service that is not.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "Assume yes: recreate volumes whose configuration changed (their data is lost)")
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
+	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
 	return cmd
 }
 
@@ -143,6 +146,12 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	p, err := g.load(ctx, args)
 	if err != nil {
 		return err
+	}
+	var rules []*watch.Rule
+	if o.watch {
+		if rules, err = watch.Rules(p, args); err != nil {
+			return err
+		}
 	}
 	for name := range scale {
 		if p.Service(name) == nil {
@@ -199,7 +208,23 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		return err
 	}
 	if o.wait {
-		return waitUp(ctx, g, b, p, args, o)
+		if err := waitUp(ctx, g, b, p, args, o); err != nil || !o.watch {
+			return err
+		}
+	}
+	if o.watch {
+		if o.detach {
+			return g.watchLoop(ctx, b, p, rules, o.quietBuild)
+		}
+		wctx, stopWatch := context.WithCancel(ctx)
+		werr := make(chan error, 1)
+		go func() { werr <- g.watchLoop(wctx, b, p, rules, o.quietBuild) }()
+		err := attachUp(ctx, g, b, p, args, o, started)
+		stopWatch()
+		if werr := <-werr; err == nil {
+			err = werr
+		}
+		return err
 	}
 	if o.detach {
 		return nil
