@@ -90,7 +90,8 @@ func pollUntil(cond func() bool) bool {
 // TestWatch runs berth watch on both backends: initial_sync, sync of new,
 // changed and deleted files and of a new directory, ignore patterns (the
 // rule's and the build's .dockerignore), sync+restart, sync+exec, and a
-// rebuild that recreates the container; Ctrl+C ends the watch and leaves
+// rebuild that recreates the container, into which what was synced is
+// synced again; Ctrl+C ends the watch and leaves
 // the services running.
 func TestWatch(t *testing.T) {
 	onBothBackends(t, testWatch)
@@ -178,6 +179,14 @@ func testWatch(t *testing.T, newP newProjectFunc) {
 	}
 	if after := p.inspect(t, p.name+"-app-1"); after.ID == before.ID {
 		t.Errorf("rebuild: the container was not recreated")
+	}
+	// What was synced into the old container is synced into the new one
+	// (docker compose loses it: docker/compose#12592).
+	if !pollUntil(func() bool { return cat("/src/sub/deep/e.txt") == "in a new directory\n" && cat("/src/a.txt") == "before the watch\n" }) {
+		t.Errorf("after the rebuild, the synced files are missing: /src/a.txt %q:\n%s", cat("/src/a.txt"), bg.output())
+	}
+	if r := p.run("exec", "-T", "app", "test", "-e", "/src/b.txt"); r.code == 0 {
+		t.Errorf("after the rebuild, a file deleted during the watch came back")
 	}
 	if code := bg.interrupt(t); code != 0 {
 		t.Errorf("watch after Ctrl+C: exit %d, want 0:\n%s", code, bg.output())

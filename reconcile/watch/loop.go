@@ -51,6 +51,13 @@ type Loop struct {
 	// Synced, when set, is called after each batch's syncs with the
 	// number of files sent (tests and benchmarks).
 	Synced func(files int)
+
+	// synced are the host paths each rule has synced so far, sent again
+	// to a container that replaces or joins the service's (a recreate
+	// loses what was synced into the old one's writable layer).
+	synced map[*Rule]map[string]bool
+	// known are the containers that have what was synced.
+	known map[string]bool
 }
 
 // Run syncs the rules with initial_sync, then watches until ctx is done.
@@ -96,14 +103,107 @@ func (l *Loop) Run(ctx context.Context) error {
 	case err := <-werr:
 		return err
 	}
-	for batch := range batches {
-		l.Apply(ctx, batch)
+	starts := l.watchStarts(ctx)
+	for done := false; !done; {
+		select {
+		case batch, ok := <-batches:
+			if !ok {
+				done = true
+				break
+			}
+			l.Apply(ctx, batch)
+		case ev := <-starts:
+			l.resync(ctx, ev)
+		}
 	}
 	select {
 	case err := <-werr:
 		return err
 	default:
 		return nil
+	}
+}
+
+// watchStarts lists the containers of the services with sync rules as
+// known, then sends the start events of their containers (when the
+// backend has events; else nothing).
+func (l *Loop) watchStarts(ctx context.Context) <-chan service.Event {
+	out := make(chan service.Event, 64)
+	es, ok := l.B.(service.EventSource)
+	if !ok {
+		return out
+	}
+	syncs := map[string]bool{}
+	for _, r := range l.Rules {
+		if r.Syncs() {
+			syncs[r.Service] = true
+		}
+	}
+	if len(syncs) == 0 {
+		return out
+	}
+	if l.known == nil {
+		l.known = map[string]bool{}
+	}
+	for svc := range syncs {
+		cs, _ := l.containers(ctx, svc, false)
+		for _, c := range cs {
+			l.known[c.ID] = true
+		}
+	}
+	evs, _ := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: l.Project}})
+	go func() {
+		for ev := range evs {
+			if ev.Action == "start" && syncs[ev.Labels[service.LabelService]] && ev.Labels[service.LabelOneoff] != service.OneoffTrue {
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// resync sends what was synced so far to a container that started for
+// the first time since the watch began (a recreate, a new replica).
+func (l *Loop) resync(ctx context.Context, ev service.Event) {
+	if l.known[ev.ContainerID] {
+		return
+	}
+	l.known[ev.ContainerID] = true
+	c := service.Container{ID: ev.ContainerID, Name: ev.ContainerName, State: service.StateRunning}
+	for _, r := range l.Rules {
+		if r.Service != ev.Labels[service.LabelService] || !r.Syncs() || len(l.synced[r]) == 0 {
+			continue
+		}
+		paths := make([]string, 0, len(l.synced[r]))
+		for p := range l.synced[r] {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		l.Log(fmt.Sprintf("Re-syncing %d files into the new container %s", len(paths), ev.ContainerName))
+		l.syncTo(ctx, r, paths, []service.Container{c})
+	}
+}
+
+// record notes what a sync sent (present) or deleted (gone).
+func (l *Loop) record(r *Rule, p string, present bool) {
+	if l.synced == nil {
+		l.synced = map[*Rule]map[string]bool{}
+	}
+	if l.synced[r] == nil {
+		l.synced[r] = map[string]bool{}
+	}
+	if present {
+		l.synced[r][p] = true
+		return
+	}
+	for q := range l.synced[r] {
+		if _, ok := under(p, q); ok {
+			delete(l.synced[r], q)
+		}
 	}
 }
 
@@ -182,6 +282,11 @@ func (l *Loop) containers(ctx context.Context, svc string, running bool) ([]serv
 // service (deleting those gone from the host) and returns how many files
 // it sent.
 func (l *Loop) sync(ctx context.Context, r *Rule, paths []string) int {
+	return l.syncTo(ctx, r, paths, nil)
+}
+
+// syncTo is sync into the given containers (nil: the service's).
+func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service.Container) int {
 	var deleted []string
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -197,8 +302,10 @@ func (l *Loop) sync(ctx context.Context, r *Rule, paths []string) int {
 		fi, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			deleted = append(deleted, cpath)
+			l.record(r, p, false)
 			continue
 		}
+		l.record(r, p, true)
 		if err != nil {
 			l.Warn(fmt.Sprintf("sync %s: %v", p, err))
 			continue
@@ -240,12 +347,21 @@ func (l *Loop) sync(ctx context.Context, r *Rule, paths []string) int {
 	if n == 0 && len(deleted) == 0 {
 		return 0
 	}
-	cs, err := l.containers(ctx, r.Service, false)
-	if err != nil {
-		l.Warn(err.Error())
-		return 0
+	cs := to
+	if cs == nil {
+		var err error
+		if cs, err = l.containers(ctx, r.Service, false); err != nil {
+			l.Warn(err.Error())
+			return 0
+		}
+		l.Log(fmt.Sprintf("Syncing service %q after %d changed files", r.Service, n+len(deleted)))
 	}
-	l.Log(fmt.Sprintf("Syncing service %q after %d changed files", r.Service, n+len(deleted)))
+	if l.known == nil {
+		l.known = map[string]bool{}
+	}
+	for _, c := range cs {
+		l.known[c.ID] = true
+	}
 	eg, ectx := errgroup.WithContext(ctx)
 	limit := l.Parallel
 	if limit <= 0 {

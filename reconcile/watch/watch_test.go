@@ -256,6 +256,29 @@ func TestApply(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "bind mount") {
 		t.Errorf("warnings %q, want one about the bind mount", warnings)
 	}
+
+	// A new container of the service gets what was synced; a known one
+	// nothing more.
+	id2, err := f.CreateContainer(ctx, service.ContainerSpec{Name: p.Name + "-app-2", Image: "busybox", Labels: labels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StartContainer(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	f.ResetCalls()
+	l.resync(ctx, service.Event{Action: "start", ContainerID: id2, ContainerName: p.Name + "-app-2", Labels: labels})
+	for path, content := range map[string]string{"/app/new.txt": "new\n", "/etc/app.conf": "conf\n", "/hook": "hook\n"} {
+		if got := readFile(t, f, id2, path); got != content {
+			t.Errorf("%s in the new container: %q, want %q", path, got, content)
+		}
+	}
+	n := len(f.Calls())
+	l.resync(ctx, service.Event{Action: "start", ContainerID: id2, ContainerName: p.Name + "-app-2", Labels: labels})
+	l.resync(ctx, service.Event{Action: "start", ContainerID: id, ContainerName: p.Name + "-app-1", Labels: labels})
+	if len(f.Calls()) != n {
+		t.Errorf("a resync of known containers made calls: %v", f.Calls()[n:])
+	}
 }
 
 // readFile reads a file of a container of the fake.
