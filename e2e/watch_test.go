@@ -182,7 +182,9 @@ func testWatch(t *testing.T, newP newProjectFunc) {
 	}
 	// What was synced into the old container is synced into the new one
 	// (docker compose loses it: docker/compose#12592).
-	if !pollUntil(func() bool { return cat("/src/sub/deep/e.txt") == "in a new directory\n" && cat("/src/a.txt") == "before the watch\n" }) {
+	if !pollUntil(func() bool {
+		return cat("/src/sub/deep/e.txt") == "in a new directory\n" && cat("/src/a.txt") == "before the watch\n"
+	}) {
 		t.Errorf("after the rebuild, the synced files are missing: /src/a.txt %q:\n%s", cat("/src/a.txt"), bg.output())
 	}
 	if r := p.run("exec", "-T", "app", "test", "-e", "/src/b.txt"); r.code == 0 {
