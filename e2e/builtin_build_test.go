@@ -93,3 +93,25 @@ RUN id -u > /app/uid
 		t.Errorf("the DNS server still runs after the build network went")
 	}
 }
+
+// TestBuiltinPush builds an image on the built-in runtime, pushes it to a
+// local registry, and runs it from another state root that pulls it.
+func TestBuiltinPush(t *testing.T) {
+	addr := startRegistry(t)
+	ref := addr + "/berth-e2e/pushed:" + strings.ToLower(projectName("push"))
+	p := newBuiltinProject(t, map[string]string{
+		"compose.yaml": "services:\n  app:\n    build: .\n    image: " + ref + "\n",
+		"Dockerfile":   "FROM " + busyboxImage() + "\nRUN echo built here > /built\nCMD [\"cat\", \"/built\"]\n",
+	})
+	p.mustRun(t, "build")
+	r := p.mustRun(t, "push")
+	if !strings.Contains(r.stderr+r.stdout, "digest: sha256:") {
+		t.Errorf("push printed no digest:\n%s%s", r.stdout, r.stderr)
+	}
+	q := newBuiltinProject(t, map[string]string{"compose.yaml": "services:\n  app:\n    image: " + ref + "\n"})
+	if out := q.mustRun(t, "run", "--rm", "app").stdout; out != "built here\n" {
+		t.Errorf("the pulled image printed %q, want what its build wrote", out)
+	}
+	q.mustRun(t, "down", "--rmi", "all")
+	p.mustRun(t, "down", "--rmi", "all")
+}

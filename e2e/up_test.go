@@ -96,6 +96,12 @@ func testUpThreeTier(t *testing.T, newP newProjectFunc) {
 	p := newP(t, map[string]string{"compose.yaml": threeTier("one")})
 
 	p.mustRun(t, "up", "-d", "--wait")
+	// exec of a command the image lacks: the engine's code and message.
+	for _, c := range []string{"nosuch", "/nosuch", "/etc"} {
+		if r := p.run("exec", "-T", "db", c); r.code != 126 || !strings.Contains(r.stdout, "exec: \""+c+"\"") {
+			t.Errorf("exec %s: exit %d, output %q; want 126 and the exec error (on stdout, as docker)", c, r.code, r.stdout+r.stderr)
+		}
+	}
 	ps := p.ps(t)
 	db, api, web := ps[p.name+"-db-1"], ps[p.name+"-api-1"], ps[p.name+"-web-1"]
 	if db.State != "running" || db.Health != "healthy" || api.State != "running" || web.State != "running" {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,6 +37,14 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 		return 0, fmt.Errorf("exec in container %s: no command", r.Name)
 	}
 	cmd, err := b.nsenter(ctx, r, spec)
+	var se *startError
+	if errors.As(err, &se) {
+		// As the engine: the message on the exec's output, 126.
+		if stdout != nil && !spec.Detach {
+			fmt.Fprintf(stdout, "exec failed: %s\n", se.msg)
+		}
+		return 126, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
@@ -143,6 +153,9 @@ func (b *Backend) nsenter(ctx context.Context, r *record, spec service.ExecSpec)
 	}
 	args = append(append(args, "--"), spec.Cmd...)
 	env := image.MergeEnv(r.Process.Env, spec.Env)
+	if err := execCheck(rootDir, cwd, spec.Cmd[0], env); err != nil {
+		return nil, err
+	}
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
 		env = append(env, "HOME="+id.Home)
 	}
@@ -150,6 +163,60 @@ func (b *Backend) nsenter(ctx context.Context, r *record, spec service.ExecSpec)
 	cmd.Env = env
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
 	return cmd, nil
+}
+
+// execCheck finds the command of an exec in the container's root as the
+// exec will (the PATH of env, or a path, relative to cwd), so that a
+// missing or non-executable one gives docker's message (a *startError).
+func execCheck(rootDir, cwd, cmd string, env []string) error {
+	check := func(p string) error {
+		f, err := openInRoot(rootDir, p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		switch {
+		case err != nil:
+			return err
+		case st.IsDir():
+			return errors.New("is a directory")
+		case st.Mode()&0o111 == 0:
+			return fs.ErrPermission
+		}
+		return nil
+	}
+	if strings.Contains(cmd, "/") {
+		p := cmd
+		if !path.IsAbs(p) {
+			p = path.Join("/", cwd, p)
+		}
+		err := check(p)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, fs.ErrNotExist):
+			err = fmt.Errorf("stat %s: no such file or directory", cmd)
+		case errors.Is(err, fs.ErrPermission):
+			err = errors.New("permission denied")
+		}
+		return &startError{code: 126, msg: fmt.Sprintf("exec: %q: %v", cmd, err)}
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if !path.IsAbs(dir) {
+			dir = path.Join("/", cwd, dir)
+		}
+		if check(path.Join(dir, cmd)) == nil {
+			return nil
+		}
+	}
+	return &startError{code: 126, msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", cmd)}
 }
 
 // readInRoot reads a small file of a container, resolving the path inside

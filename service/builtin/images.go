@@ -44,10 +44,9 @@ func (b *Backend) PullImage(ctx context.Context, ref, platform string, progress 
 	return err
 }
 
-// PushImage implements service.ImageTransfer; the built-in runtime does not
-// push yet.
+// PushImage implements service.ImageTransfer.
 func (b *Backend) PushImage(ctx context.Context, ref string, progress io.Writer) error {
-	return fmt.Errorf("push %s: the built-in runtime cannot push images yet: %w", ref, service.ErrUnsupported)
+	return b.images.Push(ctx, ref, progress)
 }
 
 // LoadImages loads a `docker save` or OCI-layout tarball into the store
