@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,49 @@ services:
 	if out := docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+p.name); out != "" {
 		t.Errorf("--down-project left containers: %s", out)
 	}
+}
+
+// TestAttach attaches to a running service on both backends: stdin
+// reaches it, its output shows, and attach exits with its exit code.
+func TestAttach(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`services:
+  app:
+    image: %s
+    command: ["sh", "-c", "read line; echo got $$line; exit 3"]
+    stdin_open: true
+`, busyboxImage())})
+		p.mustRun(t, "up", "-d")
+		// stdin stays open until attach ends: the engine drops the output
+		// that follows the end of stdin (docker attach too).
+		cmd := exec.Command(berthBin, "attach", "app")
+		cmd.Dir, cmd.Env = p.dir, p.environ()
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.WriteString(in, "hello\n") }()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("attach did not end with the container:\n%s", out.String())
+		}
+		in.Close()
+		if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(out.String(), "got hello") {
+			t.Errorf("attach: exit %d, output %q; want 3 and the service's answer", code, out.String())
+		}
+		if r := p.run("attach", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
+			t.Errorf("attach to an unknown service: exit %d, stderr %q", r.code, r.stderr)
+		}
+		p.mustRun(t, "down", "-t", "0")
+	})
 }

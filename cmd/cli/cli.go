@@ -193,6 +193,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newImagesCmd(g),
 		newVolumesCmd(g),
 		newWatchCmd(g),
+		newAttachCmd(g),
 		newEventsCmd(g),
 		newLsCmd(g),
 		newCreateCmd(g),
