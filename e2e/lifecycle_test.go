@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +170,40 @@ func TestAttach(t *testing.T) {
 		}
 		if r := p.run("attach", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
 			t.Errorf("attach to an unknown service: exit %d, stderr %q", r.code, r.stderr)
+		}
+		p.mustRun(t, "down", "-t", "0")
+	})
+}
+
+// TestStats samples a busy service on both backends: CPU near one core,
+// memory against its limit, processes; a stopped service shows with -a.
+func TestStats(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`services:
+  busy:
+    image: %[1]s
+    command: ["sh", "-c", "while :; do :; done"]
+    mem_limit: 64m
+    stop_signal: SIGKILL
+  idle:
+    image: %[1]s
+    command: ["true"]
+`, busyboxImage())})
+		p.mustRun(t, "up", "-d")
+		r := p.mustRun(t, "stats", "--no-stream", "--format", "json")
+		var e struct{ Name, CPUPerc, MemUsage, PIDs string }
+		if err := json.Unmarshal([]byte(strings.Split(r.stdout, "\n")[0]), &e); err != nil {
+			t.Fatalf("stats --format json: %v\n%s", err, r.stdout)
+		}
+		cpu, _ := strconv.ParseFloat(strings.TrimSuffix(e.CPUPerc, "%"), 64)
+		if e.Name != p.name+"-busy-1" || cpu < 20 || !strings.HasSuffix(e.MemUsage, "/ 64MiB") || e.PIDs != "1" {
+			t.Errorf("stats of a busy loop limited to 64m: %+v (CPU %.1f%%)", e, cpu)
+		}
+		if n := strings.Count(r.stdout, "\n"); n != 1 {
+			t.Errorf("stats without -a: %d rows, want the running one:\n%s", n, r.stdout)
+		}
+		if r := p.mustRun(t, "stats", "--no-stream", "-a"); !strings.Contains(r.stdout, "CPU %") || !strings.Contains(r.stdout, p.name+"-idle-1") {
+			t.Errorf("stats -a: no table header or no stopped container:\n%s", r.stdout)
 		}
 		p.mustRun(t, "down", "-t", "0")
 	})

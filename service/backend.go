@@ -147,6 +147,13 @@ type CopierFrom interface {
 	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
 }
 
+// StatsReader samples the resource usage of containers.
+type StatsReader interface {
+	// Stats returns a sample of the container's usage: zero figures for
+	// a container that is not running. ErrNotFound if there is none.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
 // Toper lists the processes of containers.
 type Toper interface {
 	// Top returns the processes of a running (or paused) container as a

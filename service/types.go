@@ -374,3 +374,25 @@ type ExecSpec struct {
 	Tty        bool
 	Detach     bool
 }
+
+// Stats is a sample of a container's resource usage.
+type Stats struct {
+	// Read is when the sample was taken.
+	Read time.Time
+	// CPU is the CPU time used since the container started, all CPUs
+	// together, in nanoseconds: the CPU share is its growth over the time
+	// between two samples.
+	CPU uint64
+	// Memory is the memory used (less the inactive page cache, as docker
+	// counts it); MemoryLimit the container's limit, or the host's memory
+	// when it has none.
+	Memory, MemoryLimit uint64
+	// NetRx and NetTx are the bytes received and sent on the container's
+	// interfaces (loopback left out).
+	NetRx, NetTx uint64
+	// BlockRead and BlockWrite are the bytes read from and written to
+	// block devices.
+	BlockRead, BlockWrite uint64
+	// Pids is the number of processes and threads.
+	Pids uint64
+}

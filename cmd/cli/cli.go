@@ -194,6 +194,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newVolumesCmd(g),
 		newWatchCmd(g),
 		newAttachCmd(g),
+		newStatsCmd(g),
 		newEventsCmd(g),
 		newLsCmd(g),
 		newCreateCmd(g),

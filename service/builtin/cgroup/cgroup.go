@@ -370,3 +370,100 @@ func (c *Cgroup) rmdir(dir string) error {
 		time.Sleep(pollInterval)
 	}
 }
+
+// Stats is a sample of a group's resource usage; a figure the kernel
+// does not keep (a controller not mounted) is 0.
+type Stats struct {
+	// CPU is the CPU time used, all CPUs together, in nanoseconds.
+	CPU uint64
+	// Memory is the memory used less the inactive page cache, as docker
+	// counts it; MemoryLimit the limit (0: none).
+	Memory, MemoryLimit uint64
+	// Pids is the number of processes (tasks).
+	Pids uint64
+	// IORead and IOWrite are the bytes read from and written to block
+	// devices.
+	IORead, IOWrite uint64
+}
+
+// Stats samples the group's usage.
+func (c *Cgroup) Stats() (Stats, error) {
+	if c.err != nil {
+		return Stats{}, c.err
+	}
+	var s Stats
+	num := func(dir, file string) uint64 {
+		v, err := c.read(dir, file)
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		return n
+	}
+	keyed := func(dir, file, key string) uint64 {
+		n, _ := c.keyed(dir, file, key)
+		return uint64(max(n, 0))
+	}
+	io := func(dir, file string, v2 bool) {
+		text, err := c.read(dir, file)
+		if err != nil {
+			return
+		}
+		for line := range strings.Lines(text) {
+			f := strings.Fields(line)
+			if v2 { // "8:0 rbytes=1 wbytes=2 ..."
+				for _, kv := range f[1:] {
+					k, v, _ := strings.Cut(kv, "=")
+					n, _ := strconv.ParseUint(v, 10, 64)
+					switch k {
+					case "rbytes":
+						s.IORead += n
+					case "wbytes":
+						s.IOWrite += n
+					}
+				}
+				continue
+			}
+			if len(f) == 3 { // "8:0 Read 4096"
+				n, _ := strconv.ParseUint(f[2], 10, 64)
+				switch f[1] {
+				case "Read":
+					s.IORead += n
+				case "Write":
+					s.IOWrite += n
+				}
+			}
+		}
+	}
+	if c.v2 {
+		d, _ := c.dir("")
+		s.CPU = keyed(d, "cpu.stat", "usage_usec") * 1000
+		s.Memory = num(d, "memory.current")
+		if inactive := keyed(d, "memory.stat", "inactive_file"); inactive < s.Memory {
+			s.Memory -= inactive
+		}
+		s.MemoryLimit = num(d, "memory.max") // "max" parses as 0
+		s.Pids = num(d, "pids.current")
+		io(d, "io.stat", true)
+		return s, nil
+	}
+	if d, ok := c.dir("cpuacct"); ok {
+		s.CPU = num(d, "cpuacct.usage")
+	}
+	if d, ok := c.dir("memory"); ok {
+		s.Memory = num(d, "memory.usage_in_bytes")
+		if inactive := keyed(d, "memory.stat", "total_inactive_file"); inactive < s.Memory {
+			s.Memory -= inactive
+		}
+		if l := num(d, "memory.limit_in_bytes"); l < 1<<62 {
+			s.MemoryLimit = l
+		}
+	}
+	if d, ok := c.dir("pids"); ok {
+		s.Pids = num(d, "pids.current")
+	}
+	if d, ok := c.dir("blkio"); ok {
+		io(d, "blkio.throttle.io_service_bytes_recursive", false)
+	}
+	return s, nil
+}

@@ -36,6 +36,7 @@ func v1Kernel() map[string]string {
 		"cpuset/berth/cpuset.cpus":                    "\n",
 		"cpuset/berth/cpuset.mems":                    "\n",
 		"blkio/blkio.weight":                          "500\n",
+		"blkio/berth/c1/cgroup.procs":                 "",
 	}
 }
 
@@ -258,7 +259,7 @@ func TestHandle(t *testing.T) {
 		dirs    []string
 	}{
 		{"v1", v1Kernel(), "freezer/berth/c1/freezer.state", "FROZEN", "memory/berth/c1/memory.oom_control",
-			[]string{"cpu,cpuacct/berth/c1", "freezer/berth/c1", "memory/berth/c1", "pids/berth/c1"}},
+			[]string{"blkio/berth/c1", "cpu,cpuacct/berth/c1", "freezer/berth/c1", "memory/berth/c1", "pids/berth/c1"}},
 		{"v2", v2Kernel(), "berth/c1/cgroup.freeze", "1", "berth/c1/memory.events", []string{"berth/c1"}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
@@ -401,6 +402,7 @@ func TestParseMountinfo(t *testing.T) {
 	got, found := parseMountinfo(strings.NewReader(mountinfo), "/sys/fs/cgroup")
 	want := map[string]string{
 		"cpu":     "/sys/fs/cgroup/cpu,cpuacct",
+		"cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
 		"memory":  "/sys/fs/cgroup/memory",
 		"freezer": "/sys/fs/cgroup/freezer",
 	}
@@ -409,5 +411,39 @@ func TestParseMountinfo(t *testing.T) {
 	}
 	if _, found := parseMountinfo(strings.NewReader(mountinfo), "/tmp"); found {
 		t.Error("parseMountinfo found cgroups under /tmp")
+	}
+}
+
+func TestStats(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		files   map[string]string
+		want    Stats
+	}{
+		{"v1", map[string]string{
+			"cpu,cpuacct/berth/c1/cpuacct.usage":                       "123456789\n",
+			"memory/berth/c1/memory.usage_in_bytes":                    "10000\n",
+			"memory/berth/c1/memory.stat":                              "cache 5\ntotal_inactive_file 1000\n",
+			"memory/berth/c1/memory.limit_in_bytes":                    "9223372036854771712\n",
+			"pids/berth/c1/pids.current":                               "3\n",
+			"blkio/berth/c1/blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n",
+			"freezer/berth/c1/cgroup.procs":                            "",
+		}, Stats{CPU: 123456789, Memory: 9000, Pids: 3, IORead: 4096, IOWrite: 512}},
+		{"v2", map[string]string{
+			"berth/c1/cpu.stat":       "usage_usec 1500\nuser_usec 1000\n",
+			"berth/c1/memory.current": "20000\n",
+			"berth/c1/memory.stat":    "anon 1\ninactive_file 5000\n",
+			"berth/c1/memory.max":     "67108864\n",
+			"berth/c1/pids.current":   "2\n",
+			"berth/c1/io.stat":        "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=1 wbytes=2\n",
+		}, Stats{CPU: 1500000, Memory: 15000, MemoryLimit: 67108864, Pids: 2, IORead: 101, IOWrite: 202}},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			root := fakeTree(t, tc.files)
+			got, err := Open("c1", Options{Root: root, Version: tc.version}).Stats()
+			if err != nil || got != tc.want {
+				t.Errorf("Stats = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
 	}
 }

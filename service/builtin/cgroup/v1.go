@@ -13,7 +13,7 @@ import (
 )
 
 // v1Controllers are the v1 hierarchies a group is made in.
-var v1Controllers = []string{"cpu", "cpuset", "freezer", "memory", "pids"}
+var v1Controllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "freezer", "memory", "pids"}
 
 // v1Mounts finds the mount points of the v1Controllers' hierarchies directly
 // under root: from /proc/self/mountinfo, or when no cgroup is mounted under
