@@ -227,11 +227,11 @@ func testExitCodeFrom(t *testing.T, newP newProjectFunc) {
 services:
   server:
     image: %[1]s
-    command: ["sleep", "3600"]
+    command: ["sh", "-c", "echo server up; exec sleep 3600"]
     stop_signal: SIGKILL
   tests:
     image: %[1]s
-    command: ["sh", "-c", "echo running tests; sleep 1; exit 7"]
+    command: ["sh", "-c", "sleep 1; echo running tests; sleep 1; exit 7"]
     depends_on: [server]
 `, busyboxImage())})
 	r := p.run("up", "--exit-code-from", "tests")
@@ -241,8 +241,23 @@ services:
 	if !strings.Contains(r.stdout, "tests-1") || !strings.Contains(r.stdout, "running tests") {
 		t.Errorf("attached output lacks the prefixed line:\n%s", r.stdout)
 	}
+	if !strings.Contains(r.stdout, "server up") {
+		t.Errorf("up of every service does not show server's output:\n%s", r.stdout)
+	}
 	if ps := p.ps(t); len(ps) != 0 {
 		t.Errorf("containers still running after the abort: %+v", ps)
+	}
+	// up of one service shows its output only, unless --attach-dependencies.
+	r = p.run("up", "--exit-code-from", "tests", "tests")
+	if r.code != 7 || strings.Contains(r.stdout, "server up") || !strings.Contains(r.stdout, "running tests") {
+		t.Errorf("up tests: code %d, output:\n%s\nwant 7, tests' output and not server's", r.code, r.stdout)
+	}
+	if ps := p.ps(t); len(ps) != 0 {
+		t.Errorf("up tests: the abort left its dependency running: %+v", ps)
+	}
+	r = p.run("up", "--attach-dependencies", "--exit-code-from", "tests", "tests")
+	if r.code != 7 || !strings.Contains(r.stdout, "server up") {
+		t.Errorf("up --attach-dependencies tests: code %d, output:\n%s\nwant 7 and server's output", r.code, r.stdout)
 	}
 	p.mustRun(t, "down")
 }

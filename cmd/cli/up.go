@@ -37,7 +37,7 @@ type upOptions struct {
 	attach, noAttach                     []string
 	noColor, noLogPrefix, timestamps     bool
 	yes, quietPull, quietBuild           bool
-	watch                                bool
+	watch, attachDeps                    bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -94,6 +94,7 @@ service that is not.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "Assume yes: recreate volumes whose configuration changed (their data is lost)")
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
+	f.BoolVar(&o.attachDeps, "attach-dependencies", false, "Show the output of the named services' dependencies too")
 	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
 	return cmd
 }
@@ -355,16 +356,23 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 	for _, s := range p.Services {
 		attach[s.Name] = s.Config.Attach == nil || *s.Config.Attach
 	}
-	if len(o.attach) > 0 {
+	only := o.attach
+	if len(only) == 0 && len(args) > 0 && !o.attachDeps {
+		only = args // up web: web's output, not its dependencies', as compose
+	}
+	if len(only) > 0 {
 		for k := range attach {
 			attach[k] = false
 		}
-		for _, s := range o.attach {
+		for _, s := range only {
 			attach[s] = true
 		}
 	}
 	for _, s := range o.noAttach {
 		attach[s] = false
+	}
+	if o.exitCodeFrom != "" {
+		attach[o.exitCodeFrom] = true // its exit is awaited
 	}
 	var shown []service.Container
 	var names []string
@@ -468,7 +476,13 @@ loop:
 			case <-stopCtx.Done():
 			}
 		}()
-		err := stopServices(stopCtx, g, b, p, p.Name, args, stopTimeout(o.timeout))
+		// Every container this up started: the named services and their
+		// dependencies ("stops all containers", as compose says).
+		var started []string
+		for _, s := range p.Services {
+			started = append(started, s.Name)
+		}
+		err := stopServices(stopCtx, g, b, p, p.Name, started, stopTimeout(o.timeout))
 		cancelStop()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintln(g.stdio.Err, err)

@@ -56,7 +56,7 @@ func TestStripMountPoints(t *testing.T) {
 				var err error
 				if p[len(p)-1] == '/' {
 					err = os.MkdirAll(full, 0o755)
-				} else {
+				} else if err = os.MkdirAll(filepath.Dir(full), 0o755); err == nil {
 					err = os.WriteFile(full, []byte(content), 0o644)
 				}
 				if err != nil {
