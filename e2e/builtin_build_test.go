@@ -95,7 +95,8 @@ RUN id -u > /app/uid
 }
 
 // TestBuiltinPush builds an image on the built-in runtime, pushes it to a
-// local registry, and runs it from another state root that pulls it.
+// local registry, and runs it from another state root that pulls it; a
+// third root builds FROM it, the build pulling the missing base.
 func TestBuiltinPush(t *testing.T) {
 	addr := startRegistry(t)
 	ref := addr + "/berth-e2e/pushed:" + strings.ToLower(projectName("push"))
@@ -113,5 +114,14 @@ func TestBuiltinPush(t *testing.T) {
 		t.Errorf("the pulled image printed %q, want what its build wrote", out)
 	}
 	q.mustRun(t, "down", "--rmi", "all")
+	// A build FROM an image the store lacks pulls it, as docker build.
+	b := newBuiltinProject(t, map[string]string{
+		"compose.yaml": "services:\n  app:\n    build: .\n",
+		"Dockerfile":   "FROM " + ref + "\nRUN cat /built > /again\nCMD [\"cat\", \"/again\"]\n",
+	})
+	if out := b.mustRun(t, "run", "--rm", "--build", "app").stdout; out != "built here\n" {
+		t.Errorf("an image built FROM a base pulled by the build printed %q", out)
+	}
+	b.mustRun(t, "down", "--rmi", "all")
 	p.mustRun(t, "down", "--rmi", "all")
 }

@@ -103,6 +103,10 @@ type stepRunner struct {
 	network string // the build's network, once made
 }
 
+// PullsMissingBases implements build.Puller: a base image missing from
+// the store is pulled, as docker build does.
+func (r *stepRunner) PullsMissingBases() bool { return true }
+
 // RunStep implements build.Runner.
 func (r *stepRunner) RunStep(ctx context.Context, ref string, step build.RunStep, out io.Writer) (int, string, func(), error) {
 	b := r.b

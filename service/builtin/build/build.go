@@ -42,6 +42,13 @@ type Runner interface {
 	RunStep(ctx context.Context, image string, step RunStep, out io.Writer) (exitCode int, upperDir string, cleanup func(), err error)
 }
 
+// Puller is implemented by a Runner whose builds pull a missing base
+// image, as docker build does; without it, a missing base is an error.
+type Puller interface {
+	// PullsMissingBases reports that missing base images are pulled.
+	PullsMissingBases() bool
+}
+
 // RunStep is what a RUN step runs, and how.
 type RunStep struct {
 	// Cmd is the command line: ["/bin/sh", "-c", "<command>"] for the shell

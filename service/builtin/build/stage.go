@@ -250,7 +250,14 @@ func (b *builder) baseImage(ctx context.Context, ref string) (*stage, error) {
 	} else {
 		img, err = b.store.Get(ref)
 		if errors.Is(err, service.ErrNotFound) {
-			return nil, fmt.Errorf("image %q is not in the image store (pull it first, or build with pull): %w", ref, service.ErrNotFound)
+			if p, ok := b.run.(Puller); !ok || !p.PullsMissingBases() {
+				return nil, fmt.Errorf("image %q is not in the image store (pull it first, or build with pull): %w", ref, service.ErrNotFound)
+			}
+			// As docker build: a missing base image is pulled.
+			img, err = b.store.Pull(ctx, ref, b.spec.Platform, b.progress)
+			if err != nil {
+				return nil, fmt.Errorf("image %q is not in the image store and could not be pulled: %w", ref, err)
+			}
 		}
 	}
 	if err != nil {
