@@ -147,6 +147,13 @@ type CopierFrom interface {
 	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
 }
 
+// Resizer resizes the terminals of containers created with a TTY.
+type Resizer interface {
+	// ResizeTTY gives a running container's terminal a size; nothing for a
+	// container without a TTY. ErrConflict if it is not running.
+	ResizeTTY(ctx context.Context, id string, size TerminalSize) error
+}
+
 // StatsReader samples the resource usage of containers.
 type StatsReader interface {
 	// Stats returns a sample of the container's usage: zero figures for

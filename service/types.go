@@ -373,6 +373,15 @@ type ExecSpec struct {
 	Privileged bool
 	Tty        bool
 	Detach     bool
+	// Size is the terminal's size (with Tty; zero: the backend's default)
+	// and Resize sends its later sizes, until it is closed or Exec returns.
+	Size   TerminalSize
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct {
+	Rows, Cols uint16
 }
 
 // Stats is a sample of a container's resource usage.

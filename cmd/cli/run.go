@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -263,6 +265,17 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		cleanup()
 		return err
 	}
+	if rs, ok := b.(service.Resizer); ok && spec.Tty {
+		// The container's terminal follows berth's (best effort).
+		size, resize, stop := followTerminalSize(g)
+		defer stop()
+		_ = rs.ResizeTTY(ctx, spec.Name, size)
+		go func() {
+			for sz := range resize {
+				_ = rs.ResizeTTY(ctx, spec.Name, sz)
+			}
+		}()
+	}
 	code, err := waiter.WaitContainer(context.WithoutCancel(ctx), spec.Name)
 	_ = wait()
 	cleanup()
@@ -339,6 +352,9 @@ func newExecCmd(g *globals) *cobra.Command {
 			if tty && !detach {
 				restore := rawTerminal(g)
 				defer restore()
+				var stop func()
+				spec.Size, spec.Resize, stop = followTerminalSize(g)
+				defer stop()
 			}
 			code, err := ex.Exec(ctx, target.ID, spec, stdin, g.stdio.Out, g.stdio.Err)
 			if err != nil {
@@ -362,6 +378,43 @@ func newExecCmd(g *globals) *cobra.Command {
 	f.StringVarP(&workdir, "workdir", "w", "", "Working directory for the command")
 	f.IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
 	return cmd
+}
+
+// followTerminalSize returns the size of the terminal on standard output
+// (zero when it is none) and a channel of its later sizes (SIGWINCH),
+// closed when stop is called.
+func followTerminalSize(g *globals) (size service.TerminalSize, resize <-chan service.TerminalSize, stop func()) {
+	f, ok := g.stdio.Out.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return size, nil, func() {}
+	}
+	get := func() service.TerminalSize {
+		w, h, err := term.GetSize(int(f.Fd()))
+		if err != nil || w <= 0 || h <= 0 || w > 65535 || h > 65535 {
+			return service.TerminalSize{}
+		}
+		return service.TerminalSize{Rows: uint16(h), Cols: uint16(w)}
+	}
+	ch := make(chan service.TerminalSize, 1)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-sigs:
+				select { // the newest size replaces one not yet taken
+				case <-ch:
+				default:
+				}
+				ch <- get()
+			case <-done:
+				close(ch)
+				return
+			}
+		}
+	}()
+	return get(), ch, func() { signal.Stop(sigs); close(done) }
 }
 
 // rawTerminal puts standard input in raw mode, when it is a terminal, for a

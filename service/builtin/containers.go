@@ -562,6 +562,23 @@ func (b *Backend) inheritVolumes(r *record) error {
 	return nil
 }
 
+// ResizeTTY implements service.Resizer: the shim resizes the terminal of
+// a running container with a TTY (and of its later runs).
+func (b *Backend) ResizeTTY(ctx context.Context, ref string, size service.TerminalSize) error {
+	r, err := b.get(ref)
+	if err != nil {
+		return err
+	}
+	if !r.Spec.Tty {
+		return nil
+	}
+	if !r.State.active() {
+		return fmt.Errorf("resize the terminal of %s: it is %s, not running: %w", r.Name, r.State.Status, service.ErrConflict)
+	}
+	_, err = b.call(ctx, r, request{Op: "resize", Size: size})
+	return err
+}
+
 // labelAnonymous marks the volumes the runtime made for a container's
 // anonymous mounts, as the engine does.
 const labelAnonymous = "com.docker.volume.anonymous"

@@ -50,7 +50,7 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	if spec.Tty && !spec.Detach {
-		return b.execTTY(r, cmd, stdin, stdout)
+		return b.execTTY(r, cmd, stdin, stdout, spec)
 	}
 	if spec.Detach {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
@@ -90,12 +90,30 @@ func exitStatus(ps *os.ProcessState) int {
 
 // execTTY runs cmd on a new terminal, copying stdin to it and its output
 // to stdout.
-func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.Writer) (int, error) {
+func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
 	master, slave, err := openPty()
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: allocate a terminal: %w", r.Name, err)
 	}
 	defer master.Close()
+	setWinsize(master, spec.Size)
+	if spec.Resize != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case sz, ok := <-spec.Resize:
+					if !ok {
+						return
+					}
+					setWinsize(master, sz)
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	setCtty(cmd)
 	err = cmd.Start()

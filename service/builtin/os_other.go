@@ -48,4 +48,5 @@ func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
 func (b *Backend) hotPlug(string, string) error    { return errLinuxOnly }
 func (b *Backend) hotUnplug(*record, string) error { return errLinuxOnly }
 
-func setCtty(*exec.Cmd) {}
+func setCtty(*exec.Cmd)                         {}
+func setWinsize(*os.File, service.TerminalSize) {}

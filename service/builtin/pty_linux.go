@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/service"
 )
 
 // openPty allocates a pseudo-terminal of 24×80 and returns its master and
@@ -55,4 +57,13 @@ func (p ptyReader) Close() error { return p.f.Close() }
 // session.
 func setCtty(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
+
+// setWinsize gives the terminal of f (either side) a size; a zero size is
+// left alone.
+func setWinsize(f *os.File, sz service.TerminalSize) {
+	if sz.Rows == 0 || sz.Cols == 0 {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Rows, Col: sz.Cols})
 }

@@ -52,11 +52,14 @@ func Dispatch(args []string) (code int, ok bool) {
 // request is a call to a shim over its control socket, one JSON line.
 type request struct {
 	// Op is "stop" (signal, wait up to Timeout, SIGKILL; the policy does
-	// not restart), "kill" (send Signal) or "stdin" (the rest of the
-	// connection is the container's standard input).
+	// not restart), "kill" (send Signal), "stdin" (the rest of the
+	// connection is the container's standard input) or "resize" (the
+	// terminal's new Size, kept for the runs a restart policy makes).
 	Op      string
 	Signal  string        `json:",omitempty"`
 	Timeout time.Duration `json:",omitempty"`
+	// Size is the terminal size of "resize".
+	Size service.TerminalSize `json:",omitzero"`
 }
 
 // response answers a request.
@@ -129,6 +132,8 @@ type shim struct {
 	done    chan struct{} // closed when supervision ends
 	stdin   *os.File      // the write end of the container's stdin, if open
 	tty     bool          // stdin is the terminal's master: never closed by attach
+	term    *os.File      // the terminal's master of the current run, if any
+	size    service.TerminalSize
 }
 
 func shimMain(args []string) int {
@@ -236,6 +241,13 @@ func (s *shim) handle(conn net.Conn) {
 			w.Close() // EOF for the container; a terminal cannot half-close
 		}
 		return
+	case "resize":
+		s.mu.Lock()
+		s.size = req.Size
+		if s.term != nil {
+			setWinsize(s.term, req.Size)
+		}
+		s.mu.Unlock()
 	default:
 		resp.Error = "unknown request " + strconv.Quote(req.Op)
 	}
@@ -323,7 +335,7 @@ func (s *shim) supervise(report *os.File) {
 		}
 		code, oom := run.wait()
 		s.mu.Lock()
-		s.proc, s.stdin = nil, nil
+		s.proc, s.stdin, s.term = nil, nil, nil
 		manual, stopped := s.manual, s.stopped
 		s.mu.Unlock()
 		r, err := s.b.load(s.id)

@@ -217,7 +217,10 @@ func (s *shim) start() (*run, error) {
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
-	s.proc, s.exited, s.stdin, s.tty = cmd.Process, exited, stdinW, ptyMaster != nil
+	s.proc, s.exited, s.stdin, s.tty, s.term = cmd.Process, exited, stdinW, ptyMaster != nil, ptyMaster
+	if ptyMaster != nil {
+		setWinsize(ptyMaster, s.size) // the size asked for an earlier run
+	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	ru.cancel = func() { cancel(); close(exited) }

@@ -53,3 +53,12 @@ func statsFrom(r container.StatsResponse) service.Stats {
 	}
 	return s
 }
+
+// ResizeTTY implements service.Resizer.
+func (b *Backend) ResizeTTY(ctx context.Context, id string, size service.TerminalSize) error {
+	if size.Rows == 0 || size.Cols == 0 {
+		return nil
+	}
+	_, err := b.c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: uint(size.Rows), Width: uint(size.Cols)})
+	return wrapf(err, "resize the terminal of container %q", id)
+}

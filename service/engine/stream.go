@@ -251,6 +251,7 @@ func (b *Backend) Exec(ctx context.Context, id string, spec service.ExecSpec, st
 		User:         spec.User,
 		Privileged:   spec.Privileged,
 		TTY:          spec.Tty,
+		ConsoleSize:  consoleSize(spec),
 		AttachStdin:  stdin != nil && !spec.Detach,
 		AttachStdout: !spec.Detach,
 		AttachStderr: !spec.Detach,
@@ -269,6 +270,10 @@ func (b *Backend) Exec(ctx context.Context, id string, spec service.ExecSpec, st
 	if err != nil {
 		return 0, wrapf(err, "exec in container %q", id)
 	}
+	if spec.Tty {
+		stopResize := b.resizeExec(ctx, created.ID, spec)
+		defer stopResize()
+	}
 	if err := pump(ctx, hijackedConn{&res.HijackedResponse}, res.Reader, spec.Tty, stdin, stdout, stderr)(); err != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", id, err)
 	}
@@ -286,6 +291,44 @@ func (b *Backend) Exec(ctx context.Context, id string, spec service.ExecSpec, st
 		case <-time.After(execPollInterval):
 		}
 	}
+}
+
+// consoleSize is the exec's initial terminal size for engines that take
+// it at creation (API 1.42 and later; older ones ignore it).
+func consoleSize(spec service.ExecSpec) client.ConsoleSize {
+	if !spec.Tty || spec.Size.Rows == 0 || spec.Size.Cols == 0 {
+		return client.ConsoleSize{}
+	}
+	return client.ConsoleSize{Height: uint(spec.Size.Rows), Width: uint(spec.Size.Cols)}
+}
+
+// resizeExec gives the exec's terminal spec.Size, then each size from
+// spec.Resize, until the returned function is called. Resizing is best
+// effort: a failure leaves the terminal as it was.
+func (b *Backend) resizeExec(ctx context.Context, execID string, spec service.ExecSpec) func() {
+	resize := func(sz service.TerminalSize) {
+		if sz.Rows > 0 && sz.Cols > 0 {
+			_, _ = b.c.ExecResize(ctx, execID, client.ExecResizeOptions{Height: uint(sz.Rows), Width: uint(sz.Cols)})
+		}
+	}
+	resize(spec.Size)
+	done := make(chan struct{})
+	if spec.Resize != nil {
+		go func() {
+			for {
+				select {
+				case sz, ok := <-spec.Resize:
+					if !ok {
+						return
+					}
+					resize(sz)
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	return func() { close(done) }
 }
 
 // CopyTo extracts the tar stream into the container at dir, which must
