@@ -133,14 +133,17 @@ func exitCodeFromStatus(status string) int {
 	return code
 }
 
-// endpointNetworks maps a container's endpoints to network name → ID.
+// endpointNetworks maps a container's endpoints to network name → ID, ""
+// when the engine does not say. Podman (4.x) gives the network's name as
+// its ID there: that is no ID either, or every container would look
+// attached to an older network of that name.
 func endpointNetworks(eps map[string]*network.EndpointSettings) map[string]string {
 	if len(eps) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(eps))
 	for name, ep := range eps {
-		if ep != nil {
+		if ep != nil && ep.NetworkID != name {
 			out[name] = ep.NetworkID
 		} else {
 			out[name] = ""

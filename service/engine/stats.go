@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -12,14 +13,19 @@ import (
 )
 
 // Stats implements service.StatsReader with the engine's one-shot stats.
+// A container that is not running has zero figures, whatever the engine
+// answers for it (Podman ends the stream with no sample).
 func (b *Backend) Stats(ctx context.Context, id string) (service.Stats, error) {
 	res, err := b.c.ContainerStats(ctx, id, client.ContainerStatsOptions{})
-	if err != nil {
-		return service.Stats{}, wrapf(err, "stats of container %q", id)
-	}
-	defer res.Body.Close()
 	var r container.StatsResponse
-	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+	if err == nil {
+		err = json.NewDecoder(res.Body).Decode(&r)
+		res.Body.Close()
+	}
+	if err != nil {
+		if c, ierr := b.InspectContainer(ctx, id); ierr == nil && c.State != service.StateRunning && c.State != service.StatePaused {
+			return service.Stats{Read: time.Now()}, nil
+		}
 		return service.Stats{}, wrapf(err, "stats of container %q", id)
 	}
 	return statsFrom(r), nil
