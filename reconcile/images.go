@@ -889,9 +889,35 @@ func PushImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	if !ok {
 		return fmt.Errorf("service %s: push image %s: this backend cannot push images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
 	}
+	// Tags of one repository are pushed one after another: pushed at once,
+	// the same blobs race in the registry (Debian's docker-registry answers
+	// 500), and the later push finds them all there anyway.
+	var mu sync.Mutex
+	repoLocks := map[string]*sync.Mutex{}
+	lock := func(ref string) func() {
+		mu.Lock()
+		l, ok := repoLocks[repository(ref)]
+		if !ok {
+			l = &sync.Mutex{}
+			repoLocks[repository(ref)] = l
+		}
+		mu.Unlock()
+		l.Lock()
+		return l.Unlock
+	}
 	return transfer(ctx, jobs, ImagePush, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
+		defer lock(j.ref)()
 		return tr.PushImage(ctx, j.ref, w)
 	}, func(*pullJob) bool { return false })
+}
+
+// repository is a reference without its tag or digest.
+func repository(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // Values of down --rmi.

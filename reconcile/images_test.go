@@ -788,3 +788,18 @@ services:
 		t.Error("an unknown service is accepted")
 	}
 }
+
+func TestRepository(t *testing.T) {
+	for ref, want := range map[string]string{
+		"app":                             "app",
+		"app:1":                           "app",
+		"127.0.0.1:5000/team/app:1":       "127.0.0.1:5000/team/app",
+		"127.0.0.1:5000/team/app":         "127.0.0.1:5000/team/app",
+		"registry/app@sha256:0123":        "registry/app",
+		"registry:443/app:v2@sha256:0123": "registry:443/app",
+	} {
+		if got := repository(ref); got != want {
+			t.Errorf("repository(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
