@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -56,18 +55,9 @@ func runAttach(ctx context.Context, g *globals, o attachOptions, svc string) err
 	if !ok || !ok2 {
 		return fmt.Errorf("this backend cannot attach: %w", service.ErrUnsupported)
 	}
-	cs, err := serviceContainers(ctx, s.b, s.name, []string{svc}, false)
+	target, err := runningReplica(ctx, s, svc, o.index)
 	if err != nil {
 		return err
-	}
-	var target *service.Container
-	for i, c := range cs {
-		if c.Labels[service.LabelContainerNumber] == strconv.Itoa(o.index) {
-			target = &cs[i]
-		}
-	}
-	if target == nil {
-		return fmt.Errorf("service %q is not running (no container with index %d)", svc, o.index)
 	}
 	var stdin io.Reader = g.stdio.In
 	if o.noStdin {
@@ -81,20 +71,30 @@ func runAttach(ctx context.Context, g *globals, o attachOptions, svc string) err
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", target.Name, err)
 	}
-	exited := make(chan int, 1)
+	type exit struct {
+		code int
+		err  error
+	}
+	exited := make(chan exit, 1)
 	go func() {
 		code, err := waiter.WaitContainer(streams, target.ID)
-		if err == nil {
-			exited <- code
-		}
+		exited <- exit{code, err}
 	}()
-	select {
-	case code := <-exited:
+	// ended returns attach's result once the container has stopped (or
+	// cannot be waited for: removed meanwhile).
+	ended := func(e exit) error {
 		_ = wait()
-		if code != 0 {
-			return &ExitError{Code: code}
+		switch {
+		case e.err != nil:
+			return fmt.Errorf("wait for %s: %w", target.Name, e.err)
+		case e.code != 0:
+			return &ExitError{Code: e.code}
 		}
 		return nil
+	}
+	select {
+	case e := <-exited:
+		return ended(e)
 	case <-ctx.Done():
 	}
 	if !o.sigProxy {
@@ -110,12 +110,8 @@ func runAttach(ctx context.Context, g *globals, o attachOptions, svc string) err
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
 	select {
-	case code := <-exited:
-		_ = wait()
-		if code != 0 {
-			return &ExitError{Code: code}
-		}
-		return nil
+	case e := <-exited:
+		return ended(e)
 	case <-again:
 		return &ExitError{Code: 130}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -308,4 +309,20 @@ func newRmCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&stop, "stop", "s", false, "Stop the containers, if required, before removing")
 	f.BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes attached to containers")
 	return cmd
+}
+
+// runningReplica returns the running container of a service with the
+// given replica index (exec, attach, port --index), or an error naming
+// the service and index.
+func runningReplica(ctx context.Context, s *session, svc string, index int) (service.Container, error) {
+	cs, err := serviceContainers(ctx, s.b, s.name, []string{svc}, false)
+	if err != nil {
+		return service.Container{}, err
+	}
+	for _, c := range cs {
+		if c.Labels[service.LabelContainerNumber] == strconv.Itoa(index) {
+			return c, nil
+		}
+	}
+	return service.Container{}, fmt.Errorf("service %q is not running (no container with index %d)", svc, index)
 }

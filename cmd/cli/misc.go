@@ -33,27 +33,21 @@ func newPortCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			cs, err := serviceContainers(ctx, s.b, s.name, args[:1], false)
+			c, err := runningReplica(ctx, s, args[0], index)
 			if err != nil {
 				return err
 			}
-			for _, c := range cs {
-				if c.Labels[service.LabelContainerNumber] != strconv.Itoa(index) {
-					continue
-				}
-				for _, p := range c.Ports {
-					if int(p.ContainerPort) == private && p.Protocol == protocol && p.HostPort != 0 {
-						ip := p.HostIP
-						if ip == "" {
-							ip = "0.0.0.0"
-						}
-						fmt.Fprintf(g.stdio.Out, "%s:%d\n", ip, p.HostPort)
-						return nil
+			for _, p := range c.Ports {
+				if int(p.ContainerPort) == private && p.Protocol == protocol && p.HostPort != 0 {
+					ip := p.HostIP
+					if ip == "" {
+						ip = "0.0.0.0"
 					}
+					fmt.Fprintf(g.stdio.Out, "%s:%d\n", ip, p.HostPort)
+					return nil
 				}
-				return fmt.Errorf("no port %d/%s published for service %s", private, protocol, args[0])
 			}
-			return fmt.Errorf("service %q is not running (no container with index %d)", args[0], index)
+			return fmt.Errorf("no port %d/%s published for service %s", private, protocol, args[0])
 		},
 	}
 	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -316,18 +315,9 @@ func newExecCmd(g *globals) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("this backend cannot exec: %w", service.ErrUnsupported)
 			}
-			cs, err := serviceContainers(ctx, s.b, s.name, args[:1], false)
+			target, err := runningReplica(ctx, s, args[0], index)
 			if err != nil {
 				return err
-			}
-			var target *service.Container
-			for i, c := range cs {
-				if c.Labels[service.LabelContainerNumber] == strconv.Itoa(index) {
-					target = &cs[i]
-				}
-			}
-			if target == nil {
-				return fmt.Errorf("service %q is not running (no container with index %d)", args[0], index)
 			}
 			tty := forceTTY && !noTTY
 			if f, ok := g.stdio.Out.(*os.File); ok && !noTTY {

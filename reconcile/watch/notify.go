@@ -18,29 +18,23 @@ import (
 // burst (its events keep coming closer than this).
 const DefaultQuiet = 100 * time.Millisecond
 
-// Watch watches the paths (files or directories, recursively) and sends
-// every changed path (created, written, removed, renamed, chmod-ed) to
-// out until ctx is done or the watcher fails. A directory created under a
-// watched one is watched too, and its contents are sent as changed.
-// Directories named .git are not descended into.
-func Watch(ctx context.Context, paths []string, out chan<- string) error {
-	return watchWith(ctx, paths, out, func() {})
-}
-
-// watchWith is Watch, calling ready once the watches are in place.
+// watchWith watches the paths (files or directories, recursively) and
+// sends every changed path (created, written, removed, renamed, chmod-ed)
+// to out until ctx is done or the watcher fails, calling ready once the
+// watches are in place. A directory created under a watched one is
+// watched too, and its contents are sent as changed. Directories named
+// .git are not descended into. A path that does not exist yet is watched
+// through its nearest existing parent.
 func watchWith(ctx context.Context, paths []string, out chan<- string, ready func()) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("file watcher: %w", err)
 	}
 	defer w.Close()
-	files := map[string]bool{} // watched files, by way of their directory
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			// Watch the parent for the path to appear.
-			files[p] = true
 			if err := addExisting(w, filepath.Dir(p)); err != nil {
 				return err
 			}
@@ -50,8 +44,7 @@ func watchWith(ctx context.Context, paths []string, out chan<- string, ready fun
 			if err := addTree(w, p, nil); err != nil {
 				return err
 			}
-		default:
-			files[p] = true
+		default: // a file: watched through its directory
 			if err := w.Add(filepath.Dir(p)); err != nil {
 				return watchErr(filepath.Dir(p), err)
 			}

@@ -52,6 +52,10 @@ var ephemeral = []string{
 	".git", ".git/**", "**/.git", "**/.git/**",
 }
 
+// ephemeralMatcher matches the ephemeral patterns; they are valid, so
+// building it cannot fail.
+var ephemeralMatcher, _ = patternmatcher.New(ephemeral)
+
 // ErrNoWatch says no selected service has a develop.watch section.
 var ErrNoWatch = errors.New("none of the selected services is configured for watch, consider setting a 'develop' section")
 
@@ -160,8 +164,10 @@ func (r *Rule) Matches(path string) bool {
 			}
 		}
 	}
-	// Editors' files are ignored wherever the rule's path sits.
-	if m, _ := r.ignore.MatchesOrParentMatches(filepath.Base(path)); m && filepath.Base(path) != "." {
+	// Editors' files are ignored even when the rule's path is the file
+	// itself (rel is "." then); the rule's own patterns are relative to
+	// its path and are not applied to the bare name.
+	if m, _ := ephemeralMatcher.MatchesOrParentMatches(filepath.Base(path)); m {
 		return false
 	}
 	return true

@@ -111,6 +111,8 @@ func TestMatches(t *testing.T) {
 		{"sub/deep/x.go", true, false},
 		{"app.conf", true, true},
 		{"x.tmp", false, false},
+		{"sub/y.tmp", true, false}, // the rule's patterns are relative to its path, as compose
+		{"sub/.y.go.swp", false, false},
 		{"cache/a", false, false},
 		{"k.secret", false, false},
 		{".git/HEAD", false, false},

@@ -177,13 +177,6 @@ func (r *stepRunner) run(ctx context.Context, id string, out io.Writer) (int, er
 	if err := wait(); err != nil && ctx.Err() == nil {
 		return 0, fmt.Errorf("output of the step: %w", err)
 	}
-	c, err := b.InspectContainer(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	if c.State == service.StateRunning || c.State == service.StateRestarting {
-		return 0, fmt.Errorf("the step's container %s did not stop", id[:12])
-	}
 	return code, ctx.Err()
 }
 
