@@ -34,6 +34,8 @@ type Backend struct {
 	exe    string
 	images *image.Store
 	cg     cgroup.Options
+	// devices: the cgroup filesystem enforces device rules (v1).
+	devices bool
 }
 
 var (
@@ -78,7 +80,7 @@ func Open(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in runtime: %w", err)
 	}
-	return &Backend{root: root, exe: exe, images: st, cg: o.Cgroup}, nil
+	return &Backend{root: root, exe: exe, images: st, cg: o.Cgroup, devices: cgroup.EnforcesDevices(o.Cgroup)}, nil
 }
 
 // Root returns the state directory.

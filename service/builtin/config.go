@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // initConfig is everything the container's init needs to set up the
@@ -28,11 +30,11 @@ type initConfig struct {
 	Cwd      string
 	User     string
 	GroupAdd []string
-	// Caps are the capability numbers the process keeps.
-	Caps       []int
+	// Confine is what the process is confined by, as every other process
+	// of the container.
+	Confine    confinement
 	Privileged bool
 	ReadOnly   bool
-	NoNewPrivs bool
 	// Init runs InitBinary (this berth binary) as PID 1, reaping zombies.
 	Init       bool
 	InitBinary string
@@ -46,6 +48,108 @@ type initConfig struct {
 	// points it created in the root to (a JSON list of paths, parents
 	// first), for build steps.
 	MountPoints string
+}
+
+// confinement is what every process of a container runs under — its init
+// and everything started in it later (exec, healthchecks, hooks, watch
+// actions) — as docker confines them: the capability sets, no_new_privs
+// and the seccomp filter. The container's cgroup, namespaces, user and
+// masked paths come with entering it (see execMain).
+type confinement struct {
+	// Caps are the capability numbers the process keeps (bounding set,
+	// and effective and permitted for root).
+	Caps       []int
+	NoNewPrivs bool
+	// Seccomp is the compiled filter; nil is unconfined.
+	Seccomp *seccomp.Program `json:",omitempty"`
+}
+
+// execConfig is what `berth __berth-exec` needs to run a process in a
+// running container; see execMain.
+type execConfig struct {
+	// Pid is the container's init, PidStart its start time (a pid reused
+	// by another process is refused).
+	Pid      int
+	PidStart uint64
+	// Cgroups are the container's cgroup directories.
+	Cgroups  []string
+	Args     []string
+	Env      []string
+	Cwd      string
+	User     string
+	GroupAdd []string
+	Rlimits  []service.Ulimit
+	// Tty: the standard streams are a terminal, which becomes the
+	// process's controlling terminal.
+	Tty bool
+	// Detach: the process outlives the caller (no lifeline, see execMain).
+	Detach  bool
+	Confine confinement
+}
+
+// confinement computes how the processes of a container are confined:
+// docker's default capabilities adjusted by cap_add, cap_drop and
+// privileged; no_new_privs from security_opt; docker's default seccomp
+// profile for those capabilities, or security_opt seccomp=unconfined, or
+// seccomp=<profile> (a file in docker's JSON format, or its content, which
+// is what docker compose sends); none when privileged, as docker.
+func (b *Backend) confinement(s service.ContainerSpec) (confinement, error) {
+	caps, err := capSet(s.CapAdd, s.CapDrop, s.Privileged)
+	if err != nil {
+		return confinement{}, err
+	}
+	if !s.Privileged && !b.devices && !slices.ContainsFunc(s.CapAdd, func(c string) bool {
+		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+		return c == "MKNOD" || c == "ALL"
+	}) {
+		// No device cgroup (cgroup v2): nothing would stop a node made
+		// for the host's disk from being opened, so no node is made.
+		caps = slices.DeleteFunc(caps, func(c int) bool { return capNames[c] == "MKNOD" })
+	}
+	c := confinement{Caps: caps}
+	profile := ""
+	for _, o := range s.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+			k, v, _ = strings.Cut(strings.ReplaceAll(o, "=", ":"), ":")
+		}
+		switch k {
+		case "no-new-privileges":
+			c.NoNewPrivs = v == "" || v == "true"
+		case "seccomp":
+			profile = v
+		case "apparmor", "label", "systempaths":
+			// The built-in runtime applies no LSM profile.
+		default:
+			return c, fmt.Errorf("security_opt %q is not supported by the built-in runtime: %w", o, service.ErrUnsupported)
+		}
+	}
+	if s.Privileged || profile == "unconfined" {
+		return c, nil
+	}
+	names := make([]string, len(caps))
+	for i, cp := range caps {
+		names[i] = capNames[cp]
+	}
+	var prof *specs.LinuxSeccomp
+	if profile == "" {
+		prof, err = seccomp.Default(names)
+	} else {
+		body := []byte(profile)
+		if !strings.HasPrefix(strings.TrimSpace(profile), "{") {
+			if body, err = os.ReadFile(profile); err != nil {
+				return c, fmt.Errorf("security_opt seccomp: %w", err)
+			}
+		}
+		prof, err = seccomp.Load(body, names)
+	}
+	if err == nil {
+		c.Seccomp, err = seccomp.Compile(prof)
+	}
+	if err != nil {
+		return c, fmt.Errorf("security_opt seccomp: %w", err)
+	}
+	return c, nil
 }
 
 // initMount is a mount in the container.
@@ -66,7 +170,7 @@ type initMount struct {
 // it bind-mounts (/etc/hostname, /etc/hosts, /etc/resolv.conf).
 func (b *Backend) initConfig(r *record) (*initConfig, error) {
 	s := r.Spec
-	caps, err := capSet(s.CapAdd, s.CapDrop, s.Privileged)
+	confine, err := b.confinement(s)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +182,7 @@ func (b *Backend) initConfig(r *record) (*initConfig, error) {
 		Hostname: s.Hostname, Domainname: s.Domainname,
 		EtcFiles: map[string]string{},
 		Args:     r.Process.Args, Env: r.Process.Env, Cwd: r.Process.Cwd, User: r.Process.User,
-		GroupAdd: s.GroupAdd, Caps: caps, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
+		GroupAdd: s.GroupAdd, Confine: confine, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
 		Init: s.Init != nil && *s.Init, InitBinary: b.exe,
 		Rlimits: s.Ulimits, Sysctls: s.Sysctls, ShmSize: s.Resources.ShmSize,
 	}
@@ -87,16 +191,6 @@ func (b *Backend) initConfig(r *record) (*initConfig, error) {
 	}
 	if s.Tty && !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
 		c.Env = append(slices.Clone(c.Env), "TERM=xterm") // as docker
-	}
-	for _, o := range s.SecurityOpt {
-		switch k, v, _ := strings.Cut(strings.ReplaceAll(o, "=", ":"), ":"); k {
-		case "no-new-privileges":
-			c.NoNewPrivs = v == "" || v == "true"
-		case "seccomp", "apparmor", "label", "systempaths":
-			// The built-in runtime applies no seccomp or LSM profile.
-		default:
-			return nil, fmt.Errorf("security_opt %q is not supported by the built-in runtime: %w", o, service.ErrUnsupported)
-		}
 	}
 	if err := b.writeEtc(r, c); err != nil {
 		return nil, err

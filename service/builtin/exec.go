@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,9 +20,10 @@ import (
 	"github.com/berthdev/berth/service/builtin/image"
 )
 
-// Exec implements service.Execer by joining the container's namespaces
-// with util-linux nsenter (a Go process cannot setns into a mount
-// namespace itself).
+// Exec implements service.Execer: the command runs in the container
+// through the exec helper (execMain), confined as the container's init
+// is: its capabilities, no_new_privs, seccomp filter, cgroup, namespaces,
+// root, user and groups.
 func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	r, err := b.get(ref)
 	if err != nil {
@@ -36,39 +35,38 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 	if len(spec.Cmd) == 0 {
 		return 0, fmt.Errorf("exec in container %s: no command", r.Name)
 	}
-	cmd, err := b.nsenter(ctx, r, spec)
-	var se *startError
-	if errors.As(err, &se) {
-		// As the engine: the message on the exec's output, 126.
-		if stdout != nil && !spec.Detach {
-			fmt.Fprintf(stdout, "exec failed: %s\n", se.msg)
-		}
-		return 126, nil
-	}
+	cmd, cfg, err := b.execCmd(ctx, r, spec)
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	if spec.Tty && !spec.Detach {
-		return b.execTTY(r, cmd, stdin, stdout, spec)
+		return b.execTTY(r, cmd, cfg, stdin, stdout, spec)
+	}
+	if !spec.Detach {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	}
+	h, err := startHelper(cmd, cfg)
+	if err != nil {
+		return execFailed(r, err, stdout, spec)
 	}
 	if spec.Detach {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
-		if err := cmd.Start(); err != nil {
-			return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
-		}
 		go cmd.Wait() //nolint:errcheck // reaped, not watched
 		return 0, nil
 	}
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return exitStatus(ee.ProcessState), nil
-	}
-	if err != nil {
+	return h.wait(r)
+}
+
+// execFailed turns a helper that could not start the command into the
+// engine's answer: the message on the exec's output, 126.
+func execFailed(r *record, err error, stdout io.Writer, spec service.ExecSpec) (int, error) {
+	var se *startError
+	if !errors.As(err, &se) {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
-	return 0, nil
+	if stdout != nil && !spec.Detach {
+		fmt.Fprintf(stdout, "exec failed: %s\n", se.msg)
+	}
+	return 126, nil
 }
 
 func exitStatus(ps *os.ProcessState) int {
@@ -88,9 +86,10 @@ func exitStatus(ps *os.ProcessState) int {
 	return 137
 }
 
-// execTTY runs cmd on a new terminal, copying stdin to it and its output
-// to stdout.
-func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
+// execTTY runs the helper on a new terminal, copying stdin to it and its
+// output to stdout; the helper makes it the command's controlling
+// terminal.
+func (b *Backend) execTTY(r *record, cmd *exec.Cmd, cfg *execConfig, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
 	master, slave, err := openPty()
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: allocate a terminal: %w", r.Name, err)
@@ -115,19 +114,74 @@ func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.W
 		}()
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	setCtty(cmd)
-	err = cmd.Start()
+	cfg.Tty = true
+	h, err := startHelper(cmd, cfg)
 	slave.Close()
 	if err != nil {
-		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
+		return execFailed(r, err, stdout, spec)
 	}
 	if stdin != nil {
 		go func() { _, _ = io.Copy(master, stdin) }()
 	}
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(stdout, ptyReader{master}); close(done) }()
-	err = cmd.Wait()
+	code, err := h.wait(r)
 	<-done
+	return code, err
+}
+
+// execCmd prepares (does not start) the helper that runs spec in r, as
+// the user, in the working directory and with the environment docker gives
+// an exec: the container's env with the exec's on top.
+func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec) (*exec.Cmd, *execConfig, error) {
+	confine, err := b.confinement(r.Spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.Privileged {
+		// As dockerd: every capability; the container's filter stays.
+		confine.Caps, _ = capSet(nil, nil, true)
+	}
+	cfg := &execConfig{
+		Pid: r.State.Pid, PidStart: r.State.PidStart,
+		Cgroups: cgroup.Open(r.ID, b.cg).Paths(),
+		Args:    spec.Cmd, Env: image.MergeEnv(r.Process.Env, spec.Env),
+		Cwd: r.Process.Cwd, User: r.Process.User, GroupAdd: r.Spec.GroupAdd,
+		Rlimits: r.Spec.Ulimits, Confine: confine,
+	}
+	if spec.User != "" {
+		cfg.User = spec.User
+	}
+	if spec.WorkingDir != "" {
+		cfg.Cwd = spec.WorkingDir
+	}
+	if cfg.Cwd == "" {
+		cfg.Cwd = "/"
+	}
+	cfg.Detach = spec.Detach
+	cmd := exec.CommandContext(ctx, b.exe, execCommand)
+	cmd.Env = []string{}
+	// startHelper sets Cancel; a helper that outlives it is killed after
+	// a while.
+	cmd.WaitDelay = 5 * time.Second
+	return cmd, cfg, nil
+}
+
+// helper is a started exec helper.
+type helper struct {
+	cmd *exec.Cmd
+	// lifeline is the config pipe's write end, kept open while the
+	// command runs (nil when detached): closing it — cancel does, and so
+	// does the death of this process — makes the helper kill the command.
+	lifeline *os.File
+}
+
+// wait waits for the helper and returns the command's exit status.
+func (h *helper) wait(r *record) (int, error) {
+	err := h.cmd.Wait()
+	if h.lifeline != nil {
+		h.lifeline.Close()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return exitStatus(ee.ProcessState), nil
@@ -138,114 +192,48 @@ func (b *Backend) execTTY(r *record, cmd *exec.Cmd, stdin io.Reader, stdout io.W
 	return 0, nil
 }
 
-// nsenter prepares the command that runs spec in r's namespaces, as the
-// user, in the working directory and with the environment docker gives an
-// exec: the container's env with the exec's on top.
-func (b *Backend) nsenter(ctx context.Context, r *record, spec service.ExecSpec) (*exec.Cmd, error) {
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		return nil, fmt.Errorf("nsenter (util-linux) is needed to run commands in containers: %w", err)
-	}
-	pid := strconv.Itoa(r.State.Pid)
-	user := r.Process.User
-	if spec.User != "" {
-		user = spec.User
-	}
-	rootDir := "/proc/" + pid + "/root"
-	id, err := lookupUser(user, nil, func(p string) ([]byte, error) { return readInRoot(rootDir, p) })
+// startHelper starts the exec helper cmd with cfg and returns once the
+// command runs in the container, or with a *startError saying why it
+// could not start.
+func startHelper(cmd *exec.Cmd, cfg *execConfig) (*helper, error) {
+	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cwd := r.Process.Cwd
-	if spec.WorkingDir != "" {
-		cwd = spec.WorkingDir
-	}
-	// nsenter opens --wd's directory before it enters the namespaces: name
-	// it through the container's root.
-	args := []string{"--target", pid, "--mount", "--uts", "--ipc", "--pid", "--root", "--wd=" + filepath.Join(rootDir, filepath.Clean("/"+cwd))}
-	if r.Spec.NetworkMode != "host" {
-		args = append(args, "--net")
-	}
-	if id.UID != 0 || id.GID != 0 {
-		args = append(args, "--setgid", strconv.Itoa(id.GID), "--setuid", strconv.Itoa(id.UID))
-	}
-	args = append(append(args, "--"), spec.Cmd...)
-	env := image.MergeEnv(r.Process.Env, spec.Env)
-	if err := execCheck(rootDir, cwd, spec.Cmd[0], env); err != nil {
-		return nil, err
-	}
-	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
-		env = append(env, "HOME="+id.Home)
-	}
-	cmd := exec.CommandContext(ctx, nsenter, args...)
-	cmd.Env = env
-	cmd.Cancel = func() error { return cmd.Process.Kill() }
-	return cmd, nil
-}
-
-// execCheck finds the command of an exec in the container's root as the
-// exec will (the PATH of env, or a path, relative to cwd), so that a
-// missing or non-executable one gives docker's message (a *startError).
-func execCheck(rootDir, cwd, cmd string, env []string) error {
-	check := func(p string) error {
-		f, err := openInRoot(rootDir, p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		switch {
-		case err != nil:
-			return err
-		case st.IsDir():
-			return errors.New("is a directory")
-		case st.Mode()&0o111 == 0:
-			return fs.ErrPermission
-		}
-		return nil
-	}
-	if strings.Contains(cmd, "/") {
-		p := cmd
-		if !path.IsAbs(p) {
-			p = path.Join("/", cwd, p)
-		}
-		err := check(p)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, fs.ErrNotExist):
-			err = fmt.Errorf("stat %s: no such file or directory", cmd)
-		case errors.Is(err, fs.ErrPermission):
-			err = errors.New("permission denied")
-		}
-		return &startError{code: 126, msg: fmt.Sprintf("exec: %q: %v", cmd, err)}
-	}
-	pathEnv := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if !path.IsAbs(dir) {
-			dir = path.Join("/", cwd, dir)
-		}
-		if check(path.Join(dir, cmd)) == nil {
-			return nil
-		}
-	}
-	return &startError{code: 126, msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", cmd)}
-}
-
-// readInRoot reads a small file of a container, resolving the path inside
-// its root.
-func readInRoot(root, p string) ([]byte, error) {
-	f, err := openInRoot(root, p)
+	defer cfgR.Close()
+	stR, stW, err := os.Pipe()
 	if err != nil {
+		cfgW.Close()
 		return nil, err
 	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 4<<20))
+	defer stR.Close()
+	defer stW.Close()
+	cmd.ExtraFiles = []*os.File{cfgR, stW}
+	// A cancelled context cuts the lifeline: the helper kills the command
+	// and exits (cmd.WaitDelay bounds a helper that would not).
+	cmd.Cancel = func() error { return cfgW.Close() }
+	if err := cmd.Start(); err != nil {
+		cfgW.Close()
+		return nil, fmt.Errorf("start the exec helper: %w", err)
+	}
+	cfgR.Close()
+	stW.Close()
+	h := &helper{cmd: cmd, lifeline: cfgW}
+	err = json.NewEncoder(cfgW).Encode(cfg)
+	if cfg.Detach || err != nil {
+		cfgW.Close()
+		h.lifeline = nil
+	}
+	msg, _ := io.ReadAll(stR)
+	if len(msg) > 0 || err != nil {
+		_ = cmd.Wait()
+		cfgW.Close()
+		if len(msg) == 0 {
+			return nil, fmt.Errorf("the exec helper exited before running the command: %v", err)
+		}
+		return nil, parseStartError(string(msg))
+	}
+	return h, nil
 }
 
 // Top implements service.Toper: ps on the host, as the engine runs it,
@@ -373,9 +361,14 @@ func (s *shim) probe(ctx context.Context, r *record, test []string, timeout time
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd, err := s.b.nsenter(ctx, cur, service.ExecSpec{Cmd: test})
+	cmd, cfg, err := s.b.execCmd(ctx, cur, service.ExecSpec{Cmd: test})
 	if err != nil {
 		return false
 	}
-	return cmd.Run() == nil
+	h, err := startHelper(cmd, cfg)
+	if err != nil {
+		return false
+	}
+	code, err := h.wait(cur)
+	return err == nil && code == 0
 }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/archive"
@@ -465,50 +464,8 @@ func (c *initConfig) enter() error {
 	// Credentials and capabilities are per thread: change this thread's
 	// and exec from it; the other threads die with the exec.
 	runtime.LockOSThread()
-	last := capLast()
-	for cp := 0; cp <= last; cp++ {
-		if !slices.Contains(c.Caps, cp) {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("drop capability %d: %w", cp, err)
-			}
-		}
-	}
-	groups := make([]uint32, 0, len(id.Groups))
-	for _, g := range id.Groups {
-		groups = append(groups, uint32(g))
-	}
-	var gp unsafe.Pointer
-	if len(groups) > 0 {
-		gp = unsafe.Pointer(&groups[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id.GID), uintptr(id.GID), uintptr(id.GID)); e != 0 {
-		return fmt.Errorf("setgid %d: %w", id.GID, e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id.UID), uintptr(id.UID), uintptr(id.UID)); e != 0 {
-		return fmt.Errorf("setuid %d: %w", id.UID, e)
-	}
-	var set [2]uint32
-	for _, cp := range c.Caps {
-		set[cp/32] |= 1 << (cp % 32)
-	}
-	if id.UID != 0 {
-		set = [2]uint32{} // the kernel cleared them at setuid; keep it so
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
-		{Effective: set[0], Permitted: set[0], Inheritable: set[0]},
-		{Effective: set[1], Permitted: set[1], Inheritable: set[1]},
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	if c.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("no_new_privs: %w", err)
-		}
+	if err := c.Confine.apply(id); err != nil {
+		return err
 	}
 	err = syscall.Exec(prog, argv, env)
 	code := 126

@@ -5,7 +5,6 @@ package builtin
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 
 	"github.com/berthdev/berth/service"
@@ -23,6 +22,7 @@ func (b *Backend) allocateIPs(string) error          { return errLinuxOnly }
 func (b *Backend) setUpEndpoints(*record, int) error { return errLinuxOnly }
 func dnsMain([]string) int                           { return 1 }
 func initMain() int                                  { return 1 }
+func execMain() int                                  { return 1 }
 func reaperMain([]string) int                        { return 1 }
 func openPty() (*os.File, *os.File, error)           { return nil, nil, errLinuxOnly }
 func openInRoot(string, string) (*os.File, error)    { return nil, errLinuxOnly }
@@ -48,5 +48,4 @@ func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
 func (b *Backend) hotPlug(string, string) error    { return errLinuxOnly }
 func (b *Backend) hotUnplug(*record, string) error { return errLinuxOnly }
 
-func setCtty(*exec.Cmd)                         {}
 func setWinsize(*os.File, service.TerminalSize) {}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -52,12 +51,6 @@ func (p ptyReader) Read(b []byte) (int, error) {
 }
 
 func (p ptyReader) Close() error { return p.f.Close() }
-
-// setCtty makes the command's stdin its controlling terminal, in a new
-// session.
-func setCtty(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-}
 
 // setWinsize gives the terminal of f (either side) a size; a zero size is
 // left alone.

@@ -27,6 +27,7 @@ const (
 	shimCommand   = "__berth-shim"
 	initCommand   = "__berth-init"
 	reaperCommand = "__berth-reaper"
+	execCommand   = "__berth-exec"
 )
 
 // Dispatch runs the hidden subcommand args[1] names, if it is one, and
@@ -43,6 +44,8 @@ func Dispatch(args []string) (code int, ok bool) {
 		return initMain(), true
 	case reaperCommand:
 		return reaperMain(args[2:]), true
+	case execCommand:
+		return execMain(), true
 	case dnsCommand:
 		return dnsMain(args[2:]), true
 	}
@@ -517,9 +520,16 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
-// limits converts the contract's resources to the cgroup's.
-func limits(r service.Resources) cgroup.Limits {
+// limits converts the contract's resources to the cgroup's, with
+// docker's device rules unless privileged (where they are enforced).
+func (b *Backend) limits(s service.ContainerSpec) cgroup.Limits {
+	r := s.Resources
+	var devices []string
+	if b.devices && !s.Privileged {
+		devices = cgroup.DockerDevices
+	}
 	return cgroup.Limits{
+		Devices:           devices,
 		Memory:            r.Memory,
 		MemoryReservation: r.MemoryReservation,
 		MemorySwap:        r.MemorySwap,

@@ -35,7 +35,7 @@ func (s *shim) start() (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := cgroup.New(s.id, limits(r.Spec.Resources), s.b.cg)
+	cg, err := cgroup.New(s.id, s.b.limits(r.Spec), s.b.cg)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}

@@ -34,6 +34,34 @@ type Limits struct {
 	CPUShares         int64  // docker --cpu-shares (cpu.weight on v2)
 	CpusetCpus        string // docker --cpuset-cpus, e.g. "0-1"
 	PidsLimit         int64  // docker --pids-limit; <= 0 is unlimited
+	// Devices, when not nil, are the only devices the group's processes
+	// may create (m), read (r) or write (w), as v1 devices.allow rules
+	// ("c 1:3 rwm", "b *:* m", "a *:* rwm"): everything else is denied.
+	// Only cgroup v1 enforces them (v2 needs an eBPF program): see
+	// EnforcesDevices.
+	Devices []string
+}
+
+// DockerDevices are docker's device rules for a container that is not
+// privileged: any node may be made (mknod), and the standard ones
+// (/dev/null, zero, full, random, urandom, tty, console, ptmx, the
+// terminals under /dev/pts, /dev/net/tun) opened; a disk may not.
+var DockerDevices = []string{
+	"c *:* m", "b *:* m",
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+}
+
+// EnforcesDevices reports whether Limits.Devices is enforced on the cgroup
+// filesystem o locates (cgroup v1's devices controller is mounted).
+func EnforcesDevices(o Options) bool {
+	o = o.withDefaults()
+	m, err := mode(o)
+	if err != nil || m == "v2" {
+		return false
+	}
+	_, ok := v1Mounts(o.Root)["devices"]
+	return ok
 }
 
 // Options locate the cgroup filesystem; the zero value is the real one.
@@ -103,8 +131,12 @@ func Open(name string, o Options) *Cgroup {
 	if err != nil {
 		return &Cgroup{name: name, err: err}
 	}
-	if d, ok := c.dir("cpuset"); ok && !isDir(d) {
-		delete(c.mnt, "cpuset") // New makes it only when a cpuset is requested
+	for _, ctrl := range []string{"cpuset", "devices"} {
+		// New makes cpuset's only when a cpuset is requested; a group
+		// made before berth used devices has none.
+		if d, ok := c.dir(ctrl); ok && !isDir(d) {
+			delete(c.mnt, ctrl)
+		}
 	}
 	return c
 }

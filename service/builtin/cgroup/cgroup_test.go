@@ -189,6 +189,15 @@ func TestNewV1(t *testing.T) {
 		{name: "pids not mounted", limits: Limits{PidsLimit: 20},
 			missing: []string{"pids/berth/c1/pids.max", "pids/berth/c1/cgroup.procs"},
 			err:     "pids controller is not mounted"},
+		{name: "devices", limits: Limits{Devices: []string{"c 1:3 rwm", "b *:* m"}}, kernel: map[string]string{
+			"devices/berth/c1/devices.deny":  "",
+			"devices/berth/c1/devices.allow": "",
+			"devices/berth/c1/cgroup.procs":  "",
+		}, written: map[string]string{
+			"devices/berth/c1/devices.deny":  "a",
+			"devices/berth/c1/devices.allow": "b *:* m", // one rule a write: the last one stays
+		}},
+		{name: "devices not mounted", limits: Limits{Devices: DockerDevices}, err: "devices controller is not mounted"},
 		{name: "swap without memory", limits: Limits{MemorySwap: mib}, err: "needs a memory limit"},
 		{name: "swap below memory", limits: Limits{Memory: 2 * mib, MemorySwap: mib}, err: "at least the memory limit"},
 		{name: "reservation above memory", limits: Limits{Memory: mib, MemoryReservation: 2 * mib}, err: "reservation"},
@@ -225,6 +234,7 @@ func TestNewV2(t *testing.T) {
 		}},
 		{name: "cpuset", limits: Limits{CpusetCpus: "0-1"}, written: map[string]string{"berth/c1/cpuset.cpus": "0-1"}},
 		{name: "pids", limits: Limits{PidsLimit: 20}, written: map[string]string{"berth/c1/pids.max": "20"}},
+		{name: "devices are not enforced on v2", limits: Limits{Devices: DockerDevices}},
 		{name: "controller not available", limits: Limits{PidsLimit: 20},
 			kernel: map[string]string{"berth/c1/cgroup.controllers": "cpu memory\n"},
 			err:    "pids controller is not available"},

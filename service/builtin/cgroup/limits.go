@@ -32,6 +32,7 @@ func (l Limits) needs() []string {
 		{"cpuset", l.CpusetCpus != ""},
 		{"memory", l.Memory > 0 || l.MemoryReservation > 0},
 		{"pids", l.PidsLimit > 0},
+		{"devices", l.Devices != nil},
 	} {
 		if n.set {
 			ctrls = append(ctrls, n.ctrl)

@@ -13,7 +13,7 @@ import (
 )
 
 // v1Controllers are the v1 hierarchies a group is made in.
-var v1Controllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "freezer", "memory", "pids"}
+var v1Controllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids"}
 
 // v1Mounts finds the mount points of the v1Controllers' hierarchies directly
 // under root: from /proc/self/mountinfo, or when no cgroup is mounted under
@@ -96,6 +96,14 @@ func (c *Cgroup) setupV1(l Limits) error {
 	}
 	if l.PidsLimit > 0 {
 		s = append(s, setting{ctrl: "pids", file: "pids.max", val: itoa(l.PidsLimit)})
+	}
+	if l.Devices != nil {
+		// Deny everything, then allow the list (devices.allow takes one
+		// rule a write).
+		s = append(s, setting{ctrl: "devices", file: "devices.deny", val: "a"})
+		for _, d := range l.Devices {
+			s = append(s, setting{ctrl: "devices", file: "devices.allow", val: d})
+		}
 	}
 	return c.apply(s)
 }

@@ -22,7 +22,9 @@ func (c *Cgroup) setupV2(l Limits) error {
 			return err
 		}
 	}
-	if err := c.check(dir, l.needs()); err != nil {
+	// v2 has no devices controller (see EnforcesDevices).
+	needs := slices.DeleteFunc(l.needs(), func(c string) bool { return c == "devices" })
+	if err := c.check(dir, needs); err != nil {
 		return err
 	}
 	var s []setting
