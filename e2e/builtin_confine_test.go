@@ -134,3 +134,29 @@ true`, disk)
 	}
 	p.mustRun(t, "down")
 }
+
+// TestSeccompProfile runs a service under a seccomp profile of its own,
+// named by a path relative to the project (docker compose reads it and
+// sends its content): mkdir is denied in the container's init and in an
+// exec, on both backends.
+func TestSeccompProfile(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{
+			"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "mkdir /made-by-init 2>&1; trap 'exit 0' TERM; sleep 1000 & wait"]
+    security_opt: ["seccomp=profiles/no-mkdir.json"]
+`,
+			"profiles/no-mkdir.json": `{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`,
+		})
+		p.mustRun(t, "up", "-d")
+		r := p.run("exec", "-T", "box", "sh", "-c", "mkdir /made-by-exec; grep ^Seccomp: /proc/self/status; ls -d /made-by-init 2>&1")
+		if !strings.Contains(r.stdout+r.stderr, "Operation not permitted") || !strings.Contains(r.stdout, "Seccomp:\t2") ||
+			!strings.Contains(r.stdout, "No such file") {
+			t.Errorf("exec under the profile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		p.mustRun(t, "down", "-t", "1")
+	})
+}

@@ -1,8 +1,12 @@
 package reconcile
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +39,10 @@ type File struct {
 func ContainerSpec(p *project.Project, svc *project.Service, n int) (service.ContainerSpec, []File, error) {
 	s := svc.Config
 	r := svc.Replica(p.Name, n)
+	secOpts, err := securityOpts(p.WorkingDir, s.SecurityOpt)
+	if err != nil {
+		return service.ContainerSpec{}, nil, fmt.Errorf("service %s: %w", svc.Name, err)
+	}
 	spec := service.ContainerSpec{
 		Name:         r.Name,
 		Image:        svc.Image,
@@ -58,7 +66,7 @@ func ContainerSpec(p *project.Project, svc *project.Service, n int) (service.Con
 		DNSOptions:   s.DNSOpts,
 		CapAdd:       s.CapAdd,
 		CapDrop:      s.CapDrop,
-		SecurityOpt:  s.SecurityOpt,
+		SecurityOpt:  secOpts,
 		Sysctls:      s.Sysctls,
 		Ipc:          s.Ipc,
 		Pid:          s.Pid,
@@ -358,4 +366,35 @@ func Hooks(hooks []types.ServiceHook) []service.ExecSpec {
 		out = append(out, spec)
 	}
 	return out
+}
+
+// securityOpts are the service's security_opt as docker compose sends them:
+// a seccomp profile named by a path (relative to the project directory)
+// is read and sent as its compacted JSON content, which is what the engine
+// (and the built-in runtime) take; "unconfined" and "builtin" stay names.
+func securityOpts(dir string, opts []string) ([]string, error) {
+	var out []string
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			k, v, ok = strings.Cut(o, ":")
+		}
+		if !ok || k != "seccomp" || v == "unconfined" || v == "builtin" || strings.HasPrefix(strings.TrimSpace(v), "{") {
+			out = append(out, o)
+			continue
+		}
+		if !filepath.IsAbs(v) {
+			v = filepath.Join(dir, v)
+		}
+		b, err := os.ReadFile(v)
+		if err != nil {
+			return nil, fmt.Errorf("security_opt: opening seccomp profile failed: %w", err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			return nil, fmt.Errorf("security_opt: seccomp profile %s is not JSON: %w", v, err)
+		}
+		out = append(out, "seccomp="+buf.String())
+	}
+	return out, nil
 }

@@ -1,0 +1,44 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSecurityOpts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "profile.json"), []byte("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   []string
+		want []string
+		err  string
+	}{
+		{in: nil, want: nil},
+		{in: []string{"no-new-privileges:true", "seccomp=unconfined", "seccomp:builtin", "label=disable"},
+			want: []string{"no-new-privileges:true", "seccomp=unconfined", "seccomp:builtin", "label=disable"}},
+		{in: []string{"seccomp=profile.json"}, want: []string{`seccomp={"defaultAction":"SCMP_ACT_ALLOW"}`}},
+		{in: []string{"seccomp:" + filepath.Join(dir, "profile.json")}, want: []string{`seccomp={"defaultAction":"SCMP_ACT_ALLOW"}`}},
+		{in: []string{`seccomp={"defaultAction":"SCMP_ACT_LOG"}`}, want: []string{`seccomp={"defaultAction":"SCMP_ACT_LOG"}`}},
+		{in: []string{"seccomp=missing.json"}, err: "opening seccomp profile failed"},
+		{in: []string{"seccomp=broken.json"}, err: "is not JSON"},
+	} {
+		got, err := securityOpts(dir, tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
