@@ -98,6 +98,9 @@ func (b *Backend) confinement(s service.ContainerSpec) (confinement, error) {
 	if err != nil {
 		return confinement{}, err
 	}
+	if len(s.Devices) > 0 {
+		return confinement{}, fmt.Errorf("devices %v: host devices are not supported by the built-in runtime: %w", s.Devices, service.ErrUnsupported)
+	}
 	if !s.Privileged && !b.devices && !slices.ContainsFunc(s.CapAdd, func(c string) bool {
 		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
 		return c == "MKNOD" || c == "ALL"

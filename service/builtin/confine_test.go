@@ -39,6 +39,7 @@ func TestConfinement(t *testing.T) {
 		{name: "missing profile", spec: service.ContainerSpec{SecurityOpt: []string{"seccomp=" + filepath.Join(dir, "nope.json")}}, err: "no such file"},
 		{name: "broken profile", spec: service.ContainerSpec{SecurityOpt: []string{`seccomp={"defaultAction":`}}, err: "seccomp"},
 		{name: "unknown option", spec: service.ContainerSpec{SecurityOpt: []string{"selinux=x"}}, err: "not supported"},
+		{name: "host devices", spec: service.ContainerSpec{Devices: []string{"/dev/loop0:/dev/loop0:rwm"}}, err: "not supported"},
 		{name: "unknown capability", spec: service.ContainerSpec{CapAdd: []string{"FLY"}}, err: "unknown capability"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
