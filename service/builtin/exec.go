@@ -35,10 +35,11 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 	if len(spec.Cmd) == 0 {
 		return 0, fmt.Errorf("exec in container %s: no command", r.Name)
 	}
-	cmd, cfg, err := b.execCmd(ctx, r, spec)
+	confine, err := b.confinement(r.Spec)
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
+	cmd, cfg := b.execCmd(ctx, r, spec, confine)
 	if spec.Tty && !spec.Detach {
 		return b.execTTY(r, cmd, cfg, stdin, stdout, spec)
 	}
@@ -130,14 +131,11 @@ func (b *Backend) execTTY(r *record, cmd *exec.Cmd, cfg *execConfig, stdin io.Re
 	return code, err
 }
 
-// execCmd prepares (does not start) the helper that runs spec in r, as
-// the user, in the working directory and with the environment docker gives
-// an exec: the container's env with the exec's on top.
-func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec) (*exec.Cmd, *execConfig, error) {
-	confine, err := b.confinement(r.Spec)
-	if err != nil {
-		return nil, nil, err
-	}
+// execCmd prepares (does not start) the helper that runs spec in r,
+// confined by confine (b.confinement of the container), as the user, in
+// the working directory and with the environment docker gives an exec: the
+// container's env with the exec's on top.
+func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec, confine confinement) (*exec.Cmd, *execConfig) {
 	if spec.Privileged {
 		// As dockerd: every capability; the container's filter stays.
 		confine.Caps, _ = capSet(nil, nil, true)
@@ -164,7 +162,7 @@ func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec)
 	// startHelper sets Cancel; a helper that outlives it is killed after
 	// a while.
 	cmd.WaitDelay = 5 * time.Second
-	return cmd, cfg, nil
+	return cmd, cfg
 }
 
 // helper is a started exec helper.
@@ -283,8 +281,9 @@ func (b *Backend) Top(ctx context.Context, ref string, psArgs []string) ([]strin
 
 // healthLoop runs the container's healthcheck for the run ctx covers, as
 // docker does: the first probe after an interval (start_interval during
-// the start period), failures in the start period not counted.
-func (s *shim) healthLoop(ctx context.Context, r *record) {
+// the start period), failures in the start period not counted. The probes
+// are confined as the container's init (confine).
+func (s *shim) healthLoop(ctx context.Context, r *record, confine confinement) {
 	h := *r.Health
 	interval := orDefault(h.Interval, 30*time.Second)
 	timeout := orDefault(h.Timeout, 30*time.Second)
@@ -316,7 +315,7 @@ func (s *shim) healthLoop(ctx context.Context, r *record) {
 		case <-time.After(wait):
 		}
 		inStart = time.Since(started) < h.StartPeriod
-		ok := s.probe(ctx, r, test, timeout)
+		ok := s.probe(ctx, test, timeout, confine)
 		if ctx.Err() != nil {
 			return
 		}
@@ -354,17 +353,14 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // probe runs one healthcheck command; it passes when it exits 0 in time.
-func (s *shim) probe(ctx context.Context, r *record, test []string, timeout time.Duration) bool {
+func (s *shim) probe(ctx context.Context, test []string, timeout time.Duration, confine confinement) bool {
 	cur, err := s.b.load(s.id)
 	if err != nil || cur.State.Pid == 0 {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd, cfg, err := s.b.execCmd(ctx, cur, service.ExecSpec{Cmd: test})
-	if err != nil {
-		return false
-	}
+	cmd, cfg := s.b.execCmd(ctx, cur, service.ExecSpec{Cmd: test}, confine)
 	h, err := startHelper(cmd, cfg)
 	if err != nil {
 		return false

@@ -225,7 +225,7 @@ func (s *shim) start() (*run, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ru.cancel = func() { cancel(); close(exited) }
 	if r.Health != nil {
-		go s.healthLoop(ctx, r)
+		go s.healthLoop(ctx, r, cfg.Confine)
 	}
 	s.b.emit(r, "start", 0)
 	return ru, nil

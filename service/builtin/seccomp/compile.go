@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -143,6 +145,44 @@ func compileFor(s *specs.LinuxSeccomp, goarch string) (*Program, error) {
 		p.Instructions = append(p.Instructions, Instruction{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K})
 	}
 	return p, nil
+}
+
+// wireProgram is Program as JSON: the instructions as struct sock_filter
+// bytes (little-endian), 8 a piece, which base64 keeps small and fast to
+// decode (a filter has thousands of instructions, and every exec carries
+// one).
+type wireProgram struct {
+	Filter []byte
+	Flags  uint `json:",omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p Program) MarshalJSON() ([]byte, error) {
+	w := wireProgram{Filter: make([]byte, 0, 8*len(p.Instructions)), Flags: p.Flags}
+	for _, in := range p.Instructions {
+		w.Filter = binary.LittleEndian.AppendUint16(w.Filter, in.Code)
+		w.Filter = append(w.Filter, in.Jt, in.Jf)
+		w.Filter = binary.LittleEndian.AppendUint32(w.Filter, in.K)
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *Program) UnmarshalJSON(b []byte) error {
+	var w wireProgram
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if len(w.Filter)%8 != 0 {
+		return fmt.Errorf("seccomp: a filter of %d bytes is not whole instructions", len(w.Filter))
+	}
+	p.Flags, p.Instructions = w.Flags, make([]Instruction, 0, len(w.Filter)/8)
+	for f := w.Filter; len(f) > 0; f = f[8:] {
+		p.Instructions = append(p.Instructions, Instruction{
+			Code: binary.LittleEndian.Uint16(f), Jt: f[2], Jf: f[3], K: binary.LittleEndian.Uint32(f[4:]),
+		})
+	}
+	return nil
 }
 
 // action is the seccomp return value of a profile action.

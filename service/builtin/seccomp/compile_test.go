@@ -2,6 +2,8 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -184,6 +186,34 @@ func TestRejects(t *testing.T) {
 	}
 	if p, err := Compile(nil); p != nil || err != nil {
 		t.Errorf("nil profile: %v, %v", p, err)
+	}
+}
+
+func TestProgramJSON(t *testing.T) {
+	prof, err := Default(dockerCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := compileFor(prof, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Program
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Instructions, p.Instructions) || back.Flags != p.Flags {
+		t.Error("the program changed through JSON")
+	}
+	if len(b) > 12*len(p.Instructions) {
+		t.Errorf("%d instructions take %d bytes of JSON", len(p.Instructions), len(b))
+	}
+	if err := json.Unmarshal([]byte(`{"Filter":"AAAA"}`), &back); err == nil {
+		t.Error("a filter of 3 bytes was taken")
 	}
 }
 
