@@ -237,3 +237,39 @@ func TestLoadJSON(t *testing.T) {
 		t.Error("a broken profile loaded")
 	}
 }
+
+// FuzzProfile feeds arbitrary profiles (docker's JSON format, as
+// security_opt seccomp=<file> gives them) to the loader and the compiler:
+// either an error or a program the kernel would take, never a panic.
+func FuzzProfile(f *testing.F) {
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`))
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],` +
+		`"syscalls":[{"names":["ioctl"],"action":"SCMP_ACT_ALLOW","args":[{"index":1,"value":21505,"valueTwo":0,"op":"SCMP_CMP_EQ"},` +
+		`{"index":0,"value":255,"valueTwo":3,"op":"SCMP_CMP_MASKED_EQ"}]}]}`))
+	f.Add([]byte(`{"defaultAction":"SCMP_ACT_KILL_PROCESS","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG"}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		prof, err := Load(body, dockerCaps)
+		if err != nil {
+			return
+		}
+		p, err := compileFor(prof, "amd64")
+		if err != nil || p == nil {
+			return
+		}
+		if len(p.Instructions) == 0 || len(p.Instructions) > 4096 {
+			t.Fatalf("%d instructions", len(p.Instructions))
+		}
+		raw := make([]bpf.RawInstruction, len(p.Instructions))
+		for i, in := range p.Instructions {
+			raw[i] = bpf.RawInstruction{Op: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+		}
+		ins, ok := bpf.Disassemble(raw)
+		if !ok {
+			t.Fatal("the program does not disassemble")
+		}
+		if _, err := bpf.NewVM(ins); err != nil {
+			t.Fatalf("the program is not valid BPF: %v", err)
+		}
+	})
+}
