@@ -314,6 +314,11 @@ func (s *shim) healthLoop(ctx context.Context, r *record, confine confinement) {
 			return
 		case <-time.After(wait):
 		}
+		if cur, err := s.b.load(s.id); err == nil && cur.State.Status == service.StatePaused {
+			// A probe would freeze in the container's frozen cgroup:
+			// none while paused; the health stays what it was.
+			continue
+		}
 		inStart = time.Since(started) < h.StartPeriod
 		ok := s.probe(ctx, test, timeout, confine)
 		if ctx.Err() != nil {
