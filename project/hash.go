@@ -5,20 +5,48 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// ServiceHash is docker compose's configuration hash of a service: the
-// SHA-256 of the JSON of its compose-go model, leaving out what does not
-// change a container (build, pull policy, scale, replicas, depends_on,
-// profiles). The name, the berth/compose labels and x-* extensions are left
-// out by compose-go's JSON tags. Both tools compute the same value, so a
-// container created by one is up to date for the other.
+// ServiceHash is docker compose's configuration hash of a service as the
+// current release line (docker compose v5) computes it: the SHA-256 of the
+// JSON of its compose-go model, leaving out what does not change a
+// container (build, pull policy, scale, replicas, depends_on, profiles).
+// The name, the berth/compose labels and x-* extensions are left out by
+// compose-go's JSON tags. See release for how berth keeps it independent
+// of its own compose-go.
 func ServiceHash(s types.ServiceConfig) (string, error) {
-	return hashJSON(hashable(s), "service "+s.Name)
+	hs, err := ServiceHashes(s)
+	if err != nil {
+		return "", err
+	}
+	return hs[0], nil
+}
+
+// ServiceHashes are the configuration hashes every docker compose release
+// line berth knows computes for s, the current line's first: a container
+// whose hash label is any of them is up to date, whichever tool or release
+// made it.
+func ServiceHashes(s types.ServiceConfig) ([]string, error) {
+	h := hashable(s)
+	var out []string
+	for _, r := range releases {
+		encs, err := r.encodings(h)
+		if err != nil {
+			return nil, fmt.Errorf("hash of service %s: %w", s.Name, err)
+		}
+		for _, e := range encs {
+			sum := sha256.Sum256(e)
+			if hex := hex.EncodeToString(sum[:]); !slices.Contains(out, hex) {
+				out = append(out, hex)
+			}
+		}
+	}
+	return out, nil
 }
 
 // hashable is the part of a service that its hash covers.

@@ -2,58 +2,52 @@ package project
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// composeHash is docker compose's ServiceHash written out again from its
-// description (compose-reference §3.2), on a model loaded by compose-go
-// directly: an independent check of Load's ConfigHashes.
-func composeHash(t *testing.T, s types.ServiceConfig) string {
-	t.Helper()
-	s.Build = nil
-	s.PullPolicy = ""
-	s.Scale = nil
-	if s.Deploy != nil {
-		d := *s.Deploy
-		d.Replicas = nil
-		s.Deploy = &d
-	}
-	s.DependsOn = nil
-	s.Profiles = nil
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func TestConfigHashesMatchCompose(t *testing.T) {
+// TestServiceHashesGolden checks berth's hashes against the reference
+// docker compose binaries' on the testdata corpus: the hash berth writes is
+// v5.5.0's (hash.golden: v5's config --hash is the containers' label), and
+// the ones it accepts hold v2.40.3's (hash-v2.golden: v2's config --hash
+// is of the model before env_file resolution, encoded by compose-go v2.9).
+// testdata/config/gen-hash-golden.sh writes the goldens from the binaries;
+// a compose-go upgrade in berth that moved a hash fails here.
+func TestServiceHashesGolden(t *testing.T) {
 	root := "../testdata/config"
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
 	for _, e := range entries {
-		dir, _ := filepath.Abs(filepath.Join(root, e.Name()))
+		if !e.IsDir() {
+			continue
+		}
+		n++
 		t.Run(e.Name(), func(t *testing.T) {
-			var args, env []string
+			src := filepath.Join(root, e.Name())
+			// The goldens were computed there: hashes cover absolute paths.
+			dir := filepath.Join("/tmp", "berth-golden", e.Name())
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+				t.Fatal(err)
+			}
+			var args, env, profiles []string
 			if b, err := os.ReadFile(filepath.Join(dir, "args")); err == nil {
 				args = strings.Fields(string(b))
 			}
 			if b, err := os.ReadFile(filepath.Join(dir, "env")); err == nil {
 				env = strings.Fields(string(b))
 			}
-			var files, profiles []string
+			var files []string
 			for i := 0; i+1 < len(args); i += 2 {
 				switch args[i] {
 				case "-f":
@@ -62,38 +56,55 @@ func TestConfigHashesMatchCompose(t *testing.T) {
 					profiles = append(profiles, args[i+1])
 				}
 			}
-
-			// compose-go, called directly as docker compose's config --hash does
-			po, err := cli.NewProjectOptions(files,
-				cli.WithWorkingDirectory(dir), cli.WithEnv(env), cli.WithEnvFiles(), cli.WithDotEnv,
-				cli.WithDefaultConfigPath, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithProfiles(profiles),
-				cli.WithoutEnvironmentResolution)
-			if err != nil {
-				t.Fatal(err)
-			}
-			model, err := po.LoadProject(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-
 			p, err := Load(context.Background(), Options{Files: files, Profiles: profiles, Env: env, WorkingDir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
-			hashes, err := p.ConfigHashes()
-			if err != nil {
-				t.Fatal(err)
+			v5 := readHashes(t, filepath.Join(dir, "hash.golden"))
+			v2 := readHashes(t, filepath.Join(dir, "hash-v2.golden"))
+			if len(v5) == 0 || len(v2) != len(v5) {
+				t.Fatalf("goldens: %d v5 hashes, %d v2 hashes", len(v5), len(v2))
 			}
-			if len(hashes) != len(model.Services) {
-				t.Fatalf("Load hashed %d services, compose-go loaded %d", len(hashes), len(model.Services))
-			}
-			for name, s := range model.Services {
-				if got, want := hashes[name], composeHash(t, s); got != want {
-					t.Errorf("service %s: hash %s, docker compose's algorithm gives %s", name, got, want)
+			for name, want := range v5 {
+				s := p.Service(name)
+				if s == nil {
+					t.Fatalf("service %s of the golden is not in the project", name)
+				}
+				if s.Hash != want {
+					t.Errorf("service %s: hash %s, docker compose v5.5.0 writes %s", name, s.Hash, want)
+				}
+				if !slices.Contains(s.Hashes, want) {
+					t.Errorf("service %s: the accepted hashes %v lack v5.5.0's %s", name, s.Hashes, want)
+				}
+				unresolved, err := ServiceHashes(p.UnresolvedModel().Services[name])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(unresolved, v2[name]) {
+					t.Errorf("service %s: v2.40.3's config --hash %s is not among berth's %v", name, v2[name], unresolved)
 				}
 			}
 		})
 	}
+	if n < 12 {
+		t.Fatalf("%d fixtures, want the whole corpus", n)
+	}
+}
+
+// readHashes reads "service hash" lines.
+func readHashes(t *testing.T, file string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (testdata/config/gen-hash-golden.sh writes it)", err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if name, h, ok := strings.Cut(l, " "); ok {
+			out[name] = h
+		}
+	}
+	return out
 }
 
 func TestServiceHashIgnoresScaleAndDependencies(t *testing.T) {

@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,11 +46,17 @@ type Project struct {
 }
 
 // ConfigHashes returns the values `docker compose config --hash` prints, by
-// service: computed on the model before env_file contents are merged into
-// environment, as docker compose does.
-func (p *Project) ConfigHashes() (map[string]string, error) {
+// service: as docker compose v5 by default, the hash of the services as
+// their containers are created (env_file contents merged into environment:
+// the containers' label); with resolveEnv false, as docker compose v5's
+// --no-env-resolution and v2's default, of the model before that merge.
+func (p *Project) ConfigHashes(resolveEnv bool) (map[string]string, error) {
+	model := p.unresolved
+	if resolveEnv {
+		model = p.Model
+	}
 	out := map[string]string{}
-	for name, s := range p.unresolved.Services {
+	for name, s := range model.Services {
 		h, err := ServiceHash(s)
 		if err != nil {
 			return nil, err
@@ -59,14 +66,29 @@ func (p *Project) ConfigHashes() (map[string]string, error) {
 	return out, nil
 }
 
+// UpToDate says whether a container whose config hash label is hash runs
+// the service's current configuration: hash is what berth or any docker
+// compose release line berth knows computes for it (see Hashes).
+func (s *Service) UpToDate(hash string) bool {
+	return hash == s.Hash || slices.Contains(s.Hashes, hash)
+}
+
+// UnresolvedModel is the model before env_file contents are merged into
+// each service's environment (config --no-env-resolution).
+func (p *Project) UnresolvedModel() *types.Project { return p.unresolved }
+
 // Service is the desired state of one service.
 type Service struct {
 	// Name is the service key.
 	Name string
 	// Config is the compose-go model of the service (environment resolved).
 	Config types.ServiceConfig
-	// Hash is the configuration hash written on its containers.
+	// Hash is the configuration hash written on its containers (docker
+	// compose v5's).
 	Hash string
+	// Hashes are the hashes that mean a container is up to date: Hash and
+	// what the other docker compose release lines compute (ServiceHashes).
+	Hashes []string
 	// Scale is the number of replicas wanted.
 	Scale int
 	// Image is the image reference, or project-service for built images.
@@ -195,10 +217,11 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 	}
 	for _, name := range resolved.ServiceNames() {
 		cfg := resolved.Services[name]
-		h, err := ServiceHash(cfg)
+		hashes, err := ServiceHashes(cfg)
 		if err != nil {
 			return nil, err
 		}
+		h := hashes[0]
 		labels := map[string]string{}
 		for k, v := range cfg.Labels {
 			labels[k] = v
@@ -214,6 +237,7 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 			Name:   name,
 			Config: cfg,
 			Hash:   h,
+			Hashes: hashes,
 			Scale:  cfg.GetScale(),
 			Image:  ImageName(p.Name, cfg),
 			Labels: labels,

@@ -394,7 +394,7 @@ func (d *differ) mustRecreate(svc *project.Service, c service.Container, spec se
 	case d.opts.AlwaysRecreateDeps && !targeted:
 		return "--always-recreate-deps"
 	}
-	if h := c.Labels[service.LabelConfigHash]; h != svc.Hash {
+	if !svc.UpToDate(c.Labels[service.LabelConfigHash]) {
 		changed := project.ChangedKeys(c.Labels[service.LabelConfigDigest], spec.Labels[service.LabelConfigDigest])
 		if c.Labels[service.LabelConfigDigest] == "" || len(changed) == 0 {
 			return "config hash changed"

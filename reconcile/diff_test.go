@@ -222,6 +222,44 @@ func TestNoOpPlanIsEmpty(t *testing.T) {
 	}
 }
 
+// TestOtherReleasesHashIsUpToDate: a container labelled with the hash
+// another docker compose release line computes for the same service (v2's,
+// for a service with a short-syntax bind) is left alone; one with an
+// unknown hash is recreated.
+func TestOtherReleasesHashIsUpToDate(t *testing.T) {
+	p := load(t, `
+name: shop
+services:
+  web:
+    image: busybox
+    volumes: ["./site:/srv"]
+`)
+	web := p.Service("web")
+	if len(web.Hashes) < 2 || web.Hashes[0] != web.Hash {
+		t.Fatalf("hashes %v: want v5's first and v2's after it", web.Hashes)
+	}
+	for _, tc := range []struct {
+		hash     string
+		recreate bool
+	}{
+		{web.Hashes[1], false},
+		{web.Hashes[len(web.Hashes)-1], false},
+		{strings.Repeat("0", 64), true},
+	} {
+		obs := upToDate(t, p)
+		for i := range obs.Containers {
+			obs.Containers[i].Labels[service.LabelConfigHash] = tc.hash
+		}
+		plan, err := Diff(p, obs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := !plan.Empty(); got != tc.recreate {
+			t.Errorf("hash %s…: recreate %v, want %v\n%s", tc.hash[:8], got, tc.recreate, plan)
+		}
+	}
+}
+
 func TestDownGolden(t *testing.T) {
 	p := load(t, threeTier)
 	obs := upToDate(t, p)

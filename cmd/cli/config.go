@@ -32,6 +32,7 @@ type configOptions struct {
 	noConsistency bool
 	environment   bool
 	variables     bool
+	noResolveEnv  bool
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -65,6 +66,7 @@ exit code is 1. Use -q in CI to validate without printing.`,
 	f.BoolVar(&o.noConsistency, "no-consistency", false, "Don't check the model's consistency (may print an invalid model)")
 	f.BoolVar(&o.environment, "environment", false, "Print the environment used for interpolation")
 	f.BoolVar(&o.variables, "variables", false, "Print the variables the model uses, with their defaults")
+	f.BoolVar(&o.noResolveEnv, "no-env-resolution", false, "Don't merge env_file contents into environment (the model, and --hash as docker compose v2 computed it)")
 	return cmd
 }
 
@@ -135,7 +137,7 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 			}
 		}
 		sort.Strings(names)
-		hashes, err := p.ConfigHashes()
+		hashes, err := p.ConfigHashes(!o.noResolveEnv)
 		if err != nil {
 			return err
 		}
@@ -156,11 +158,15 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 			fmt.Fprintf(&buf, "%s=%s\n", k, p.Model.Environment[k])
 		}
 	default:
+		model := p.Model
+		if o.noResolveEnv {
+			model = p.UnresolvedModel()
+		}
 		var out []byte
 		if o.format == "json" {
-			out, err = p.Model.MarshalJSON()
+			out, err = model.MarshalJSON()
 		} else {
-			out, err = p.Model.MarshalYAML()
+			out, err = model.MarshalYAML()
 		}
 		if err != nil {
 			return fmt.Errorf("render the model: %w", err)

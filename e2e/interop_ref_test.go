@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The reference docker compose binaries (../shared/peers: v2.40.3 and
+// v5.5.0, built from docker/compose's sources) against berth on one engine:
+// a project one tool brought up is left untouched by the other's up, which
+// needs the same config hash (project/hashcompat.go), and each tool's ps,
+// logs and down work on the other's project.
+
+var (
+	peersOnce sync.Once
+	peersDir  string
+	peersErr  error
+)
+
+// referenceCompose returns the path of docker-compose-<version>, unpacked
+// by ../shared/peers/install. It fails the test under CI=true when the
+// binaries cannot be had, and skips it elsewhere.
+func referenceCompose(t *testing.T, version string) string {
+	t.Helper()
+	peersOnce.Do(func() {
+		install, err := filepath.Abs("../../shared/peers/install")
+		if err != nil {
+			peersErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		r := command(ctx, "", nil, nil, install)
+		if r.code != 0 {
+			peersErr = fmt.Errorf("%s: exit %d: %s", install, r.code, r.stderr)
+			return
+		}
+		peersDir = strings.TrimSpace(r.stdout)
+	})
+	if peersErr != nil {
+		if inCI {
+			t.Fatalf("the reference docker compose binaries: %v", peersErr)
+		}
+		t.Skipf("the reference docker compose binaries: %v", peersErr)
+	}
+	bin := filepath.Join(peersDir, "docker-compose-"+version)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// refCompose runs a reference docker compose in p's directory.
+func refCompose(t *testing.T, bin string, p *testProject, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	r := command(ctx, p.dir, p.environ(), nil, bin, append([]string{"-p", p.name}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("%s %s: exit %d\n%s%s", filepath.Base(bin), strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// interopRefFiles is a project whose hash depends on what differs between
+// compose-go versions: a short-syntax bind and a long-syntax one, an
+// env_file, a healthcheck, a published port, a named volume.
+func interopRefFiles() map[string]string {
+	return map[string]string{
+		"compose.yaml": fmt.Sprintf(`services:
+  web:
+    image: %[1]s
+    command: ["sh", "-c", "echo hello from web; exec sleep 3600"]
+    stop_signal: SIGKILL
+    env_file: [web.env]
+    volumes:
+      - ./site:/site:ro
+      - type: bind
+        source: ./conf
+        target: /conf
+      - data:/data
+    ports: ["80"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  worker:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    depends_on:
+      web: {condition: service_healthy}
+volumes:
+  data: {}
+`, busyboxImage()),
+		"web.env":        "GREETING=hello\n",
+		"site/index.txt": "hi\n",
+		"conf/app.conf":  "x=1\n",
+	}
+}
+
+func containerIDs(t *testing.T, p *testProject) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, c := range engineContainers(t, p) {
+		if c.State != "running" {
+			t.Errorf("container %s is %s", c.Name, c.State)
+		}
+		ids[c.Name] = c.ID
+	}
+	return ids
+}
+
+func TestInteropReferenceCompose(t *testing.T) {
+	for _, version := range []string{"v2.40.3", "v5.5.0"} {
+		t.Run(version, func(t *testing.T) {
+			requireEngine(t)
+			bin := referenceCompose(t, version)
+			p := newProject(t, interopRefFiles())
+
+			// docker compose brings it up; berth finds it up to date.
+			refCompose(t, bin, p, "up", "-d", "--wait")
+			before := containerIDs(t, p)
+			if len(before) != 2 {
+				t.Fatalf("docker compose %s made %v", version, before)
+			}
+			up := p.mustRun(t, "up", "-d", "--wait")
+			if after := containerIDs(t, p); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("berth up -d changed docker compose %s's containers:\nbefore %v\nafter  %v\n%s", version, before, after, up.stderr)
+			}
+			if r := p.mustRun(t, "up", "-d", "--dry-run"); strings.Contains(r.stdout+r.stderr, "recreate") {
+				t.Errorf("berth plans to recreate after docker compose %s:\n%s%s", version, r.stdout, r.stderr)
+			}
+			if out := p.mustRun(t, "logs", "web").stdout; !strings.Contains(out, "hello from web") {
+				t.Errorf("berth logs of docker compose %s's web: %q", version, out)
+			}
+
+			// berth brings it up; docker compose finds it up to date (v5:
+			// berth writes v5's hash; v2.40.3 computes another one for the
+			// short-syntax bind, as it does after an upgrade to v5).
+			p.mustRun(t, "down", "-v")
+			requireNothingLeft(t, p, "berth down -v")
+			p.mustRun(t, "up", "-d", "--wait")
+			before = containerIDs(t, p)
+			refCompose(t, bin, p, "up", "-d", "--wait")
+			after := containerIDs(t, p)
+			if same := fmt.Sprint(after) == fmt.Sprint(before); same != (version != "v2.40.3") {
+				t.Errorf("docker compose %s up -d after berth: containers unchanged %v\nbefore %v\nafter  %v", version, same, before, after)
+			}
+			if ps := refCompose(t, bin, p, "ps").stdout; !strings.Contains(ps, p.name+"-web-1") {
+				t.Errorf("docker compose %s ps:\n%s", version, ps)
+			}
+			refCompose(t, bin, p, "down", "-v")
+			requireNothingLeft(t, p, "docker compose "+version+" down -v")
+		})
+	}
+}
