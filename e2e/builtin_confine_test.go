@@ -160,3 +160,40 @@ func TestSeccompProfile(t *testing.T) {
 		p.mustRun(t, "down", "-t", "1")
 	})
 }
+
+// TestBindCreatesHostPath: a long-syntax bind to a missing directory
+// creates it, as docker compose does; with create_host_path: false, up
+// fails naming the path, on both backends.
+func TestBindCreatesHostPath(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    volumes:
+      - type: bind
+        source: ./made/by/up
+        target: /m
+`})
+		p.mustRun(t, "up", "-d")
+		if st, err := os.Stat(filepath.Join(p.dir, "made/by/up")); err != nil || !st.IsDir() {
+			t.Errorf("the bind's source was not created: %v", err)
+		}
+		p.mustRun(t, "down", "-t", "1")
+		p.writeFile(t, "compose.yaml", `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    volumes:
+      - type: bind
+        source: ./not/made
+        target: /m
+        bind: {create_host_path: false}
+`)
+		r := p.run("up", "-d")
+		if r.code == 0 || !strings.Contains(r.stderr, "not/made") {
+			t.Errorf("up with a missing source and create_host_path: false: exit %d\n%s", r.code, r.stderr)
+		}
+		p.run("down", "-t", "1")
+	})
+}

@@ -42,3 +42,46 @@ func TestSecurityOpts(t *testing.T) {
 		}
 	}
 }
+
+// TestBindCreateHostPath: which binds create a missing source directory,
+// as docker compose v5 decides (it uses the engine's bind API for those).
+func TestBindCreateHostPath(t *testing.T) {
+	p := load(t, `
+name: binds
+services:
+  web:
+    image: busybox
+    volumes:
+      - ./short:/short
+      - type: bind
+        source: ./long
+        target: /long
+      - type: bind
+        source: ./long-ro
+        target: /long-ro
+        read_only: true
+        bind: {selinux: z}
+      - type: bind
+        source: ./no-create
+        target: /no-create
+        bind: {create_host_path: false}
+      - type: bind
+        source: ./shared
+        target: /shared
+        bind: {propagation: rshared}
+`)
+	spec, _, err := ContainerSpec(p, p.Service("web"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"/short": true, "/long": true, "/long-ro": true, "/no-create": false, "/shared": false}
+	for _, m := range spec.Mounts {
+		if w, ok := want[m.Target]; !ok || m.CreateHostPath != w {
+			t.Errorf("bind at %s: create host path %v, want %v", m.Target, m.CreateHostPath, w)
+		}
+		delete(want, m.Target)
+	}
+	if len(want) > 0 {
+		t.Errorf("binds missing from the spec: %v", want)
+	}
+}

@@ -266,8 +266,14 @@ func mount(p *project.Project, v types.ServiceVolumeConfig) (service.Mount, erro
 	switch v.Type {
 	case types.VolumeTypeBind:
 		m.Type = service.MountBind
+		// As docker compose v5: a missing source directory is created
+		// unless create_host_path is false, or the bind asks for what only
+		// the engine's mount API offers (propagation, recursive), which
+		// does not create it. A long-syntax bind without a bind: key
+		// creates it too (compose-go's create_host_path defaults to true).
+		m.CreateHostPath = v.Bind == nil ||
+			(bool(v.Bind.CreateHostPath) && v.Bind.Propagation == "" && v.Bind.Recursive == "")
 		if v.Bind != nil {
-			m.CreateHostPath = bool(v.Bind.CreateHostPath)
 			m.Propagation = v.Bind.Propagation
 		}
 	case types.VolumeTypeVolume:
