@@ -231,6 +231,9 @@ func TestInteropComposeSeesBerth(t *testing.T) {
 		t.Errorf("docker-compose ps lists %d containers Up, want 2:\n%s", len(up), out)
 	}
 	ids := strings.Fields(dc.mustRun(t, p, "ps", "-q").stdout)
+	for i, id := range ids {
+		ids[i] = id[:min(12, len(id))] // berth's ps --format json has the short ID, as docker compose's
+	}
 	sort.Strings(ids)
 	want := []string{web.ID, worker.ID}
 	sort.Strings(want)

@@ -8,25 +8,38 @@ import (
 	"text/tabwriter"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/service"
 )
 
-// psEntry is one container in ps --format json, with docker compose's keys.
+// psEntry is one container in ps --format json: docker compose's keys, in
+// its (alphabetical) order and with its values — the short ID and the
+// quoted, truncated command unless --no-trunc, docker's time and duration
+// texts, labels, mounts and networks as comma-separated lists.
 type psEntry struct {
-	ID         string
-	Name       string
-	Image      string
-	Command    string
-	Project    string
-	Service    string
-	CreatedAt  string
-	State      string
-	Status     string
-	Health     string
-	ExitCode   int
-	Publishers []publisher
+	Command      string
+	CreatedAt    string
+	Engine       string
+	ExitCode     int
+	Health       string
+	ID           string
+	Image        string
+	Labels       string
+	LocalVolumes string
+	Mounts       string
+	Name         string
+	Names        string
+	Networks     string
+	Ports        string
+	Project      string
+	Publishers   []publisher
+	RunningFor   string
+	Service      string
+	Size         string
+	State        string
+	Status       string
 }
 
 type publisher struct {
@@ -39,6 +52,7 @@ type publisher struct {
 func newPsCmd(g *globals) *cobra.Command {
 	var (
 		all, quiet, services bool
+		noTrunc              bool
 		format               string
 		status, filter       []string
 	)
@@ -110,12 +124,12 @@ func newPsCmd(g *globals) *cobra.Command {
 			default:
 				entries := make([]psEntry, 0, len(cs))
 				for _, c := range cs {
-					entries = append(entries, toPsEntry(c))
+					entries = append(entries, toPsEntry(c, !noTrunc, time.Now()))
 				}
 				return writeList(out, format, entries, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
-					for _, c := range cs {
-						fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", c.Name, c.Image, truncate(c.Command, 20), c.Labels[service.LabelService], ago(c.Created), c.Status, ports(c.Ports))
+					for _, e := range entries {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Image, e.Command, e.Service, e.RunningFor, e.Status, e.Ports)
 					}
 				})
 			}
@@ -125,6 +139,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "Show all containers, stopped ones too")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output (IDs, commands, mount names)")
 	f.BoolVar(&services, "services", false, "Display services")
 	f.StringVar(&format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Service}} {{.State}}')")
 	f.StringArrayVar(&status, "status", nil, "Filter by status: created, restarting, running, removing, paused, exited, dead")
@@ -157,17 +172,64 @@ func selectContainers(cs []service.Container, services, states []string) []servi
 	return out
 }
 
-func toPsEntry(c service.Container) psEntry {
+// toPsEntry renders c as docker compose's ps does at now.
+func toPsEntry(c service.Container, trunc bool, now time.Time) psEntry {
+	id, command := c.ID, c.Command
+	if trunc {
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		command = ellipsis(command, 20)
+	}
+	labels := make([]string, 0, len(c.Labels))
+	for k, v := range c.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	var mounts []string
+	local := 0
+	for _, m := range c.Mounts {
+		name := m.Name
+		if name == "" {
+			name = m.Source
+		} else {
+			local++ // berth's volumes are all the local driver's
+		}
+		if trunc {
+			name = ellipsis(name, 15)
+		}
+		mounts = append(mounts, name)
+	}
+	networks := make([]string, 0, len(c.Networks))
+	for n := range c.Networks {
+		networks = append(networks, n)
+	}
+	sort.Strings(networks)
 	e := psEntry{
-		ID: c.ID, Name: c.Name, Image: c.Image, Command: c.Command,
-		Project: c.Labels[service.LabelProject], Service: c.Labels[service.LabelService],
-		CreatedAt: c.Created.UTC().Format(time.RFC3339), State: c.State, Status: c.Status,
-		Health: c.Health, ExitCode: c.ExitCode, Publishers: []publisher{},
+		Command: strconv.Quote(command), ExitCode: c.ExitCode, Health: c.Health, ID: id, Image: c.Image,
+		Labels: strings.Join(labels, ","), LocalVolumes: strconv.Itoa(local), Mounts: strings.Join(mounts, ","),
+		Name: c.Name, Names: c.Name, Networks: strings.Join(networks, ","), Ports: ports(c.Ports),
+		Project: c.Labels[service.LabelProject], Publishers: []publisher{}, Service: c.Labels[service.LabelService],
+		Size: "0B", State: c.State, Status: c.Status,
+	}
+	if !c.Created.IsZero() {
+		e.CreatedAt = time.Unix(c.Created.Unix(), 0).String()
+		e.RunningFor = units.HumanDuration(now.Sub(c.Created)) + " ago"
 	}
 	for _, p := range c.Ports {
 		e.Publishers = append(e.Publishers, publisher{URL: p.HostIP, TargetPort: p.ContainerPort, PublishedPort: p.HostPort, Protocol: p.Protocol})
 	}
 	return e
+}
+
+// ellipsis cuts s to n characters, the last one "…", as docker's
+// formatter does.
+func ellipsis(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func ports(ps []service.Port) string {
@@ -178,34 +240,13 @@ func ports(ps []service.Port) string {
 			continue
 		}
 		ip := p.HostIP
-		if ip == "" {
+		switch {
+		case ip == "":
 			ip = "0.0.0.0"
+		case strings.Contains(ip, ":"):
+			ip = "[" + ip + "]" // as docker: [::]:8080->80/tcp
 		}
 		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Protocol))
 	}
 	return strings.Join(out, ", ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
-// ago renders a time as docker does ("5 seconds ago").
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " seconds ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " minutes ago"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + " hours ago"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
 }
