@@ -144,8 +144,8 @@ func explain(err error, files []string) error {
 		le.File, le.Line, le.Msg = yamlProblem(file, files, msg)
 	case msg == "empty compose file":
 		for _, f := range files {
-			if data, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(data)) == "" {
-				le.File = f
+			if empty(f) {
+				le.File, le.Line = f, 1
 				break
 			}
 		}
@@ -195,6 +195,17 @@ func explain(err error, files []string) error {
 	}
 	locate(le, files)
 	return le
+}
+
+// empty reports whether file holds no YAML document (nothing, or only
+// comments).
+func empty(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var doc yaml.Node
+	return yaml.Unmarshal(data, &doc) == nil && len(doc.Content) == 0
 }
 
 // yamlProblem finds which file a YAML syntax error is in (compose-go does
