@@ -258,7 +258,16 @@ func yamlLine(msg string, data []byte) int {
 	}
 	line, _ := strconv.Atoi(m[1])
 	col, _ := strconv.Atoi(m[2])
-	return markLine(data, line, col)
+	line = markLine(data, line, col)
+	if lines := strings.Count(string(data), "\n") + 1; data != nil && line > lines {
+		// past the end of the file: the place the parser started from
+		line = lines
+		if len(ms) > 1 {
+			line, _ = strconv.Atoi(ms[0][1])
+			line = min(line, lines)
+		}
+	}
+	return line
 }
 
 // markLine checks a yaml error position against the file: a position points
