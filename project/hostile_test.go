@@ -86,12 +86,12 @@ func generatedHostile() []hostileCase {
 	}
 	add("mapping-1001-keys", keys(1001))
 	add("mapping-1000-keys", keys(1000))
-	add("values-10001", "x-l: ["+strings.TrimSuffix(strings.Repeat("1,", 10_000), ",")+"]\n"+svc)
-	add("values-9998", "x-l: ["+strings.TrimSuffix(strings.Repeat("1,", 9_990), ",")+"]\n"+svc)
+	add("values-over-limit", "x-l: ["+strings.TrimSuffix(strings.Repeat("1,", maxNodes), ",")+"]\n"+svc)
+	add("values-under-limit", "x-l: ["+strings.TrimSuffix(strings.Repeat("1,", maxNodes-10), ",")+"]\n"+svc)
 	var many strings.Builder
 	many.WriteString("services:\n")
 	for i := 0; many.Len() < maxFileSize-4000; i++ {
-		if i == 96 {
+		if i == maxNodes/102-1 {
 			break
 		}
 		fmt.Fprintf(&many, "  s%d:\n    image: busybox\n    environment:\n", i)
@@ -110,10 +110,10 @@ func generatedHostile() []hostileCase {
 
 	var ports strings.Builder
 	ports.WriteString("services:\n")
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 2; i++ {
 		fmt.Fprintf(&ports, "  s%d:\n    image: busybox\n    ports: [\"%d-%d:1-1024\"]\n", i, 10000+i*1024, 10000+i*1024+1023)
 	}
-	add("ports-4096-in-4-services", ports.String())
+	add("ports-2048-in-2-services", ports.String())
 	return cases
 }
 
@@ -257,4 +257,19 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestGuardWithoutInterpolation checks that ${...} forms are bounded when
+// interpolation is off too: config --variables parses them with the same
+// template package (interpolation nested 4,000 deep took it 13 s).
+func TestGuardWithoutInterpolation(t *testing.T) {
+	nested := "x"
+	for i := 0; i < 4000; i++ {
+		nested = fmt.Sprintf("${V%d:-%s}", i, nested)
+	}
+	dir := writeFiles(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: \"" + nested + "\"\n"})
+	_, err := LoadModel(context.Background(), Options{WorkingDir: dir, Env: []string{}, NoInterpolate: true})
+	if err == nil || !strings.Contains(err.Error(), "compose.yaml:3: services.a.image: interpolation nested 4000 levels deep") {
+		t.Fatalf("got %v, want the nesting refused at compose.yaml:3", err)
+	}
 }
