@@ -68,9 +68,11 @@ func Errors(err error) []*LoadError {
 }
 
 var (
-	reSchema      = regexp.MustCompile(`(?s)^validating (\S+): (\S+) (.*)$`)
+	reSchema      = regexp.MustCompile(`(?s)^validating (\S+): (\S*) (.*)$`)
 	reParse       = regexp.MustCompile(`(?s)^failed to parse (\S+): (.*)$`)
-	reYAMLLine    = regexp.MustCompile(`line (\d+)(?:, column \d+)?: `)
+	reYAMLLine    = regexp.MustCompile(`line (\d+)(?:, column (\d+))?: `)
+	reYAMLOffset  = regexp.MustCompile(`offset (\d+): `)
+	reYAMLContext = regexp.MustCompile(`(while [a-z %A-Z]+) at line \d+`)
 	reAddProp     = regexp.MustCompile(`additional propert(?:y|ies) '([^']+)'`)
 	reSvcQuoted   = regexp.MustCompile(`service "([^"]+)"`)
 	reSvcDotted   = regexp.MustCompile(`services\.([^.\s:'\[]+)((?:\.[^\s:']+)?)`)
@@ -109,7 +111,17 @@ func explain(err error, files []string) error {
 	case reSchema.MatchString(msg):
 		m := reSchema.FindStringSubmatch(msg)
 		le.File, le.Path, le.Msg = m[1], m[2], m[2]+" "+m[3]
-		if p := reAddProp.FindStringSubmatch(m[3]); p != nil {
+		if p := reAddProp.FindStringSubmatch(m[3]); p != nil && m[2] == "" {
+			// a top-level key the specification does not know
+			key := strings.Split(p[1], "', '")[0]
+			le.Path = key
+			le.Msg = fmt.Sprintf("unknown top-level key %q", key)
+			if s := suggest(key, topLevelKeys); s != "" {
+				le.Msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+		} else if m[2] == "" {
+			le.Msg = m[3]
+		} else if p := reAddProp.FindStringSubmatch(m[3]); p != nil {
 			key := strings.Split(p[1], "', '")[0]
 			le.Path = m[2] + "." + key
 			le.Msg = fmt.Sprintf("%s: unknown key %q", m[2], key)
@@ -132,8 +144,8 @@ func explain(err error, files []string) error {
 		le.File, le.Line, le.Msg = yamlProblem(file, files, msg)
 	case msg == "empty compose file":
 		for _, f := range files {
-			if data, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(data)) == "" {
-				le.File = f
+			if empty(f) {
+				le.File, le.Line = f, 1
 				break
 			}
 		}
@@ -185,6 +197,17 @@ func explain(err error, files []string) error {
 	return le
 }
 
+// empty reports whether file holds no YAML document (nothing, or only
+// comments).
+func empty(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var doc yaml.Node
+	return yaml.Unmarshal(data, &doc) == nil && len(doc.Content) == 0
+}
+
 // yamlProblem finds which file a YAML syntax error is in (compose-go does
 // not always say) and the line yaml reports.
 func yamlProblem(file string, files []string, msg string) (string, int, string) {
@@ -197,34 +220,91 @@ func yamlProblem(file string, files []string, msg string) (string, int, string) 
 			var doc yaml.Node
 			if err := yaml.Unmarshal(data, &doc); err != nil {
 				file = f
-				if yamlLine(msg) == 0 {
+				if yamlLine(msg, data) == 0 {
 					msg = err.Error()
 				}
 				break
 			}
 		}
 	}
-	return file, yamlLine(msg), "invalid YAML: " + yamlText(msg)
+	var data []byte
+	if file != "" && file != "-" {
+		data, _ = os.ReadFile(file)
+	}
+	return file, yamlLine(msg, data), "invalid YAML: " + yamlText(msg)
 }
 
-// yamlLine is the last line number a yaml error names: the place of the
-// problem rather than of the enclosing block.
-func yamlLine(msg string) int {
+// yamlLine is the line at fault in a yaml error: the last position it names
+// (the problem rather than the enclosing block), or for a scalar or
+// collection left open at the end of the file, the place it was opened.
+// data is the file, to check the position against (the YAML parser
+// compose-go uses sometimes counts lines from 0) and to turn a byte offset
+// into a line.
+func yamlLine(msg string, data []byte) int {
+	if m := reYAMLOffset.FindStringSubmatch(msg); m != nil {
+		off, _ := strconv.Atoi(m[1])
+		if data != nil && off >= 0 && off <= len(data) {
+			return 1 + strings.Count(string(data[:off]), "\n")
+		}
+		return 0
+	}
 	ms := reYAMLLine.FindAllStringSubmatch(msg, -1)
 	if len(ms) == 0 {
 		return 0
 	}
-	n, _ := strconv.Atoi(ms[len(ms)-1][1])
-	return n
+	m := ms[len(ms)-1]
+	if strings.Contains(msg, "end of stream") && len(ms) > 1 {
+		m = ms[0]
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	line = markLine(data, line, col)
+	if lines := strings.Count(string(data), "\n") + 1; data != nil && line > lines {
+		// past the end of the file: the place the parser started from
+		line = lines
+		if len(ms) > 1 {
+			line, _ = strconv.Atoi(ms[0][1])
+			line = min(line, lines)
+		}
+	}
+	return line
 }
+
+// markLine checks a yaml error position against the file: a position points
+// at the first character of a token, so when line has only blanks at col and
+// the next line has a token there, the position was counted from 0.
+func markLine(data []byte, line, col int) int {
+	if data == nil || col < 1 || line < 1 {
+		return line
+	}
+	lines := strings.Split(string(data), "\n")
+	at := func(l int) byte {
+		if l < 1 || l > len(lines) || col > len(lines[l-1]) {
+			return ' '
+		}
+		return lines[l-1][col-1]
+	}
+	if blank(at(line)) && !blank(at(line+1)) {
+		return line + 1
+	}
+	return line
+}
+
+func blank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
 // yamlText is a yaml error's message without its positions.
 func yamlText(msg string) string {
+	context := ""
+	if m := reYAMLContext.FindStringSubmatch(msg); m != nil && strings.Contains(msg, "end of stream") {
+		context = " " + m[1]
+	}
 	if ms := reYAMLLine.FindAllStringIndex(msg, -1); len(ms) > 0 {
 		msg, _, _ = strings.Cut(msg[ms[len(ms)-1][1]:], "\n")
+	} else if ms := reYAMLOffset.FindStringIndex(msg); ms != nil {
+		msg = msg[ms[1]:]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	return strings.Join(strings.Fields(msg), " ")
+	return strings.Join(strings.Fields(msg+context), " ")
 }
 
 // pathAt gives the dotted key path of the deepest key on line in file.

@@ -64,6 +64,9 @@ func Load(ctx context.Context, opts Options) (p *Project, err error) {
 		return nil, err
 	}
 	files := po.ConfigPaths
+	if err := guard(files, interpolationEnv(po, opts)); err != nil {
+		return nil, err
+	}
 	key := ""
 	usesOtherFiles := false
 	if opts.CacheDir != "" {
@@ -80,6 +83,11 @@ func Load(ctx context.Context, opts Options) (p *Project, err error) {
 	model, err := po.LoadProject(ctx)
 	if err == nil && key != "" && !usesOtherFiles && !validated(opts.CacheDir, key) {
 		remember(opts.CacheDir, key)
+	}
+	if err == nil {
+		if err = checkValues(model); err != nil {
+			return nil, explain(err, files)
+		}
 	}
 	if err != nil && reSchema.MatchString(err.Error()) {
 		// compose-go stops at the first schema problem: list them all.
@@ -107,11 +115,26 @@ func LoadModel(ctx context.Context, opts Options) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := guard(po.ConfigPaths, interpolationEnv(po, opts)); err != nil {
+		return nil, err
+	}
 	model, err := po.LoadModel(ctx)
 	if err != nil {
 		return nil, explain(err, po.ConfigPaths)
 	}
 	return model, nil
+}
+
+// interpolationEnv is the environment ${VAR} takes its values from, nil
+// when interpolation is off.
+func interpolationEnv(po *cli.ProjectOptions, opts Options) map[string]string {
+	if opts.NoInterpolate {
+		return nil
+	}
+	if po.Environment == nil {
+		return map[string]string{}
+	}
+	return po.Environment
 }
 
 // prepare turns opts into compose-go's options, applied in the order docker

@@ -75,6 +75,9 @@ func remove(node any, path []string) bool {
 // serviceKeys are the keys a service may have, from compose-go's model.
 var serviceKeys = yamlKeys(reflect.TypeOf(types.ServiceConfig{}))
 
+// topLevelKeys are the keys a compose file may have at its top level.
+var topLevelKeys = []string{"name", "version", "include", "services", "networks", "volumes", "secrets", "configs", "models"}
+
 func yamlKeys(t reflect.Type) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
