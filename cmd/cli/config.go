@@ -162,12 +162,7 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 		if o.noResolveEnv {
 			model = p.UnresolvedModel()
 		}
-		var out []byte
-		if o.format == "json" {
-			out, err = model.MarshalJSON()
-		} else {
-			out, err = model.MarshalYAML()
-		}
+		out, err := project.Render(model, o.format)
 		if err != nil {
 			return fmt.Errorf("render the model: %w", err)
 		}
