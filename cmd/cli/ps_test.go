@@ -14,8 +14,8 @@ func TestPsEntryJSON(t *testing.T) {
 	created := time.Date(2026, 12, 6, 7, 43, 30, 0, time.UTC)
 	c := service.Container{
 		ID: "85f6da060a71abdcd62f0d34b9eb46f4a763c734aab1a31466fed76d95bc79c0", Name: "irx-web-1", Image: "busybox",
-		Labels:  map[string]string{service.LabelProject: "irx", service.LabelService: "web", "b": "2", "a": "1"},
-		State:   service.StateRunning, Status: "Up About a minute", Command: "sh -c 'echo hello from web; exec sleep 3600'",
+		Labels: map[string]string{service.LabelProject: "irx", service.LabelService: "web", "b": "2", "a": "1"},
+		State:  service.StateRunning, Status: "Up About a minute", Command: "sh -c 'echo hello from web; exec sleep 3600'",
 		Created: created, Networks: map[string]string{"irx_z": "1", "irx_default": "2"},
 		Mounts: []service.MountPoint{{Type: "volume", Name: "irx_a_very_long_volume"}, {Type: "bind", Source: "/tmp/ir/site"}},
 		Ports:  []service.Port{{HostIP: "0.0.0.0", HostPort: 32780, ContainerPort: 80, Protocol: "tcp"}, {HostIP: "::", HostPort: 32780, ContainerPort: 80, Protocol: "tcp"}},
