@@ -23,7 +23,8 @@ func writeList[T any](out io.Writer, format string, entries []T, table func(tw *
 			}
 		}
 	case format == "" || format == "table":
-		tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+		// docker's table writer: columns at least 10 wide, 3 apart.
+		tw := tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 		table(tw)
 		return tw.Flush()
 	case strings.Contains(format, "{{"):

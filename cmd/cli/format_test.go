@@ -19,8 +19,8 @@ func TestWriteList(t *testing.T) {
 	tests := []struct {
 		format, want, wantErr string
 	}{
-		{"", "NAME   STATE\na      running\nbb     exited\n", ""},
-		{"table", "NAME   STATE\na      running\nbb     exited\n", ""},
+		{"", "NAME      STATE\na         running\nbb        exited\n", ""},
+		{"table", "NAME      STATE\na         running\nbb        exited\n", ""},
 		{"json", `{"Name":"a","State":"running"}` + "\n" + `{"Name":"bb","State":"exited"}` + "\n", ""},
 		{"{{.Name}}={{.State}}", "a=running\nbb=exited\n", ""},
 		{"table {{.Name}}", "a\nbb\n", ""},
