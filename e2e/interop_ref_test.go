@@ -240,21 +240,22 @@ func TestConfigMatchesComposeV5(t *testing.T) {
 			env = strings.Fields(string(b))
 		}
 		env = append(env, "PATH="+os.Getenv("PATH"))
-		for _, format := range []string{"yaml", "json"} {
-			if e.Name() == "extends" && format == "yaml" {
+		for _, flags := range [][]string{{"--format", "json"}, {"--format", "yaml"}, {"--no-env-resolution"},
+			{"--no-path-resolution"}, {"--no-normalize"}} {
+			if e.Name() == "extends" && flags[len(flags)-1] != "json" {
 				continue // see above
 			}
-			t.Run(e.Name()+"/"+format, func(t *testing.T) {
+			t.Run(e.Name()+"/"+strings.Join(flags, " "), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 				defer cancel()
-				a := append(slices.Clone(args), "config", "--format", format)
+				a := append(append(slices.Clone(args), "config"), flags...)
 				want := command(ctx, dir, env, nil, bin, a...)
 				got := command(ctx, dir, env, nil, berthBin, a...)
 				if want.code != 0 || got.code != 0 {
 					t.Fatalf("docker compose: exit %d %s\nberth: exit %d %s", want.code, want.stderr, got.code, got.stderr)
 				}
 				if got.stdout != want.stdout {
-					t.Errorf("berth config --format %s differs from docker compose v5.5.0's:\n--- berth\n%s\n--- docker compose\n%s", format, got.stdout, want.stdout)
+					t.Errorf("berth config %s differs from docker compose v5.5.0's:\n--- berth\n%s\n--- docker compose\n%s", strings.Join(flags, " "), got.stdout, want.stdout)
 				}
 			})
 		}

@@ -43,6 +43,11 @@ type Options struct {
 	NoInterpolate bool
 	// NoConsistency skips the model's consistency checks (config --no-consistency).
 	NoConsistency bool
+	// NoPathResolution leaves relative paths as written (config
+	// --no-path-resolution).
+	NoPathResolution bool
+	// NoNormalize skips compose-go's normalization (config --no-normalize).
+	NoNormalize bool
 	// AllResources keeps networks and volumes that no selected service uses.
 	AllResources bool
 	// CacheDir holds the validation cache (see cache.go); "" disables it.
@@ -187,7 +192,8 @@ func prepare(opts Options) (*cli.ProjectOptions, []cli.ProjectOptionsFn, []strin
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithInterpolation(!opts.NoInterpolate),
 		cli.WithConsistency(!opts.NoConsistency),
-		cli.WithResolvedPaths(true),
+		cli.WithResolvedPaths(!opts.NoPathResolution),
+		cli.WithNormalization(!opts.NoNormalize),
 		cli.WithoutEnvironmentResolution,
 	}
 	if opts.ProjectName != "" {

@@ -33,6 +33,8 @@ type configOptions struct {
 	environment   bool
 	variables     bool
 	noResolveEnv  bool
+	noPaths       bool
+	noNormalize   bool
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -66,6 +68,8 @@ exit code is 1. Use -q in CI to validate without printing.`,
 	f.BoolVar(&o.noConsistency, "no-consistency", false, "Don't check the model's consistency (may print an invalid model)")
 	f.BoolVar(&o.environment, "environment", false, "Print the environment used for interpolation")
 	f.BoolVar(&o.variables, "variables", false, "Print the variables the model uses, with their defaults")
+	f.BoolVar(&o.noPaths, "no-path-resolution", false, "Don't resolve file paths (print them as written)")
+	f.BoolVar(&o.noNormalize, "no-normalize", false, "Don't normalize the model (defaults, default network)")
 	f.BoolVar(&o.noResolveEnv, "no-env-resolution", false, "Don't merge env_file contents into environment (the model, and --hash as docker compose v2 computed it)")
 	return cmd
 }
@@ -80,6 +84,7 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 	var buf bytes.Buffer
 	opts := g.loadOptions(args)
 	opts.NoConsistency = o.noConsistency
+	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize
 
 	if o.noInterpolate || o.variables {
 		opts.NoInterpolate = true
