@@ -189,6 +189,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newRunCmd(g),
 		newExecCmd(g),
 		newPortCmd(g),
+		newEndpointsCmd(g),
 		newWaitCmd(g),
 		newImagesCmd(g),
 		newVolumesCmd(g),
