@@ -287,6 +287,9 @@ type Network struct {
 	Driver   string
 	Internal bool
 	Labels   map[string]string
+	// Created is when the network was made (zero if the backend does not
+	// say).
+	Created time.Time
 	// Containers are the IDs of the containers attached (filled in by
 	// InspectNetwork; ListNetworks may leave it empty).
 	Containers []string
