@@ -3,6 +3,7 @@ package reconcile
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,6 +137,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 	switch s.Op {
 	case OpCreateNetwork:
 		_, err := b.CreateNetwork(ctx, *s.NetworkSpec)
+		if errors.Is(err, service.ErrConflict) && ours(ctx, b, s.NetworkSpec) {
+			return nil // made meanwhile by another run for this project
+		}
 		return err
 	case OpRemoveNetwork:
 		err := b.RemoveNetwork(ctx, s.Target)
@@ -147,9 +151,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		}
 		return err
 	case OpConnectNetwork:
-		return b.ConnectNetwork(ctx, s.Network, s.Target, s.Endpoint)
+		return b.ConnectNetwork(ctx, cmp.Or(s.NetworkID, s.Network), s.Target, s.Endpoint)
 	case OpDisconnectNetwork:
-		err := b.DisconnectNetwork(ctx, s.Network, s.Target, true)
+		err := b.DisconnectNetwork(ctx, cmp.Or(s.NetworkID, s.Network), s.Target, true)
 		if errors.Is(err, service.ErrNotFound) {
 			return nil
 		}
@@ -208,6 +212,26 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		return runHooks(ctx, b, s, "post_start")
 	}
 	return fmt.Errorf("step %s: unknown operation", s)
+}
+
+// ours reports whether the network of spec, which a create found taken,
+// carries spec's project label: another run for the same project made it
+// meanwhile, and the plan can go on with it.
+func ours(ctx context.Context, b service.Backend, spec *service.NetworkSpec) bool {
+	proj := spec.Labels[service.LabelProject]
+	if proj == "" {
+		return false
+	}
+	nets, err := b.ListNetworks(ctx, service.Filter{Labels: map[string]string{service.LabelProject: proj}})
+	if err != nil {
+		return false
+	}
+	for _, n := range nets {
+		if n.Name == spec.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // runHooks runs a step's hooks in its container, in order; a hook that
@@ -378,16 +402,21 @@ func (w *waiter) wait(ctx context.Context, name, cond string) error {
 
 // Check reports whether c meets cond, or an error when it never will.
 func Check(c service.Container, cond string) (bool, error) {
+	// A container that stopped is reported as such before its health: the
+	// engine marks a stopped container unhealthy, which says nothing of
+	// why it stopped.
 	exited := c.State == service.StateExited || c.State == service.StateDead
 	switch cond {
 	case CondHealthy:
 		switch {
+		case exited:
+			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)%s", c.Name, c.ExitCode, killedHint(c.ExitCode))
+		case c.State == service.StateRestarting && c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)%s and is restarting", c.Name, c.ExitCode, killedHint(c.ExitCode))
 		case c.Health == service.HealthHealthy:
 			return true, nil
 		case c.Health == service.HealthUnhealthy:
 			return false, fmt.Errorf("dependency failed to start: container %s is unhealthy", c.Name)
-		case exited:
-			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)", c.Name, c.ExitCode)
 		case c.Health == "" && c.State == service.StateRunning:
 			return false, fmt.Errorf("dependency failed to start: container %s has no healthcheck configured", c.Name)
 		}
@@ -401,7 +430,9 @@ func Check(c service.Container, cond string) (bool, error) {
 	case CondRunningOrHealthy:
 		switch {
 		case exited:
-			return false, fmt.Errorf("container %s exited (%d)", c.Name, c.ExitCode)
+			return false, fmt.Errorf("container %s exited (%d)%s", c.Name, c.ExitCode, killedHint(c.ExitCode))
+		case c.State == service.StateRestarting && c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("container %s exited (%d)%s and is restarting", c.Name, c.ExitCode, killedHint(c.ExitCode))
 		case c.Health == service.HealthUnhealthy:
 			return false, fmt.Errorf("container %s is unhealthy", c.Name)
 		case c.State == service.StateRunning && (c.Health == "" || c.Health == service.HealthHealthy):
@@ -411,6 +442,19 @@ func Check(c service.Container, cond string) (bool, error) {
 		return false, fmt.Errorf("unknown wait condition %q", cond)
 	}
 	return false, nil
+}
+
+// killedHint names the signal of an exit code above 128 (137: ", killed
+// by SIGKILL"), "" otherwise.
+func killedHint(code int) string {
+	names := map[int]string{1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 15: "SIGTERM"}
+	if code <= 128 || code > 128+64 {
+		return ""
+	}
+	if n, ok := names[code-128]; ok {
+		return ", killed by " + n
+	}
+	return fmt.Sprintf(", killed by signal %d", code-128)
 }
 
 // WaitReady waits until every container named meets its condition, as up

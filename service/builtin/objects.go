@@ -78,7 +78,9 @@ func (b *Backend) ListNetworks(ctx context.Context, f service.Filter) ([]service
 	var out []service.Network
 	for _, n := range ns {
 		if f.Matches(n.Labels) {
-			out = append(out, n.Network)
+			v := n.Network
+			v.Created = n.Created
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -91,6 +93,7 @@ func (b *Backend) InspectNetwork(ctx context.Context, ref string) (service.Netwo
 		return service.Network{}, err
 	}
 	out := n.Network
+	out.Created = n.Created
 	out.Containers, err = b.attached(n.ID, false)
 	return out, err
 }
