@@ -414,3 +414,13 @@ func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) err
 	}
 	return nil
 }
+
+// BridgeAlias is the alias (ip link's "alias", /sys/class/net/*/ifalias)
+// of the bridges of the networks of state root: "berth root" and the root.
+func BridgeAlias(root string) string {
+	alias := "berth root " + root
+	if len(alias) > 255 { // IFALIASZ - 1
+		alias = alias[:255]
+	}
+	return alias
+}
