@@ -3,7 +3,6 @@ package reconcile
 import (
 	"archive/tar"
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +84,7 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 		done[s] = make(chan struct{})
 	}
 	sem := make(chan struct{}, parallel)
+	made := &madeNetworks{ids: map[*Step]string{}}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range plan.Steps {
 		g.Go(func() error {
@@ -105,7 +105,7 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				err = run(gctx, b, s, opts)
+				err = run(gctx, b, s, opts, made)
 				<-sem
 			}
 			switch {
@@ -132,13 +132,46 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 	return err
 }
 
+// madeNetworks holds the IDs of the networks create steps made, so that
+// the connect steps after them address the network by ID.
+type madeNetworks struct {
+	mu  sync.Mutex
+	ids map[*Step]string
+}
+
+func (m *madeNetworks) set(s *Step, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ids[s] = id
+}
+
+// network is what a connect or disconnect step names its network by: the
+// ID the plan knows, else the ID a create step it depends on got, else the
+// name.
+func (m *madeNetworks) network(s *Step) string {
+	if s.NetworkID != "" {
+		return s.NetworkID
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range s.Deps {
+		if id := m.ids[d]; id != "" && d.Object == s.Network {
+			return id
+		}
+	}
+	return s.Network
+}
+
 // run makes the backend call of one step.
-func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) error {
+func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, made *madeNetworks) error {
 	switch s.Op {
 	case OpCreateNetwork:
-		_, err := b.CreateNetwork(ctx, *s.NetworkSpec)
+		id, err := b.CreateNetwork(ctx, *s.NetworkSpec)
 		if errors.Is(err, service.ErrConflict) && ours(ctx, b, s.NetworkSpec) {
 			return nil // made meanwhile by another run for this project
+		}
+		if err == nil {
+			made.set(s, id)
 		}
 		return err
 	case OpRemoveNetwork:
@@ -151,9 +184,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		}
 		return err
 	case OpConnectNetwork:
-		return b.ConnectNetwork(ctx, cmp.Or(s.NetworkID, s.Network), s.Target, s.Endpoint)
+		return b.ConnectNetwork(ctx, made.network(s), s.Target, s.Endpoint)
 	case OpDisconnectNetwork:
-		err := b.DisconnectNetwork(ctx, cmp.Or(s.NetworkID, s.Network), s.Target, true)
+		err := b.DisconnectNetwork(ctx, made.network(s), s.Target, true)
 		if errors.Is(err, service.ErrNotFound) {
 			return nil
 		}

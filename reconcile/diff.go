@@ -144,7 +144,9 @@ func (d *differ) networks() error {
 	for _, n := range d.p.Networks {
 		got, exists := d.obs.Networks[n.Name]
 		if dups := d.obs.NetworkDuplicates[n.Name]; len(dups) > 0 && !n.External && exists {
-			d.duplicateNetworks(n, got, dups)
+			// a kept network that is recreated gets the containers itself
+			recreated := got.Labels[service.LabelConfigHash] != "" && got.Labels[service.LabelConfigHash] != n.Hash
+			d.duplicateNetworks(n, got, dups, !recreated)
 		}
 		switch {
 		case n.External:
@@ -178,7 +180,7 @@ func (d *differ) recreateNetwork(n *project.Network, got service.Network) {
 		if c.State == service.StateRunning || c.State == service.StateRestarting || c.State == service.StatePaused {
 			stop = d.stop(c, cause)
 		}
-		disconnects = append(disconnects, d.plan.add(&Step{Op: OpDisconnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, Service: c.Labels[service.LabelService], Cause: cause}, stop))
+		disconnects = append(disconnects, d.plan.add(&Step{Op: OpDisconnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, NetworkID: got.ID, Service: c.Labels[service.LabelService], Cause: cause}, stop))
 	}
 	rm := d.plan.add(&Step{Op: OpRemoveNetwork, Object: n.Name, Target: got.ID, Cause: cause}, disconnects...)
 	create := d.plan.add(&Step{Op: OpCreateNetwork, Object: n.Name, Target: n.Name, Cause: cause, NetworkSpec: networkSpec(n)}, append([]*Step{rm}, d.netClean[n.Name]...)...)
@@ -214,11 +216,11 @@ func endpointFor(c service.Container, svc *project.Service, n *project.Network) 
 // duplicateNetworks removes the other networks of the project named as n
 // (creates that raced on an engine before API 1.44, or an up killed while it
 // made them), keeping keep: the project's containers attached to one are
-// disconnected from it first and connected to keep after. A duplicate that
+// disconnected from it first and, with reconnect, connected to keep after. A duplicate that
 // a container of another project uses is left, with a warning. Containers
 // are created only once the duplicates are gone, so that the name is no
 // longer ambiguous to the engine.
-func (d *differ) duplicateNetworks(n *project.Network, keep service.Network, dups []service.Network) {
+func (d *differ) duplicateNetworks(n *project.Network, keep service.Network, dups []service.Network, reconnect bool) {
 	byID := map[string]service.Container{}
 	for _, c := range d.obs.Containers {
 		byID[c.ID] = c
@@ -260,7 +262,7 @@ func (d *differ) duplicateNetworks(n *project.Network, keep service.Network, dup
 		d.netClean[n.Name] = append(d.netClean[n.Name], rm)
 		for i, c := range attached {
 			svc := d.p.Service(c.Labels[service.LabelService])
-			if svc == nil || isOneoff(c) || slices.Contains(keep.Containers, c.ID) {
+			if !reconnect || svc == nil || isOneoff(c) || slices.Contains(keep.Containers, c.ID) {
 				continue
 			}
 			deps := []*Step{disconnects[i], rm}

@@ -168,6 +168,17 @@ services:
 			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
 			find(o, "shop-db-1").Networks["shop_default"] = dup.ID
 		}},
+		// and the configuration changed: the container on the duplicate is
+		// connected to the new network, not to the one removed
+		{name: "duplicate-network-in-use-changed", before: threeTier, after: threeTier + "networks:\n  default:\n    labels: {x: y}\n", mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Containers = "0d0d0d0d0d0d0d", []string{"id-shop-db-1"}
+			keep := o.Networks["shop_default"]
+			keep.Containers = []string{"id-shop-api-1", "id-shop-web-1"}
+			o.Networks["shop_default"] = keep
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+			find(o, "shop-db-1").Networks["shop_default"] = dup.ID
+		}},
 		// a container of another project uses the duplicate: left, with a
 		// warning
 		{name: "duplicate-network-foreign", before: threeTier, after: threeTier, mutate: func(o *Observed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,5 +173,54 @@ func TestWaitReportsAKilledDependency(t *testing.T) {
 	}
 	if c, _ := f.Container("shop-db-1"); c.Health != service.HealthUnhealthy {
 		t.Errorf("the killed container's health is %q: the fake should mark it unhealthy, as the engine does", c.Health)
+	}
+}
+
+// recordingBackend records the network argument of connect and disconnect
+// calls.
+type recordingBackend struct {
+	*servicetest.Fake
+	mu   sync.Mutex
+	nets []string
+}
+
+func (r *recordingBackend) ConnectNetwork(ctx context.Context, network, container string, ep service.Endpoint) error {
+	r.mu.Lock()
+	r.nets = append(r.nets, "connect "+network)
+	r.mu.Unlock()
+	return r.Fake.ConnectNetwork(ctx, network, container, ep)
+}
+
+func (r *recordingBackend) DisconnectNetwork(ctx context.Context, network, container string, force bool) error {
+	r.mu.Lock()
+	r.nets = append(r.nets, "disconnect "+network)
+	r.mu.Unlock()
+	return r.Fake.DisconnectNetwork(ctx, network, container, force)
+}
+
+// TestNetworksAddressedByID: when a network's configuration changes, its
+// containers are disconnected from the old one and connected to the new one
+// by ID (the new one's as its create step got it), never by a name that
+// another network may share.
+func TestNetworksAddressedByID(t *testing.T) {
+	f := newFake(t)
+	p := load(t, threeTier)
+	if err := converge(t, f, p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := f.Network("shop_default")
+	changed := load(t, threeTier+"networks:\n  default:\n    labels: {x: y}\n")
+	r := &recordingBackend{Fake: f}
+	if err := converge(t, r, changed, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := f.Network("shop_default")
+	if now.ID == old.ID || len(r.nets) != 6 {
+		t.Fatalf("network %s → %s, calls %q", old.ID, now.ID, r.nets)
+	}
+	for _, call := range r.nets {
+		if call != "disconnect "+old.ID && call != "connect "+now.ID {
+			t.Errorf("call %q: want the old network's ID (%s) to disconnect, the new one's (%s) to connect", call, old.ID, now.ID)
+		}
 	}
 }

@@ -50,3 +50,32 @@ func TestIntegrationNetworkNameUnique(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationVolumeNameUnique: the engine cannot hold two volumes of one
+// name (its volume store locks by name): creates at the same instant all
+// answer with the one volume, and a second create leaves its labels as they
+// were. So volumes need no duplicate handling.
+func TestIntegrationVolumeNameUnique(t *testing.T) {
+	b, prefix := engineBackend(t)
+	name := prefix + "-vol"
+	cleanup(t, "volume "+name, func(ctx context.Context) error { return b.RemoveVolume(ctx, name, true) })
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := b.CreateVolume(t.Context(), service.VolumeSpec{Name: name, Labels: map[string]string{testLabel: prefix, "n": fmt.Sprint(i)}})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("create: %v", err)
+		}
+	}
+	vols, err := b.ListVolumes(t.Context(), service.Filter{Labels: map[string]string{testLabel: prefix}})
+	if err != nil || len(vols) != 1 || vols[0].Name != name {
+		t.Errorf("volumes = %+v, %v; want one named %s", vols, err, name)
+	}
+}
