@@ -130,6 +130,10 @@ type replicaOutcome struct {
 	ready   *Step // the step after which it exists under name (nil: already)
 	running bool  // running when the create phase is done
 	files   []File
+	// cleaned are, for a container kept as it is, the removals of
+	// duplicates of its networks, which its start waits for: the engine
+	// resolves the networks by name then
+	cleaned []*Step
 }
 
 // inScope reports whether the plan acts on svc.
@@ -440,6 +444,9 @@ func (d *differ) service(svc *project.Service) error {
 				d.recreated[svc.Name] = true
 			} else {
 				out.ready = d.ready[c.Name]
+				for _, ep := range spec.Networks {
+					out.cleaned = append(out.cleaned, d.netClean[ep.Network]...)
+				}
 				_, wasStopped := d.stopped[c.Name]
 				out.running = c.State == service.StateRunning && !wasStopped
 			}
@@ -678,6 +685,7 @@ func (d *differ) start(svc *project.Service) {
 			continue
 		}
 		deps := append([]*Step{r.ready, d.stopped[r.name]}, needs...)
+		deps = append(deps, r.cleaned...)
 		d.started[svc.Name] = append(d.started[svc.Name], d.plan.add(&Step{Op: OpStartContainer, Object: r.name, Target: r.name, Service: svc.Name, Files: r.files, Hooks: Hooks(svc.Config.PostStart)}, deps...))
 	}
 }

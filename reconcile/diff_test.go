@@ -179,6 +179,16 @@ services:
 			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
 			find(o, "shop-db-1").Networks["shop_default"] = dup.ID
 		}},
+		// an up that failed on the ambiguous name left the containers created
+		{name: "duplicate-networks-containers-created", before: threeTier, after: threeTier, mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Created = "0d0d0d0d0d0d0d", time.Unix(20, 0)
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+			for i := range o.Containers {
+				o.Containers[i].State, o.Containers[i].Health = service.StateCreated, ""
+				o.Containers[i].Networks["shop_default"] = ""
+			}
+		}},
 		// a container of another project uses the duplicate: left, with a
 		// warning
 		{name: "duplicate-network-foreign", before: threeTier, after: threeTier, mutate: func(o *Observed) {
