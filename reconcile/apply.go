@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -162,13 +163,39 @@ func (m *madeNetworks) network(s *Step) string {
 	return s.Network
 }
 
+// endpoints returns eps (a copy when it changes anything) with the IDs of
+// the networks that create steps s depends on made.
+func (m *madeNetworks) endpoints(s *Step, eps []service.Endpoint) []service.Endpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out, cloned := eps, false
+	for i, ep := range eps {
+		if ep.NetworkID != "" {
+			continue
+		}
+		for _, d := range s.Deps {
+			if id := m.ids[d]; id != "" && d.Op == OpCreateNetwork && d.Object == ep.Network {
+				if !cloned {
+					out, cloned = slices.Clone(eps), true
+				}
+				out[i].NetworkID = id
+			}
+		}
+	}
+	return out
+}
+
 // run makes the backend call of one step.
 func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, made *madeNetworks) error {
 	switch s.Op {
 	case OpCreateNetwork:
 		id, err := b.CreateNetwork(ctx, *s.NetworkSpec)
-		if errors.Is(err, service.ErrConflict) && ours(ctx, b, s.NetworkSpec) {
-			return nil // made meanwhile by another run for this project
+		if errors.Is(err, service.ErrConflict) {
+			// made meanwhile by another run for this project: go on with it
+			id = ours(ctx, b, s.NetworkSpec)
+			if id != "" {
+				err = nil
+			}
 		}
 		if err == nil {
 			made.set(s, id)
@@ -201,7 +228,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 		}
 		return err
 	case OpCreateContainer:
-		_, err := b.CreateContainer(ctx, *s.Container)
+		spec := *s.Container
+		spec.Networks = made.endpoints(s, spec.Networks)
+		_, err := b.CreateContainer(ctx, spec)
 		return err
 	case OpStopContainer:
 		if err := runHooks(ctx, b, s, "pre_stop"); err != nil {
@@ -247,24 +276,30 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 	return fmt.Errorf("step %s: unknown operation", s)
 }
 
-// ours reports whether the network of spec, which a create found taken,
-// carries spec's project label: another run for the same project made it
-// meanwhile, and the plan can go on with it.
-func ours(ctx context.Context, b service.Backend, spec *service.NetworkSpec) bool {
+// ours returns the ID of the network of spec's name, which a create found
+// taken, when it carries spec's project label (another run for the same
+// project made it meanwhile, and the plan can go on with it), else "".
+// Among several, the oldest, as the engine backend's creators settle.
+func ours(ctx context.Context, b service.Backend, spec *service.NetworkSpec) string {
 	proj := spec.Labels[service.LabelProject]
 	if proj == "" {
-		return false
+		return ""
 	}
 	nets, err := b.ListNetworks(ctx, service.Filter{Labels: map[string]string{service.LabelProject: proj}})
 	if err != nil {
-		return false
+		return ""
 	}
+	var same []service.Network
 	for _, n := range nets {
 		if n.Name == spec.Name {
-			return true
+			same = append(same, n)
 		}
 	}
-	return false
+	if len(same) == 0 {
+		return ""
+	}
+	keep, _ := KeepNetwork(same)
+	return keep.ID
 }
 
 // runHooks runs a step's hooks in its container, in order; a hook that

@@ -425,6 +425,7 @@ func (d *differ) service(svc *project.Service) error {
 			return err
 		}
 		d.resolveRefs(&spec)
+		d.networkIDs(&spec)
 		if id := d.opts.ImageIDs[svc.Name]; id != "" {
 			spec.Labels[service.LabelImage] = id
 		}
@@ -600,6 +601,21 @@ func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*
 		}
 	}
 	return deps
+}
+
+// networkIDs gives the endpoints of spec the IDs of their networks where the
+// plan keeps them as they are, so that the container joins that network
+// whatever other networks share its name; a network the plan creates is
+// given its ID when the create step is applied.
+func (d *differ) networkIDs(spec *service.ContainerSpec) {
+	for i, ep := range spec.Networks {
+		if d.netReady[ep.Network] != nil {
+			continue
+		}
+		if live, ok := d.obs.Networks[ep.Network]; ok && live.ID != "" {
+			spec.Networks[i].NetworkID = live.ID
+		}
+	}
 }
 
 // resolveRefs turns "service:x" references into container names.

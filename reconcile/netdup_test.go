@@ -224,3 +224,75 @@ func TestNetworksAddressedByID(t *testing.T) {
 		}
 	}
 }
+
+// racingBackend makes a duplicate of every network right after creating it,
+// as a concurrent create on an engine before API 1.44 may.
+type racingBackend struct {
+	*servicetest.Fake
+}
+
+func (r racingBackend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (string, error) {
+	id, err := r.Fake.CreateNetwork(ctx, spec)
+	if err == nil {
+		r.Fake.AddNetwork(spec)
+	}
+	return id, err
+}
+
+// TestContainersJoinNetworksByID: containers join their networks by the ID
+// the plan knows (observed, or got by the create step), so a duplicate made
+// meanwhile by a concurrent create does not fail the up; the next up
+// removes it.
+func TestContainersJoinNetworksByID(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing bool // the network exists before the plan is made
+	}{{"observed network", true}, {"network created by the plan", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			p := load(t, threeTier)
+			var want string
+			var b service.Backend = racingBackend{f}
+			if tc.existing {
+				var err error
+				if want, err = f.CreateNetwork(context.Background(), *networkSpec(p.Networks[0])); err != nil {
+					t.Fatal(err)
+				}
+				b = f
+			}
+			obs, err := Observe(context.Background(), f, p.Name, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Diff(p, obs, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.existing {
+				projectNetwork(t, f, threeTier) // made by another up meanwhile
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := Apply(ctx, b, plan, ApplyOptions{}); err != nil {
+				t.Fatalf("up with a duplicate made meanwhile: %v", err)
+			}
+			ids := map[string]bool{}
+			for _, name := range []string{"shop-db-1", "shop-api-1", "shop-web-1"} {
+				c, _ := f.Container(name)
+				if c.State != service.StateRunning {
+					t.Errorf("%s: %s", name, c.State)
+				}
+				ids[c.Networks["shop_default"]] = true
+			}
+			if len(ids) != 1 || (want != "" && !ids[want]) {
+				t.Errorf("containers on networks %v, want all on one (%s)", ids, want)
+			}
+			if err := Converge(ctx, f, p, Options{}, ApplyOptions{}, false, nil); err != nil {
+				t.Fatalf("next up: %v", err)
+			}
+			if nets, _ := f.ListNetworks(context.Background(), service.Filter{}); len(nets) != 1 {
+				t.Errorf("networks after the next up: %d, want 1", len(nets))
+			}
+		})
+	}
+}

@@ -45,10 +45,13 @@ type fakeClient struct {
 	list       []container.Summary
 	inspect    container.InspectResponse
 	networks   []network.Summary
-	events     chan events.Message
-	eventErrs  chan error
-	top        client.ContainerTopResult
-	archive    string // what CopyFromContainer streams
+	// networkLists, when set, are what NetworkList returns, one per call,
+	// before networks
+	networkLists [][]network.Summary
+	events       chan events.Message
+	eventErrs    chan error
+	top          client.ContainerTopResult
+	archive      string // what CopyFromContainer streams
 }
 
 func (f *fakeClient) record(call string) {
@@ -95,6 +98,13 @@ func (f *fakeClient) ContainerInspect(_ context.Context, id string, _ client.Con
 func (f *fakeClient) NetworkList(_ context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
 	b, _ := json.Marshal(o.Filters)
 	f.record(fmt.Sprintf("network list filters=%s", b))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.networkLists) > 0 {
+		items := f.networkLists[0]
+		f.networkLists = f.networkLists[1:]
+		return client.NetworkListResult{Items: items}, nil
+	}
 	return client.NetworkListResult{Items: f.networks}, nil
 }
 
@@ -311,6 +321,32 @@ func TestNewCreateRequestHealthcheck(t *testing.T) {
 	}
 	if got := req.options.Config.Healthcheck.Test; !slices.Equal(got, []string{"NONE"}) {
 		t.Errorf("disabled healthcheck Test = %q", got)
+	}
+}
+
+// TestNewCreateRequestNetworkIDs: an endpoint's network ID, when known, is
+// in its settings (the engine resolves the network by it at start) and is
+// what the networks connected after create are addressed by, so that a name
+// several networks share blocks nothing.
+func TestNewCreateRequestNetworkIDs(t *testing.T) {
+	spec := service.ContainerSpec{Networks: []service.Endpoint{
+		{Network: "p_front", NetworkID: "id-front", Priority: 10},
+		{Network: "p_back", NetworkID: "id-back"},
+		{Network: "p_other"},
+	}}
+	req, err := newCreateRequest(spec, "1.41")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := req.options.NetworkingConfig.EndpointsConfig["p_front"]; es == nil || es.NetworkID != "id-front" {
+		t.Errorf("primary endpoint = %+v, want NetworkID id-front", es)
+	}
+	var got []string
+	for _, c := range req.connect {
+		got = append(got, c.network+"/"+c.settings.NetworkID)
+	}
+	if want := []string{"id-back/id-back", "p_other/"}; !slices.Equal(got, want) {
+		t.Errorf("connected after create = %q, want %q", got, want)
 	}
 }
 
@@ -645,8 +681,8 @@ func TestCreateNetworkAsksForTheDuplicateCheck(t *testing.T) {
 		version string
 		want    []string
 	}{
-		{"1.41", []string{"network create checked p_default", list}},
-		{"1.43", []string{"network create checked p_default", list}},
+		{"1.41", []string{"network create checked p_default", list, list}},
+		{"1.43", []string{"network create checked p_default", list, list}},
 		{"1.44", []string{"network create p_default"}}, // the engine always checks
 		{"1.51", []string{"network create p_default"}},
 	} {
@@ -670,6 +706,18 @@ func TestCreateNetworkYieldsToAnOlderDuplicate(t *testing.T) {
 	nw := func(id, name string, at time.Time) network.Summary {
 		return network.Summary{Network: network.Network{ID: id, Name: name, Created: at}}
 	}
+	mine := nw("net-p_default", "p_default", t0)
+	t.Run("an older one listed late", func(t *testing.T) {
+		// the other create began first but its network was not stored yet
+		// when this one first looked
+		f := &fakeClient{version: "1.41", networkLists: [][]network.Summary{{mine}, {mine, nw("a", "p_default", t0.Add(-time.Millisecond))}}}
+		if id, err := NewWithClient(f).CreateNetwork(t.Context(), spec); !errors.Is(err, service.ErrConflict) {
+			t.Errorf("%q, %v; want ErrConflict", id, err)
+		}
+		if !slices.Contains(f.calls, "network remove net-p_default") {
+			t.Errorf("calls = %q: own network not removed", f.calls)
+		}
+	})
 	for _, tc := range []struct {
 		name    string
 		listed  []network.Summary

@@ -10,14 +10,15 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-// TestIntegrationNetworkNameUnique: the engine refuses a second network of
-// the same name, also to creates sent at the same instant (on API 1.41 only
-// because CheckDuplicate is asked for). Every round creates the same name
-// from several goroutines at once; exactly one may succeed.
+// TestIntegrationNetworkNameUnique: a second network of the same name is
+// refused, also to creates sent at the same instant, as by two ups started
+// together (on API 1.41 the engine's own check lets such creates through:
+// the backend's second look settles them). Every round creates the same
+// name from two goroutines at once; exactly one may succeed.
 func TestIntegrationNetworkNameUnique(t *testing.T) {
 	b, prefix := engineBackend(t)
 	t.Logf("engine API %s", b.APIVersion())
-	const rounds, creators = 5, 8
+	const rounds, creators = 10, 2
 	for r := range rounds {
 		name := fmt.Sprintf("%s-dup%d", prefix, r)
 		var mu sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -49,10 +50,12 @@ func (b *Backend) InspectNetwork(ctx context.Context, id string) (service.Networ
 // Older ones are asked to (CheckDuplicate), as docker compose does, but
 // their check is not atomic: creates sent at the same instant all succeed
 // (8 of 8 on Docker 20.10). So on those engines the name is listed after the
-// create and, when other networks have it, all creators keep the same one
-// (the oldest, then the lowest ID): a creator whose network is not that one
-// removes it and gets ErrConflict, as if the engine had refused. A creator
-// stopped in between leaves a duplicate, which reconcile's observe finds.
+// create, and again after as long as the create took, and when other
+// networks have it, all creators keep the same one (the oldest, then the
+// lowest ID): a creator whose network is not that one removes it and gets
+// ErrConflict, as if the engine had refused. A creator stopped in between,
+// or a create slower than that second look, leaves a duplicate, which
+// reconcile's observe finds and removes.
 func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (string, error) {
 	opts, err := networkCreateOptions(spec)
 	if err != nil {
@@ -65,22 +68,37 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 		}
 		return res.ID, nil
 	}
+	start := time.Now()
 	res, err := b.c.NetworkCreateChecked(ctx, spec.Name, opts)
 	if err != nil {
 		return "", wrapf(err, "create network %q", spec.Name)
 	}
-	same, err := b.networksNamed(ctx, spec.Name)
-	if err != nil {
-		return "", wrapf(err, "create network %q: look for duplicates", spec.Name)
+	// A create that began before this one ended may not be listed yet (the
+	// engine dates a network before it sets up its bridge and stores it):
+	// look again after as long as this create took.
+	settle := min(max(time.Since(start), 20*time.Millisecond), time.Second)
+	for look := 0; look < 2; look++ {
+		if look == 1 {
+			select {
+			case <-time.After(settle):
+			case <-ctx.Done():
+				return "", fmt.Errorf("create network %q: %w", spec.Name, ctx.Err())
+			}
+		}
+		same, err := b.networksNamed(ctx, spec.Name)
+		if err != nil {
+			return "", wrapf(err, "create network %q: look for duplicates", spec.Name)
+		}
+		keep := oldestNetwork(same)
+		if keep.ID == "" || keep.ID == res.ID {
+			continue
+		}
+		if _, err := b.c.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return "", wrapf(err, "create network %q: remove the duplicate %s made at the same time as %s", spec.Name, res.ID, keep.ID)
+		}
+		return "", fmt.Errorf("create network %q: network with name %s already exists (%s, made at the same time): %w", spec.Name, spec.Name, keep.ID, service.ErrConflict)
 	}
-	keep := oldestNetwork(same)
-	if keep.ID == "" || keep.ID == res.ID {
-		return res.ID, nil
-	}
-	if _, err := b.c.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		return "", wrapf(err, "create network %q: remove the duplicate %s made at the same time as %s", spec.Name, res.ID, keep.ID)
-	}
-	return "", fmt.Errorf("create network %q: network with name %s already exists (%s, made at the same time): %w", spec.Name, spec.Name, keep.ID, service.ErrConflict)
+	return res.ID, nil
 }
 
 // networksNamed lists the networks whose name is exactly name (the engine's

@@ -201,7 +201,7 @@ func (f *Fake) CreateContainer(ctx context.Context, spec service.ContainerSpec) 
 	}
 	endpoints := make(map[string]service.Endpoint, len(spec.Networks))
 	for _, ep := range spec.Networks {
-		n, err := f.networkLocked(ep.Network)
+		n, err := f.networkLocked(cmp.Or(ep.NetworkID, ep.Network))
 		if err != nil {
 			return "", fmt.Errorf("container %q: %w", spec.Name, err)
 		}
