@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,15 +139,16 @@ func builtinRoot(t *testing.T) string {
 	if r := command(ctx, "", env, nil, berthBin, "image", "load", "-i", busyboxTarball(t)); r.code != 0 {
 		t.Fatalf("berth image load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	bridges, _ := filepath.Glob("/sys/class/net/bb-*")
-	t.Cleanup(func() { cleanBuiltinRoot(t, root, bridges) })
+	t.Cleanup(func() { cleanBuiltinRoot(t, root) })
 	return root
 }
 
 // cleanBuiltinRoot removes every container of root and fails the test if
 // anything of them is left: a container, a mount under root, a process
-// started from root, a cgroup of a container the root ever had.
-func cleanBuiltinRoot(t *testing.T, root string, bridgesBefore []string) {
+// started from root, a cgroup of a container the root ever had, a bridge
+// of one of its networks. What other roots on the host have (other tests,
+// other berth users) is not looked at.
+func cleanBuiltinRoot(t *testing.T, root string) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	b, err := builtin.Open(builtin.Options{Root: root, Exe: berthBin})
@@ -179,12 +179,23 @@ func cleanBuiltinRoot(t *testing.T, root string, bridgesBefore []string) {
 	for _, leak := range builtinLeftovers(root) {
 		t.Errorf("left behind: %s", leak)
 	}
-	bridges, _ := filepath.Glob("/sys/class/net/bb-*")
-	for _, br := range bridges {
-		if !slices.Contains(bridgesBefore, br) {
-			t.Errorf("left behind: bridge %s", filepath.Base(br))
+	for _, br := range bridgesOf(root) {
+		t.Errorf("left behind: bridge %s", br)
+	}
+}
+
+// bridgesOf lists the bridges of the networks of root on the host: those
+// whose alias names root (builtin.BridgeAlias).
+func bridgesOf(root string) []string {
+	var out []string
+	paths, _ := filepath.Glob("/sys/class/net/bb-*/ifalias")
+	for _, p := range paths {
+		alias, err := os.ReadFile(p)
+		if err == nil && strings.TrimSpace(string(alias)) == builtin.BridgeAlias(root) {
+			out = append(out, filepath.Base(filepath.Dir(p)))
 		}
 	}
+	return out
 }
 
 // builtinLeftovers lists what of root's containers is still on the host.

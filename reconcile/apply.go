@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,7 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 		done[s] = make(chan struct{})
 	}
 	sem := make(chan struct{}, parallel)
+	made := &madeNetworks{ids: map[*Step]string{}}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range plan.Steps {
 		g.Go(func() error {
@@ -104,7 +106,7 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				err = run(gctx, b, s, opts)
+				err = run(gctx, b, s, opts, made)
 				<-sem
 			}
 			switch {
@@ -131,11 +133,73 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 	return err
 }
 
+// madeNetworks holds the IDs of the networks create steps made, so that
+// the connect steps after them address the network by ID.
+type madeNetworks struct {
+	mu  sync.Mutex
+	ids map[*Step]string
+}
+
+func (m *madeNetworks) set(s *Step, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ids[s] = id
+}
+
+// network is what a connect or disconnect step names its network by: the
+// ID the plan knows, else the ID a create step it depends on got, else the
+// name.
+func (m *madeNetworks) network(s *Step) string {
+	if s.NetworkID != "" {
+		return s.NetworkID
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range s.Deps {
+		if id := m.ids[d]; id != "" && d.Object == s.Network {
+			return id
+		}
+	}
+	return s.Network
+}
+
+// endpoints returns eps (a copy when it changes anything) with the IDs of
+// the networks that create steps s depends on made.
+func (m *madeNetworks) endpoints(s *Step, eps []service.Endpoint) []service.Endpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out, cloned := eps, false
+	for i, ep := range eps {
+		if ep.NetworkID != "" {
+			continue
+		}
+		for _, d := range s.Deps {
+			if id := m.ids[d]; id != "" && d.Op == OpCreateNetwork && d.Object == ep.Network {
+				if !cloned {
+					out, cloned = slices.Clone(eps), true
+				}
+				out[i].NetworkID = id
+			}
+		}
+	}
+	return out
+}
+
 // run makes the backend call of one step.
-func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) error {
+func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, made *madeNetworks) error {
 	switch s.Op {
 	case OpCreateNetwork:
-		_, err := b.CreateNetwork(ctx, *s.NetworkSpec)
+		id, err := b.CreateNetwork(ctx, *s.NetworkSpec)
+		if errors.Is(err, service.ErrConflict) {
+			// made meanwhile by another run for this project: go on with it
+			id = ours(ctx, b, s.NetworkSpec)
+			if id != "" {
+				err = nil
+			}
+		}
+		if err == nil {
+			made.set(s, id)
+		}
 		return err
 	case OpRemoveNetwork:
 		err := b.RemoveNetwork(ctx, s.Target)
@@ -147,9 +211,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		}
 		return err
 	case OpConnectNetwork:
-		return b.ConnectNetwork(ctx, s.Network, s.Target, s.Endpoint)
+		return b.ConnectNetwork(ctx, made.network(s), s.Target, s.Endpoint)
 	case OpDisconnectNetwork:
-		err := b.DisconnectNetwork(ctx, s.Network, s.Target, true)
+		err := b.DisconnectNetwork(ctx, made.network(s), s.Target, true)
 		if errors.Is(err, service.ErrNotFound) {
 			return nil
 		}
@@ -164,7 +228,9 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		}
 		return err
 	case OpCreateContainer:
-		_, err := b.CreateContainer(ctx, *s.Container)
+		spec := *s.Container
+		spec.Networks = made.endpoints(s, spec.Networks)
+		_, err := b.CreateContainer(ctx, spec)
 		return err
 	case OpStopContainer:
 		if err := runHooks(ctx, b, s, "pre_stop"); err != nil {
@@ -208,6 +274,32 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions) err
 		return runHooks(ctx, b, s, "post_start")
 	}
 	return fmt.Errorf("step %s: unknown operation", s)
+}
+
+// ours returns the ID of the network of spec's name, which a create found
+// taken, when it carries spec's project label (another run for the same
+// project made it meanwhile, and the plan can go on with it), else "".
+// Among several, the oldest, as the engine backend's creators settle.
+func ours(ctx context.Context, b service.Backend, spec *service.NetworkSpec) string {
+	proj := spec.Labels[service.LabelProject]
+	if proj == "" {
+		return ""
+	}
+	nets, err := b.ListNetworks(ctx, service.Filter{Labels: map[string]string{service.LabelProject: proj}})
+	if err != nil {
+		return ""
+	}
+	var same []service.Network
+	for _, n := range nets {
+		if n.Name == spec.Name {
+			same = append(same, n)
+		}
+	}
+	if len(same) == 0 {
+		return ""
+	}
+	keep, _ := KeepNetwork(same)
+	return keep.ID
 }
 
 // runHooks runs a step's hooks in its container, in order; a hook that
@@ -378,16 +470,21 @@ func (w *waiter) wait(ctx context.Context, name, cond string) error {
 
 // Check reports whether c meets cond, or an error when it never will.
 func Check(c service.Container, cond string) (bool, error) {
+	// A container that stopped is reported as such before its health: the
+	// engine marks a stopped container unhealthy, which says nothing of
+	// why it stopped.
 	exited := c.State == service.StateExited || c.State == service.StateDead
 	switch cond {
 	case CondHealthy:
 		switch {
+		case exited:
+			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)%s", c.Name, c.ExitCode, killedHint(c.ExitCode))
+		case c.State == service.StateRestarting && c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)%s and is restarting", c.Name, c.ExitCode, killedHint(c.ExitCode))
 		case c.Health == service.HealthHealthy:
 			return true, nil
 		case c.Health == service.HealthUnhealthy:
 			return false, fmt.Errorf("dependency failed to start: container %s is unhealthy", c.Name)
-		case exited:
-			return false, fmt.Errorf("dependency failed to start: container %s exited (%d)", c.Name, c.ExitCode)
 		case c.Health == "" && c.State == service.StateRunning:
 			return false, fmt.Errorf("dependency failed to start: container %s has no healthcheck configured", c.Name)
 		}
@@ -401,7 +498,9 @@ func Check(c service.Container, cond string) (bool, error) {
 	case CondRunningOrHealthy:
 		switch {
 		case exited:
-			return false, fmt.Errorf("container %s exited (%d)", c.Name, c.ExitCode)
+			return false, fmt.Errorf("container %s exited (%d)%s", c.Name, c.ExitCode, killedHint(c.ExitCode))
+		case c.State == service.StateRestarting && c.Health == service.HealthUnhealthy:
+			return false, fmt.Errorf("container %s exited (%d)%s and is restarting", c.Name, c.ExitCode, killedHint(c.ExitCode))
 		case c.Health == service.HealthUnhealthy:
 			return false, fmt.Errorf("container %s is unhealthy", c.Name)
 		case c.State == service.StateRunning && (c.Health == "" || c.Health == service.HealthHealthy):
@@ -411,6 +510,19 @@ func Check(c service.Container, cond string) (bool, error) {
 		return false, fmt.Errorf("unknown wait condition %q", cond)
 	}
 	return false, nil
+}
+
+// killedHint names the signal of an exit code above 128 (137: ", killed
+// by SIGKILL"), "" otherwise.
+func killedHint(code int) string {
+	names := map[int]string{1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 15: "SIGTERM"}
+	if code <= 128 || code > 128+64 {
+		return ""
+	}
+	if n, ok := names[code-128]; ok {
+		return ", killed by " + n
+	}
+	return fmt.Sprintf(", killed by signal %d", code-128)
 }
 
 // WaitReady waits until every container named meets its condition, as up

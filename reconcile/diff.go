@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,6 +56,7 @@ func Diff(p *project.Project, obs *Observed, opts Options) (*Plan, error) {
 	d := &differ{
 		p: p, obs: obs, opts: opts, plan: &Plan{},
 		netReady:  map[string]*Step{},
+		netClean:  map[string][]*Step{},
 		volReady:  map[string]*Step{},
 		ready:     map[string]*Step{},
 		started:   map[string][]*Step{},
@@ -109,6 +111,7 @@ type differ struct {
 	plan *Plan
 
 	netReady  map[string]*Step            // network name → step after which it exists
+	netClean  map[string][]*Step          // network name → removals of its duplicates
 	volReady  map[string]*Step            // volume name → step after which it exists
 	ready     map[string]*Step            // container name → step after which it exists with that name
 	started   map[string][]*Step          // service → its start steps
@@ -127,6 +130,10 @@ type replicaOutcome struct {
 	ready   *Step // the step after which it exists under name (nil: already)
 	running bool  // running when the create phase is done
 	files   []File
+	// cleaned are, for a container kept as it is, the removals of
+	// duplicates of its networks, which its start waits for: the engine
+	// resolves the networks by name then
+	cleaned []*Step
 }
 
 // inScope reports whether the plan acts on svc.
@@ -140,6 +147,11 @@ func (d *differ) inScope(svc string) bool {
 func (d *differ) networks() error {
 	for _, n := range d.p.Networks {
 		got, exists := d.obs.Networks[n.Name]
+		if dups := d.obs.NetworkDuplicates[n.Name]; len(dups) > 0 && !n.External && exists {
+			// a kept network that is recreated gets the containers itself
+			recreated := got.Labels[service.LabelConfigHash] != "" && got.Labels[service.LabelConfigHash] != n.Hash
+			d.duplicateNetworks(n, got, dups, !recreated)
+		}
 		switch {
 		case n.External:
 			if !exists {
@@ -172,25 +184,97 @@ func (d *differ) recreateNetwork(n *project.Network, got service.Network) {
 		if c.State == service.StateRunning || c.State == service.StateRestarting || c.State == service.StatePaused {
 			stop = d.stop(c, cause)
 		}
-		disconnects = append(disconnects, d.plan.add(&Step{Op: OpDisconnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, Service: c.Labels[service.LabelService], Cause: cause}, stop))
+		disconnects = append(disconnects, d.plan.add(&Step{Op: OpDisconnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, NetworkID: got.ID, Service: c.Labels[service.LabelService], Cause: cause}, stop))
 	}
 	rm := d.plan.add(&Step{Op: OpRemoveNetwork, Object: n.Name, Target: got.ID, Cause: cause}, disconnects...)
-	create := d.plan.add(&Step{Op: OpCreateNetwork, Object: n.Name, Target: n.Name, Cause: cause, NetworkSpec: networkSpec(n)}, rm)
+	create := d.plan.add(&Step{Op: OpCreateNetwork, Object: n.Name, Target: n.Name, Cause: cause, NetworkSpec: networkSpec(n)}, append([]*Step{rm}, d.netClean[n.Name]...)...)
 	d.netReady[n.Name] = create
 	for _, c := range attached {
 		svc := d.p.Service(c.Labels[service.LabelService])
 		if svc == nil || isOneoff(c) {
 			continue
 		}
-		ep := service.Endpoint{Network: n.Name, Aliases: []string{c.Name, svc.Name}}
-		if cfg := svc.Config.Networks[n.Key]; cfg != nil {
-			ep.Aliases = append(ep.Aliases, cfg.Aliases...)
-			ep.IPv4Address, ep.IPv6Address = cfg.Ipv4Address, cfg.Ipv6Address
-		}
 		// Reconnected after the new network exists; a container that is
 		// recreated below gets its replacement attached at creation instead.
-		conn := d.plan.add(&Step{Op: OpConnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, Endpoint: ep, Service: svc.Name, Cause: cause}, create)
+		deps := []*Step{create}
+		if prev, ok := d.ready[c.Name]; ok {
+			deps = append(deps, prev)
+		}
+		conn := d.plan.add(&Step{Op: OpConnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, Endpoint: endpointFor(c, svc, n), Service: svc.Name, Cause: cause}, deps...)
 		d.ready[c.Name] = conn
+	}
+}
+
+// endpointFor is the endpoint container c of svc has on network n: the
+// container's and service's names and the aliases and addresses the
+// service declares there.
+func endpointFor(c service.Container, svc *project.Service, n *project.Network) service.Endpoint {
+	ep := service.Endpoint{Network: n.Name, Aliases: []string{c.Name, svc.Name}}
+	if cfg := svc.Config.Networks[n.Key]; cfg != nil {
+		ep.Aliases = append(ep.Aliases, cfg.Aliases...)
+		ep.IPv4Address, ep.IPv6Address = cfg.Ipv4Address, cfg.Ipv6Address
+	}
+	return ep
+}
+
+// duplicateNetworks removes the other networks of the project named as n
+// (creates that raced on an engine before API 1.44, or an up killed while it
+// made them), keeping keep: the project's containers attached to one are
+// disconnected from it first and, with reconnect, connected to keep after. A duplicate that
+// a container of another project uses is left, with a warning. Containers
+// are created only once the duplicates are gone, so that the name is no
+// longer ambiguous to the engine.
+func (d *differ) duplicateNetworks(n *project.Network, keep service.Network, dups []service.Network, reconnect bool) {
+	byID := map[string]service.Container{}
+	for _, c := range d.obs.Containers {
+		byID[c.ID] = c
+	}
+	why := "the oldest"
+	if len(keep.Containers) > 0 {
+		why = fmt.Sprintf("%d container(s) attached", len(keep.Containers))
+	}
+	for _, dup := range dups {
+		cause := fmt.Sprintf("duplicate %s, same name and project (keeping %s: %s)", shortID(dup.ID), shortID(keep.ID), why)
+		var attached []service.Container
+		var foreign []string
+		seen := map[string]bool{}
+		for _, id := range dup.Containers {
+			c, ok := byID[id]
+			if !ok {
+				foreign = append(foreign, shortID(id))
+				continue
+			}
+			seen[id] = true
+			attached = append(attached, c)
+		}
+		for _, c := range d.obs.Containers {
+			// stopped containers keep the ID of the network they were on
+			if c.Networks[n.Name] == dup.ID && !seen[c.ID] {
+				attached = append(attached, c)
+			}
+		}
+		if len(foreign) > 0 {
+			d.plan.Warnings = append(d.plan.Warnings, fmt.Sprintf("network %s has a duplicate (%s) that containers of another project use (%s): left in place; remove it by hand (docker network rm %s)", n.Name, shortID(dup.ID), strings.Join(foreign, ", "), dup.ID))
+			continue
+		}
+		sort.Slice(attached, func(i, j int) bool { return attached[i].Name < attached[j].Name })
+		var disconnects []*Step
+		for _, c := range attached {
+			disconnects = append(disconnects, d.plan.add(&Step{Op: OpDisconnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, NetworkID: dup.ID, Service: c.Labels[service.LabelService], Cause: cause}))
+		}
+		rm := d.plan.add(&Step{Op: OpRemoveNetwork, Object: n.Name, Target: dup.ID, Cause: cause}, disconnects...)
+		d.netClean[n.Name] = append(d.netClean[n.Name], rm)
+		for i, c := range attached {
+			svc := d.p.Service(c.Labels[service.LabelService])
+			if !reconnect || svc == nil || isOneoff(c) || slices.Contains(keep.Containers, c.ID) {
+				continue
+			}
+			deps := []*Step{disconnects[i], rm}
+			if prev, ok := d.ready[c.Name]; ok {
+				deps = append(deps, prev)
+			}
+			d.ready[c.Name] = d.plan.add(&Step{Op: OpConnectNetwork, Object: c.Name, Target: c.ID, Network: n.Name, NetworkID: keep.ID, Endpoint: endpointFor(c, svc, n), Service: svc.Name, Cause: cause}, deps...)
+		}
 	}
 }
 
@@ -341,6 +425,7 @@ func (d *differ) service(svc *project.Service) error {
 			return err
 		}
 		d.resolveRefs(&spec)
+		d.networkIDs(&spec)
 		if id := d.opts.ImageIDs[svc.Name]; id != "" {
 			spec.Labels[service.LabelImage] = id
 		}
@@ -360,6 +445,9 @@ func (d *differ) service(svc *project.Service) error {
 				d.recreated[svc.Name] = true
 			} else {
 				out.ready = d.ready[c.Name]
+				for _, ep := range spec.Networks {
+					out.cleaned = append(out.cleaned, d.netClean[ep.Network]...)
+				}
 				_, wasStopped := d.stopped[c.Name]
 				out.running = c.State == service.StateRunning && !wasStopped
 			}
@@ -500,6 +588,7 @@ func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*
 	var deps []*Step
 	for _, ep := range spec.Networks {
 		deps = append(deps, d.netReady[ep.Network])
+		deps = append(deps, d.netClean[ep.Network]...)
 	}
 	for _, m := range spec.Mounts {
 		if m.Type == service.MountVolume {
@@ -512,6 +601,21 @@ func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*
 		}
 	}
 	return deps
+}
+
+// networkIDs gives the endpoints of spec the IDs of their networks where the
+// plan keeps them as they are, so that the container joins that network
+// whatever other networks share its name; a network the plan creates is
+// given its ID when the create step is applied.
+func (d *differ) networkIDs(spec *service.ContainerSpec) {
+	for i, ep := range spec.Networks {
+		if d.netReady[ep.Network] != nil {
+			continue
+		}
+		if live, ok := d.obs.Networks[ep.Network]; ok && live.ID != "" {
+			spec.Networks[i].NetworkID = live.ID
+		}
+	}
 }
 
 // resolveRefs turns "service:x" references into container names.
@@ -597,6 +701,7 @@ func (d *differ) start(svc *project.Service) {
 			continue
 		}
 		deps := append([]*Step{r.ready, d.stopped[r.name]}, needs...)
+		deps = append(deps, r.cleaned...)
 		d.started[svc.Name] = append(d.started[svc.Name], d.plan.add(&Step{Op: OpStartContainer, Object: r.name, Target: r.name, Service: svc.Name, Files: r.files, Hooks: Hooks(svc.Config.PostStart)}, deps...))
 	}
 }

@@ -150,6 +150,52 @@ services:
       migrate: {condition: service_completed_successfully}
 `},
 		{name: "no-deps-only-target", after: threeTier, opts: Options{Services: []string{"web"}, NoDeps: true}},
+		// issue 11: two ups that raced left two networks of one name and no
+		// container (every create failed on the ambiguous name)
+		{name: "duplicate-networks-stuck", after: threeTier, mutate: func(o *Observed) {
+			labels := load(t, threeTier).Networks[0].Labels
+			o.Networks["shop_default"] = service.Network{ID: "0a0a0a0a0a0a0a", Name: "shop_default", Labels: labels, Created: time.Unix(10, 0)}
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {{ID: "0b0b0b0b0b0b0b", Name: "shop_default", Labels: labels, Created: time.Unix(11, 0)}}}
+		}},
+		// a container runs on the duplicate: moved to the one kept, not
+		// recreated
+		{name: "duplicate-network-in-use", before: threeTier, after: threeTier, mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Containers = "0d0d0d0d0d0d0d", []string{"id-shop-db-1"}
+			keep := o.Networks["shop_default"]
+			keep.Containers = []string{"id-shop-api-1", "id-shop-web-1"}
+			o.Networks["shop_default"] = keep
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+			find(o, "shop-db-1").Networks["shop_default"] = dup.ID
+		}},
+		// and the configuration changed: the container on the duplicate is
+		// connected to the new network, not to the one removed
+		{name: "duplicate-network-in-use-changed", before: threeTier, after: threeTier + "networks:\n  default:\n    labels: {x: y}\n", mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Containers = "0d0d0d0d0d0d0d", []string{"id-shop-db-1"}
+			keep := o.Networks["shop_default"]
+			keep.Containers = []string{"id-shop-api-1", "id-shop-web-1"}
+			o.Networks["shop_default"] = keep
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+			find(o, "shop-db-1").Networks["shop_default"] = dup.ID
+		}},
+		// an up that failed on the ambiguous name left the containers created
+		{name: "duplicate-networks-containers-created", before: threeTier, after: threeTier, mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Created = "0d0d0d0d0d0d0d", time.Unix(20, 0)
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+			for i := range o.Containers {
+				o.Containers[i].State, o.Containers[i].Health = service.StateCreated, ""
+				o.Containers[i].Networks["shop_default"] = ""
+			}
+		}},
+		// a container of another project uses the duplicate: left, with a
+		// warning
+		{name: "duplicate-network-foreign", before: threeTier, after: threeTier, mutate: func(o *Observed) {
+			dup := o.Networks["shop_default"]
+			dup.ID, dup.Containers = "0d0d0d0d0d0d0d", []string{"0f0f0f0f0f0f0f0f"}
+			o.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,4 +313,10 @@ func TestDownGolden(t *testing.T) {
 	golden(t, "../testdata/reconcile/down-volumes.plan", Down(p, obs, DownOptions{Volumes: true}).String())
 	golden(t, "../testdata/reconcile/down-without-file.plan", Down(nil, obs, DownOptions{}).String())
 	golden(t, "../testdata/reconcile/stop.plan", Stop(p, obs, nil).String())
+
+	dup := obs.Networks["shop_default"]
+	dup.ID = "0d0d0d0d0d0d0d"
+	obs.NetworkDuplicates = map[string][]service.Network{"shop_default": {dup}}
+	golden(t, "../testdata/reconcile/down-duplicate-networks.plan", Down(p, obs, DownOptions{}).String())
+	golden(t, "../testdata/reconcile/down-duplicate-networks-without-file.plan", Down(nil, obs, DownOptions{}).String())
 }

@@ -6,6 +6,14 @@
 // Diff is a pure function: the plan can be printed (--dry-run) and tested
 // without a runtime. `down` is a plan toward an empty project.
 //
+// One name is one network: when Observe finds several networks of the
+// project with one name (creates that raced on an engine before API 1.44,
+// or an up killed while making them), it keeps the one with the most
+// containers, else the oldest (KeepNetwork), and the plan removes the others
+// by ID, with a cause, after moving the project's containers on them to the
+// one kept; down removes them all. Containers join networks by ID wherever
+// the plan knows it.
+//
 // Images come before the plan: EnsureImages pulls and builds what the
 // services need, by their pull policies, and gives the image IDs the plan
 // compares with the containers' (a rebuilt image recreates its

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"cmp"
+	"fmt"
 	"sort"
 
 	"github.com/berthdev/berth/project"
@@ -83,14 +85,21 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 		return plan
 	}
 
-	// networks and volumes: the declared ones with a file, else all labelled
-	var nets, vols []string
+	// networks and volumes: the declared ones with a file, else all
+	// labelled; every network of a name the project has, duplicates
+	// included, by ID
+	var nets []service.Network
+	var vols []string
+	addNets := func(name string) {
+		if got, ok := obs.Networks[name]; ok && got.Labels[service.LabelProject] == obs.Project {
+			nets = append(nets, got)
+			nets = append(nets, obs.NetworkDuplicates[name]...)
+		}
+	}
 	if p != nil {
 		for _, n := range p.Networks {
 			if !n.External {
-				if got, ok := obs.Networks[n.Name]; ok && got.Labels[service.LabelProject] == obs.Project {
-					nets = append(nets, n.Name)
-				}
+				addNets(n.Name)
 			}
 		}
 		for _, v := range p.Volumes {
@@ -102,16 +111,20 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 		}
 	} else {
 		for name := range obs.Networks {
-			nets = append(nets, name)
+			addNets(name)
 		}
 		for name := range obs.Volumes {
 			vols = append(vols, name)
 		}
 	}
-	sort.Strings(nets)
+	sort.SliceStable(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
 	sort.Strings(vols)
 	for _, n := range nets {
-		plan.add(&Step{Op: OpRemoveNetwork, Object: n, Target: n, Optional: true}, removed...)
+		s := &Step{Op: OpRemoveNetwork, Object: n.Name, Target: cmp.Or(n.ID, n.Name), Optional: true}
+		if n.ID != obs.Networks[n.Name].ID {
+			s.Cause = fmt.Sprintf("duplicate %s", shortID(n.ID))
+		}
+		plan.add(s, removed...)
 	}
 	if opts.Volumes {
 		for _, v := range vols {

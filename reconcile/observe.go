@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -22,8 +24,14 @@ type Observed struct {
 	Project string
 	// Containers carry the project label.
 	Containers []service.Container
-	// Networks by name.
+	// Networks by name. When several labelled networks have one name (see
+	// NetworkDuplicates), this is the one to keep.
 	Networks map[string]service.Network
+	// NetworkDuplicates are, by name, the other networks of the project
+	// that have the name of one in Networks (made by creates that raced, on
+	// engines before API 1.44), each inspected (Containers filled in), the
+	// oldest first. A name with one network has no entry.
+	NetworkDuplicates map[string][]service.Network
 	// Volumes by name.
 	Volumes map[string]service.Volume
 }
@@ -53,8 +61,8 @@ func Observe(ctx context.Context, b service.Backend, name string, p *project.Pro
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, n := range nets {
-		o.Networks[n.Name] = n
+	if err := o.setNetworks(ctx, b, nets); err != nil {
+		return nil, err
 	}
 	for _, v := range vols {
 		o.Volumes[v.Name] = v
@@ -103,6 +111,77 @@ func Observe(ctx context.Context, b service.Backend, name string, p *project.Pro
 		})
 	}
 	return o, g.Wait()
+}
+
+// setNetworks indexes the project's networks by name. Where several have
+// one name, each is inspected and the one to keep is chosen (KeepNetwork);
+// the others go to NetworkDuplicates.
+func (o *Observed) setNetworks(ctx context.Context, b service.Backend, nets []service.Network) error {
+	byName := map[string][]service.Network{}
+	for _, n := range nets {
+		byName[n.Name] = append(byName[n.Name], n)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, same := range byName {
+		if len(same) < 2 {
+			continue
+		}
+		for i, n := range same {
+			g.Go(func() error {
+				got, err := b.InspectNetwork(gctx, n.ID)
+				if errors.Is(err, service.ErrNotFound) {
+					same[i].ID = "" // removed meanwhile
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("inspect network %s (%s): %w", n.Name, n.ID, err)
+				}
+				same[i] = got
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for name, same := range byName {
+		same = slices.DeleteFunc(same, func(n service.Network) bool { return n.ID == "" })
+		if len(same) == 0 {
+			continue
+		}
+		keep, others := KeepNetwork(same)
+		o.Networks[name] = keep
+		if len(others) > 0 {
+			if o.NetworkDuplicates == nil {
+				o.NetworkDuplicates = map[string][]service.Network{}
+			}
+			o.NetworkDuplicates[name] = others
+		}
+	}
+	return nil
+}
+
+// KeepNetwork chooses, among networks of one name, the one to keep: the one
+// with the most containers attached, then the oldest, then the lowest ID
+// (the engine backend's creators settle on the oldest the same way). It
+// returns it and the others, oldest first.
+func KeepNetwork(same []service.Network) (service.Network, []service.Network) {
+	sorted := slices.Clone(same)
+	slices.SortFunc(sorted, func(a, b service.Network) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	k := 0
+	for i, n := range sorted {
+		if len(n.Containers) > len(sorted[k].Containers) {
+			k = i
+		}
+	}
+	keep := sorted[k]
+	return keep, slices.Delete(sorted, k, k+1)
 }
 
 func wrapErr(err error, format string, args ...any) error {

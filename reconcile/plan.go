@@ -82,8 +82,12 @@ type Step struct {
 	Target string
 	// NewName is the new name of a rename.
 	NewName string
-	// Network is the network of connect and disconnect steps.
+	// Network is the name of the network of connect and disconnect steps.
 	Network string
+	// NetworkID is that network's ID when the plan knows it (the network
+	// is then addressed by ID, so that a name several networks share
+	// blocks nothing).
+	NetworkID string
 	// Endpoint is the endpoint of a connect step.
 	Endpoint service.Endpoint
 	// Container is the spec of a create-container step.

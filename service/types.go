@@ -163,6 +163,10 @@ type Mount struct {
 type Endpoint struct {
 	// Network is the network's name.
 	Network string
+	// NetworkID is the network's ID when the caller knows it (may be
+	// empty). Backends then join that network whatever other networks
+	// share its name: engines before API 1.44 can hold several.
+	NetworkID string
 	// Aliases are the names the container answers to on the network.
 	Aliases []string
 	// IPv4Address and IPv6Address request fixed addresses.
@@ -287,6 +291,9 @@ type Network struct {
 	Driver   string
 	Internal bool
 	Labels   map[string]string
+	// Created is when the network was made (zero if the backend does not
+	// say).
+	Created time.Time
 	// Containers are the IDs of the containers attached (filled in by
 	// InspectNetwork; ListNetworks may leave it empty).
 	Containers []string

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -200,7 +201,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 	}
 	if spec.NetworkMode == "" {
 		for i, ep := range spec.Networks {
-			n, err := b.findNetwork(ep.Network)
+			n, err := b.findNetwork(cmp.Or(ep.NetworkID, ep.Network))
 			if err != nil {
 				return "", fmt.Errorf("create container %s: %w", name, err)
 			}

@@ -17,7 +17,9 @@ import (
 )
 
 // setUpNetwork gives a network its subnet and creates its bridge and
-// forwarding rules.
+// forwarding rules. The bridge's alias names the state root it belongs to
+// (BridgeAlias), so that what a root made can be told from what other
+// roots on the host made.
 func (b *Backend) setUpNetwork(n *networkRecord) error {
 	prefix, gw, err := b.pickSubnet(n.Spec)
 	if err != nil {
@@ -27,6 +29,9 @@ func (b *Backend) setUpNetwork(n *networkRecord) error {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := netlink.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
+	}
+	if err := netlink.LinkSetAlias(br, BridgeAlias(b.root)); err != nil {
+		return fmt.Errorf("name the root on bridge %s: %w", n.Bridge, err)
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(prefix.Bits(), 32)}}
 	if err := netlink.AddrAdd(br, addr); err != nil {

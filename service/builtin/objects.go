@@ -78,7 +78,9 @@ func (b *Backend) ListNetworks(ctx context.Context, f service.Filter) ([]service
 	var out []service.Network
 	for _, n := range ns {
 		if f.Matches(n.Labels) {
-			out = append(out, n.Network)
+			v := n.Network
+			v.Created = n.Created
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -91,6 +93,7 @@ func (b *Backend) InspectNetwork(ctx context.Context, ref string) (service.Netwo
 		return service.Network{}, err
 	}
 	out := n.Network
+	out.Created = n.Created
 	out.Containers, err = b.attached(n.ID, false)
 	return out, err
 }
@@ -410,4 +413,14 @@ func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) err
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	return nil
+}
+
+// BridgeAlias is the alias (ip link's "alias", /sys/class/net/*/ifalias)
+// of the bridges of the networks of state root: "berth root" and the root.
+func BridgeAlias(root string) string {
+	alias := "berth root " + root
+	if len(alias) > 255 { // IFALIASZ - 1
+		alias = alias[:255]
+	}
+	return alias
 }

@@ -13,8 +13,18 @@
 //
 //   - Below API 1.44 a container can only be created on one network; the
 //     others are joined with NetworkConnect between create and start.
-//   - Below API 1.44 the engine does not refuse a second network with a name
-//     already taken, so CreateNetwork looks first.
+//   - Below API 1.44 the engine refuses a second network with a name already
+//     taken only when the create asks it to (CheckDuplicate), which the moby
+//     client no longer sends: CreateNetwork sends that request itself, over
+//     the client's dialer (engineClient). The engine's check is not atomic
+//     (creates sent at the same instant all succeed on Docker 20.10), so
+//     CreateNetwork then lists the name, twice, and every creator keeps the
+//     oldest network, the others removing theirs (ErrConflict). What is left
+//     (a creator killed in between) is found and removed by reconcile's
+//     observe. Containers join networks by ID where the caller knows it
+//     (service.Endpoint.NetworkID), so a name that is ambiguous for a moment
+//     fails nothing. Volumes need none of this: the engine holds one volume
+//     per name.
 //   - Features the engine would silently ignore (a per-network MAC address
 //     and the healthcheck start interval below 1.44, volume subpaths below
 //     1.45) give service.ErrUnsupported instead.

@@ -73,6 +73,9 @@ type apiClient interface {
 	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkInspect(ctx context.Context, networkID string, options client.NetworkInspectOptions) (client.NetworkInspectResult, error)
 	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
+	// NetworkCreateChecked is NetworkCreate with the duplicate check of
+	// engines before API 1.44 asked for (see engineClient).
+	NetworkCreateChecked(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
 	NetworkRemove(ctx context.Context, networkID string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
 	NetworkConnect(ctx context.Context, networkID string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
 	NetworkDisconnect(ctx context.Context, networkID string, options client.NetworkDisconnectOptions) (client.NetworkDisconnectResult, error)
@@ -89,7 +92,7 @@ type apiClient interface {
 	ImageRemove(ctx context.Context, imageID string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
 }
 
-var _ apiClient = (*client.Client)(nil)
+var _ apiClient = (*engineClient)(nil)
 
 // Backend is a service.Backend on a Docker (or Docker-compatible) engine. It
 // is safe for concurrent use. Close it when done.
@@ -116,7 +119,7 @@ func New(ctx context.Context) (*Backend, error) {
 		return nil, fmt.Errorf("the Docker engine at %s speaks API %s (client uses %q); berth needs %s or later: %w",
 			c.DaemonHost(), ping.APIVersion, v, minAPIVersion, service.ErrUnsupported)
 	}
-	return &Backend{c: c}, nil
+	return &Backend{c: newEngineClient(c)}, nil
 }
 
 // NewWithClient returns a backend on c, which must already have negotiated

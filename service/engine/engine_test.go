@@ -45,10 +45,13 @@ type fakeClient struct {
 	list       []container.Summary
 	inspect    container.InspectResponse
 	networks   []network.Summary
-	events     chan events.Message
-	eventErrs  chan error
-	top        client.ContainerTopResult
-	archive    string // what CopyFromContainer streams
+	// networkLists, when set, are what NetworkList returns, one per call,
+	// before networks
+	networkLists [][]network.Summary
+	events       chan events.Message
+	eventErrs    chan error
+	top          client.ContainerTopResult
+	archive      string // what CopyFromContainer streams
 }
 
 func (f *fakeClient) record(call string) {
@@ -95,11 +98,28 @@ func (f *fakeClient) ContainerInspect(_ context.Context, id string, _ client.Con
 func (f *fakeClient) NetworkList(_ context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
 	b, _ := json.Marshal(o.Filters)
 	f.record(fmt.Sprintf("network list filters=%s", b))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.networkLists) > 0 {
+		items := f.networkLists[0]
+		f.networkLists = f.networkLists[1:]
+		return client.NetworkListResult{Items: items}, nil
+	}
 	return client.NetworkListResult{Items: f.networks}, nil
 }
 
 func (f *fakeClient) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	f.record("network create " + name)
+	return client.NetworkCreateResult{ID: "net-" + name}, nil
+}
+
+func (f *fakeClient) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
+	f.record("network remove " + id)
+	return client.NetworkRemoveResult{}, nil
+}
+
+func (f *fakeClient) NetworkCreateChecked(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
+	f.record("network create checked " + name)
 	return client.NetworkCreateResult{ID: "net-" + name}, nil
 }
 
@@ -301,6 +321,32 @@ func TestNewCreateRequestHealthcheck(t *testing.T) {
 	}
 	if got := req.options.Config.Healthcheck.Test; !slices.Equal(got, []string{"NONE"}) {
 		t.Errorf("disabled healthcheck Test = %q", got)
+	}
+}
+
+// TestNewCreateRequestNetworkIDs: an endpoint's network ID, when known, is
+// in its settings (the engine resolves the network by it at start) and is
+// what the networks connected after create are addressed by, so that a name
+// several networks share blocks nothing.
+func TestNewCreateRequestNetworkIDs(t *testing.T) {
+	spec := service.ContainerSpec{Networks: []service.Endpoint{
+		{Network: "p_front", NetworkID: "id-front", Priority: 10},
+		{Network: "p_back", NetworkID: "id-back"},
+		{Network: "p_other"},
+	}}
+	req, err := newCreateRequest(spec, "1.41")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := req.options.NetworkingConfig.EndpointsConfig["p_front"]; es == nil || es.NetworkID != "id-front" {
+		t.Errorf("primary endpoint = %+v, want NetworkID id-front", es)
+	}
+	var got []string
+	for _, c := range req.connect {
+		got = append(got, c.network+"/"+c.settings.NetworkID)
+	}
+	if want := []string{"id-back/id-back", "p_other/"}; !slices.Equal(got, want) {
+		t.Errorf("connected after create = %q, want %q", got, want)
 	}
 }
 
@@ -628,27 +674,160 @@ func TestCreateContainerConnectsOtherNetworks(t *testing.T) {
 	})
 }
 
-func TestCreateNetworkChecksNameOnOldEngines(t *testing.T) {
+func TestCreateNetworkAsksForTheDuplicateCheck(t *testing.T) {
 	spec := service.NetworkSpec{Name: "p_default", Labels: map[string]string{service.LabelProject: "p"}}
-	taken := []network.Summary{{Network: network.Network{Name: "p_default_2", ID: "x"}}, {Network: network.Network{Name: "p_default", ID: "abc"}}}
+	list := `network list filters={"name":{"p_default":true}}`
+	for _, tc := range []struct {
+		version string
+		want    []string
+	}{
+		{"1.41", []string{"network create checked p_default", list, list}},
+		{"1.43", []string{"network create checked p_default", list, list}},
+		{"1.44", []string{"network create p_default"}}, // the engine always checks
+		{"1.51", []string{"network create p_default"}},
+	} {
+		f := &fakeClient{version: tc.version}
+		if id, err := NewWithClient(f).CreateNetwork(t.Context(), spec); err != nil || id != "net-p_default" {
+			t.Errorf("%s: %q, %v", tc.version, id, err)
+		}
+		if !slices.Equal(f.calls, tc.want) {
+			t.Errorf("%s: calls = %q, want %q", tc.version, f.calls, tc.want)
+		}
+	}
+}
 
-	f := &fakeClient{version: "1.41", networks: taken}
-	_, err := NewWithClient(f).CreateNetwork(t.Context(), spec)
-	if !errors.Is(err, service.ErrConflict) {
-		t.Errorf("taken name on 1.41: err = %v, want ErrConflict", err)
+// TestCreateNetworkYieldsToAnOlderDuplicate: on an engine whose duplicate
+// check is not atomic, a creator that finds an older network of the name
+// after its create removes its own and reports ErrConflict; one whose
+// network is the oldest (or the lowest ID of those made at once) keeps it.
+func TestCreateNetworkYieldsToAnOlderDuplicate(t *testing.T) {
+	spec := service.NetworkSpec{Name: "p_default"}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	nw := func(id, name string, at time.Time) network.Summary {
+		return network.Summary{Network: network.Network{ID: id, Name: name, Created: at}}
+	}
+	mine := nw("net-p_default", "p_default", t0)
+	t.Run("an older one listed late", func(t *testing.T) {
+		// the other create began first but its network was not stored yet
+		// when this one first looked
+		f := &fakeClient{version: "1.41", networkLists: [][]network.Summary{{mine}, {mine, nw("a", "p_default", t0.Add(-time.Millisecond))}}}
+		if id, err := NewWithClient(f).CreateNetwork(t.Context(), spec); !errors.Is(err, service.ErrConflict) {
+			t.Errorf("%q, %v; want ErrConflict", id, err)
+		}
+		if !slices.Contains(f.calls, "network remove net-p_default") {
+			t.Errorf("calls = %q: own network not removed", f.calls)
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		listed  []network.Summary
+		wantErr bool
+		removed bool
+	}{
+		{"alone", []network.Summary{nw("net-p_default", "p_default", t0)}, false, false},
+		{"other names", []network.Summary{nw("net-p_default", "p_default", t0), nw("a", "p_default_2", t0.Add(-time.Hour))}, false, false},
+		{"older other", []network.Summary{nw("net-p_default", "p_default", t0), nw("a", "p_default", t0.Add(-time.Millisecond))}, true, true},
+		{"newer other", []network.Summary{nw("net-p_default", "p_default", t0), nw("a", "p_default", t0.Add(time.Millisecond))}, false, false},
+		{"same time, lower ID", []network.Summary{nw("net-p_default", "p_default", t0), nw("a", "p_default", t0)}, true, true},
+		{"same time, higher ID", []network.Summary{nw("net-p_default", "p_default", t0), nw("z", "p_default", t0)}, false, false},
+	} {
+		f := &fakeClient{version: "1.41", networks: tc.listed}
+		id, err := NewWithClient(f).CreateNetwork(t.Context(), spec)
+		if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, service.ErrConflict)) {
+			t.Errorf("%s: %q, %v", tc.name, id, err)
+		}
+		if got := slices.Contains(f.calls, "network remove net-p_default"); got != tc.removed {
+			t.Errorf("%s: calls = %q, removed own = %v, want %v", tc.name, f.calls, got, tc.removed)
+		}
+	}
+}
+
+// TestNetworkCreateChecked checks the request an engine before API 1.44
+// gets (CheckDuplicate set, every option there) and that its refusal is
+// ErrConflict: 20.10 answers 409, some older engines 403.
+func TestNetworkCreateChecked(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	var paths []string
+	status, message := http.StatusCreated, ""
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		if strings.HasSuffix(r.URL.Path, "/_ping") {
+			w.Write([]byte("OK"))
+			return
+		}
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/networks") {
+			w.Write([]byte("[]"))
+			return
+		}
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		got = append(got, body)
+		paths = append(paths, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type"))
+		st, msg := status, message
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		if st == http.StatusCreated {
+			json.NewEncoder(w).Encode(map[string]string{"Id": "abc123", "Warning": ""})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("DOCKER_HOST", "tcp://"+srv.Listener.Addr().String())
+	t.Setenv("DOCKER_API_VERSION", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	b, err := New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	spec := service.NetworkSpec{Name: "p_default", Driver: "bridge", Internal: true, Labels: map[string]string{service.LabelProject: "p"},
+		IPAM: []service.IPAMPool{{Subnet: "172.31.0.0/24"}}}
+	id, err := b.CreateNetwork(t.Context(), spec)
+	if err != nil || id != "abc123" {
+		t.Fatalf("create: %q, %v", id, err)
+	}
+	if want := []string{"POST /v1.41/networks/create application/json"}; !slices.Equal(paths, want) {
+		t.Errorf("requests = %q, want %q", paths, want)
+	}
+	body := got[0]
+	if body["CheckDuplicate"] != true || body["Name"] != "p_default" || body["Driver"] != "bridge" || body["Internal"] != true {
+		t.Errorf("body = %v, want CheckDuplicate true and the spec", body)
+	}
+	if l, _ := body["Labels"].(map[string]any); l[service.LabelProject] != "p" {
+		t.Errorf("labels = %v", body["Labels"])
+	}
+	if ipam, _ := body["IPAM"].(map[string]any); ipam == nil || fmt.Sprint(ipam["Config"]) != "[map[Subnet:172.31.0.0/24]]" {
+		t.Errorf("ipam = %v", body["IPAM"])
 	}
 
-	f = &fakeClient{version: "1.41", networks: taken[:1]}
-	if id, err := NewWithClient(f).CreateNetwork(t.Context(), spec); err != nil || id != "net-p_default" {
-		t.Errorf("free name on 1.41: %q, %v", id, err)
+	for _, tc := range []struct {
+		status int
+		msg    string
+		want   error
+	}{
+		{http.StatusConflict, "network with name p_default already exists", service.ErrConflict},
+		{http.StatusForbidden, "network with name p_default already exists", service.ErrConflict},
+		{http.StatusNotFound, "plugin not found", service.ErrNotFound},
+	} {
+		mu.Lock()
+		status, message = tc.status, tc.msg
+		mu.Unlock()
+		_, err := b.CreateNetwork(t.Context(), spec)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), `create network "p_default": Error response from daemon: `+tc.msg) {
+			t.Errorf("%d: err = %v, want %v with the message", tc.status, err, tc.want)
+		}
 	}
-
-	f = &fakeClient{version: "1.44", networks: taken}
-	if _, err := NewWithClient(f).CreateNetwork(t.Context(), spec); err != nil {
-		t.Errorf("1.44: %v", err)
-	}
-	if want := []string{"network create p_default"}; !slices.Equal(f.calls, want) {
-		t.Errorf("1.44 calls = %q, want %q (the engine checks)", f.calls, want)
+	mu.Lock()
+	status = http.StatusInternalServerError
+	mu.Unlock()
+	if _, err := b.CreateNetwork(t.Context(), spec); err == nil || errors.Is(err, service.ErrConflict) {
+		t.Errorf("500: err = %v", err)
 	}
 }
 

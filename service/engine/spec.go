@@ -104,7 +104,7 @@ func newCreateRequest(spec service.ContainerSpec, apiVersion string) (createRequ
 		if i == 0 || !below(apiVersion, apiMultiNetworkCreate) {
 			nc.EndpointsConfig[ep.Network] = es
 		} else {
-			req.connect = append(req.connect, endpoint{network: ep.Network, settings: es})
+			req.connect = append(req.connect, endpoint{network: cmp.Or(ep.NetworkID, ep.Network), settings: es})
 		}
 	}
 	req.options.NetworkingConfig = nc
@@ -121,7 +121,9 @@ func sortEndpoints(eps []service.Endpoint) []service.Endpoint {
 
 // endpointSettings maps an endpoint to the engine's settings for it.
 func endpointSettings(ep service.Endpoint, apiVersion string) (*network.EndpointSettings, error) {
-	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases)}
+	// The ID, when known, is what the engine resolves the network by at
+	// start, so that a name several networks share blocks nothing.
+	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases), NetworkID: ep.NetworkID}
 	if ep.IPv4Address != "" || ep.IPv6Address != "" {
 		es.IPAMConfig = &network.EndpointIPAMConfig{}
 		var err error

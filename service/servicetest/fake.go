@@ -39,7 +39,10 @@ import (
 //   - IDs are 64 hex digits derived from a counter, so the same sequence of
 //     calls gives the same IDs. Times come from Now.
 //   - Objects are named by ID or by name (containers' with or without a
-//     leading slash); ID prefixes are not accepted.
+//     leading slash); ID prefixes are not accepted. Network names are unique
+//     unless a test makes a duplicate with AddNetwork; a name several
+//     networks share is then an error wherever it is given, as on the
+//     engine ("network x is ambiguous (2 matches found on name)").
 //   - Container names must match [a-zA-Z0-9][a-zA-Z0-9_.-]+ and be unique;
 //     an empty name gets one made from the ID. The image must have been
 //     added with AddImage; every network in spec.Networks must exist. A
@@ -54,6 +57,8 @@ import (
 //     there too).
 //   - A container with spec.Healthcheck (its Test not ["NONE"]) starts with
 //     Health "starting"; the Fake knows nothing of images' healthchecks.
+//     Once it exits (stopped, killed or Exit), its Health is "unhealthy",
+//     as Docker reports it (20.10 and later), with no event.
 //   - Ports are published while the container runs; an empty host port gets
 //     one counted up from 32768, a range gets its first port. Port clashes
 //     are not detected.
@@ -79,10 +84,10 @@ import (
 //
 // # Test controls
 //
-// AddImage, AddRemoteImage, Exit, SetHealth and Log drive the simulation;
-// Container, ContainerSpec, Network, Volume and RemoteImage observe it; Fail
-// and FailOnce inject errors; Calls records what was asked, and Builds the
-// specs of the builds.
+// AddImage, AddRemoteImage, AddNetwork, Exit, SetHealth and Log drive the
+// simulation; Container, ContainerSpec, Network, Volume and RemoteImage
+// observe it; Fail and FailOnce inject errors; Calls records what was asked,
+// and Builds the specs of the builds.
 type Fake struct {
 	// Now is the clock of creation, start and finish times, events and log
 	// lines. NewFake sets it to time.Now; set it before the Fake is used
@@ -417,7 +422,7 @@ func (f *Fake) ContainerSpec(name string) (service.ContainerSpec, bool) {
 func (f *Fake) Network(name string) (service.Network, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := f.networkLocked(name)
+	n, _ := f.networkLocked(name)
 	if n == nil {
 		return service.Network{}, false
 	}

@@ -201,7 +201,10 @@ func (f *Fake) CreateContainer(ctx context.Context, spec service.ContainerSpec) 
 	}
 	endpoints := make(map[string]service.Endpoint, len(spec.Networks))
 	for _, ep := range spec.Networks {
-		n := f.networkLocked(ep.Network)
+		n, err := f.networkLocked(cmp.Or(ep.NetworkID, ep.Network))
+		if err != nil {
+			return "", fmt.Errorf("container %q: %w", spec.Name, err)
+		}
 		if n == nil {
 			return "", fmt.Errorf("container %q: %w", spec.Name, notFound("network", ep.Network))
 		}
@@ -396,6 +399,9 @@ func (f *Fake) stopLocked(c *fakeContainer) {
 func (f *Fake) exitLocked(c *fakeContainer, code int) {
 	c.state = service.StateExited
 	c.exitCode = code
+	if c.health != "" {
+		c.health = service.HealthUnhealthy // as Docker: its last probe state once stopped
+	}
 	c.finished = f.now()
 	c.ports = nil
 	f.emitLocked(c, "die")

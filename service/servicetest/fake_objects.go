@@ -7,13 +7,15 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/berthdev/berth/service"
 )
 
 type fakeNetwork struct {
-	id   string
-	spec service.NetworkSpec
+	id      string
+	spec    service.NetworkSpec
+	created time.Time
 }
 
 type fakeVolume struct {
@@ -33,25 +35,48 @@ type fakeImage struct {
 // with no source.
 const labelAnonymous = "com.docker.volume.anonymous"
 
-// networkLocked finds a network by ID or name; nil if there is none.
-func (f *Fake) networkLocked(ref string) *fakeNetwork {
+// networkLocked finds a network by ID or name; nil if there is none. A
+// name that several networks have (see AddNetwork) is an error, as on the
+// engine.
+func (f *Fake) networkLocked(ref string) (*fakeNetwork, error) {
 	if n, ok := f.networks[ref]; ok {
-		return n
+		return n, nil
 	}
+	var found *fakeNetwork
+	matches := 0
 	for _, n := range f.networks {
 		if n.spec.Name == ref {
-			return n
+			found = n
+			matches++
 		}
 	}
-	return nil
+	if matches > 1 {
+		return nil, fmt.Errorf("network %s is ambiguous (%d matches found on name)", ref, matches)
+	}
+	return found, nil
 }
 
-func (f *Fake) resolveNetworkLocked(ref string) (*fakeNetwork, string, []string) {
-	n := f.networkLocked(ref)
+func (f *Fake) resolveNetworkLocked(ref string) (*fakeNetwork, string, []string, error) {
+	n, err := f.networkLocked(ref)
 	if n == nil {
-		return nil, ref, []string{ref}
+		return nil, ref, []string{ref}, err
 	}
-	return n, n.spec.Name, []string{ref, n.spec.Name, n.id}
+	return n, n.spec.Name, []string{ref, n.spec.Name, n.id}, nil
+}
+
+// AddNetwork creates a network from spec even when its name is taken, as an
+// engine before API 1.44 does when the duplicate check is not asked for (or
+// when two creates race), and returns its ID. Its creation time is Now.
+// From then on the name is ambiguous: methods given it fail, as on the
+// engine, and only IDs address those networks.
+func (f *Fake) AddNetwork(spec service.NetworkSpec) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := &fakeNetwork{id: f.newIDLocked(), spec: cloneNetworkSpec(spec), created: f.Now()}
+	n.spec.Driver = cmp.Or(n.spec.Driver, "bridge")
+	f.networks[n.id] = n
+	f.broadcastLocked()
+	return n.id
 }
 
 // attachedLocked returns the containers attached to network id, sorted by
@@ -74,6 +99,7 @@ func (f *Fake) networkViewLocked(n *fakeNetwork, inspect bool) service.Network {
 		Driver:   n.spec.Driver,
 		Internal: n.spec.Internal,
 		Labels:   maps.Clone(n.spec.Labels),
+		Created:  n.created,
 	}
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
@@ -110,9 +136,12 @@ func (f *Fake) ListNetworks(ctx context.Context, filter service.Filter) ([]servi
 func (f *Fake) InspectNetwork(ctx context.Context, id string) (service.Network, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, name, names := f.resolveNetworkLocked(id)
+	n, name, names, rerr := f.resolveNetworkLocked(id)
 	if err := f.enterLocked(ctx, "InspectNetwork", Call{Object: name}, names...); err != nil {
 		return service.Network{}, err
+	}
+	if rerr != nil {
+		return service.Network{}, rerr
 	}
 	if n == nil {
 		return service.Network{}, notFound("network", id)
@@ -131,10 +160,10 @@ func (f *Fake) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (str
 	if spec.Name == "" {
 		return "", fmt.Errorf("network: empty name")
 	}
-	if f.networkLocked(spec.Name) != nil {
+	if n, err := f.networkLocked(spec.Name); n != nil || err != nil {
 		return "", conflict("network", spec.Name, "the name is already in use")
 	}
-	n := &fakeNetwork{id: f.newIDLocked(), spec: cloneNetworkSpec(spec)}
+	n := &fakeNetwork{id: f.newIDLocked(), spec: cloneNetworkSpec(spec), created: f.Now()}
 	n.spec.Driver = cmp.Or(n.spec.Driver, "bridge")
 	f.networks[n.id] = n
 	return n.id, nil
@@ -145,9 +174,12 @@ func (f *Fake) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (str
 func (f *Fake) RemoveNetwork(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, name, names := f.resolveNetworkLocked(id)
+	n, name, names, rerr := f.resolveNetworkLocked(id)
 	if err := f.enterLocked(ctx, "RemoveNetwork", Call{Object: name}, names...); err != nil {
 		return err
+	}
+	if rerr != nil {
+		return rerr
 	}
 	if n == nil {
 		return notFound("network", id)
@@ -170,11 +202,14 @@ func (f *Fake) RemoveNetwork(ctx context.Context, id string) error {
 func (f *Fake) ConnectNetwork(ctx context.Context, network, container string, ep service.Endpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, nname, names := f.resolveNetworkLocked(network)
+	n, nname, names, rerr := f.resolveNetworkLocked(network)
 	c, cname := f.resolveContainerLocked(container)
 	names = append(names, containerNames(container, c)...)
 	if err := f.enterLocked(ctx, "ConnectNetwork", Call{Object: nname, Detail: cname}, names...); err != nil {
 		return err
+	}
+	if rerr != nil {
+		return rerr
 	}
 	if n == nil {
 		return notFound("network", network)
@@ -198,11 +233,14 @@ func (f *Fake) ConnectNetwork(ctx context.Context, network, container string, ep
 func (f *Fake) DisconnectNetwork(ctx context.Context, network, container string, force bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, nname, names := f.resolveNetworkLocked(network)
+	n, nname, names, rerr := f.resolveNetworkLocked(network)
 	c, cname := f.resolveContainerLocked(container)
 	names = append(names, containerNames(container, c)...)
 	if err := f.enterLocked(ctx, "DisconnectNetwork", Call{Object: nname, Detail: cname}, names...); err != nil {
 		return err
+	}
+	if rerr != nil {
+		return rerr
 	}
 	if n == nil {
 		return notFound("network", network)
