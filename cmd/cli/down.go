@@ -63,6 +63,11 @@ that project's labels.`,
 				return err
 			}
 			defer closeBackend()
+			unlock, err := g.lockProject(ctx, b, name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			return runDown(ctx, g, b, p, name, downOptions{services: args, removeOrphans: removeOrphans, volumes: volumes, rmi: rmi, timeout: timeout})
 		},
 	}

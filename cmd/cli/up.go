@@ -167,6 +167,12 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		return err
 	}
 	defer closeBackend()
+	// Held while images and containers change; not while attached.
+	unlock, err := g.lockProject(ctx, b, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	// Images first (pulled, built), so that their IDs are known to the
 	// plan: a service whose image changed is recreated.
@@ -205,6 +211,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 			printPlan(g, plan)
 		}
 	})
+	unlock()
 	if err != nil || g.dryRun || o.noStart {
 		return err
 	}

@@ -94,7 +94,8 @@ var _ apiClient = (*client.Client)(nil)
 // Backend is a service.Backend on a Docker (or Docker-compatible) engine. It
 // is safe for concurrent use. Close it when done.
 type Backend struct {
-	c apiClient
+	c    apiClient
+	host string
 }
 
 // New connects to the engine the environment names (DOCKER_HOST, else the
@@ -116,7 +117,7 @@ func New(ctx context.Context) (*Backend, error) {
 		return nil, fmt.Errorf("the Docker engine at %s speaks API %s (client uses %q); berth needs %s or later: %w",
 			c.DaemonHost(), ping.APIVersion, v, minAPIVersion, service.ErrUnsupported)
 	}
-	return &Backend{c: c}, nil
+	return &Backend{c: c, host: c.DaemonHost()}, nil
 }
 
 // NewWithClient returns a backend on c, which must already have negotiated
@@ -130,6 +131,13 @@ func NewWithClient(c apiClient) *Backend {
 // affected.
 func (b *Backend) Close() error {
 	return b.c.Close()
+}
+
+// Endpoint returns the engine's address, as the client dials it
+// ("unix:///var/run/docker.sock"); empty for a backend made with
+// NewWithClient.
+func (b *Backend) Endpoint() string {
+	return b.host
 }
 
 // APIVersion returns the Engine API version in use, as negotiated with the

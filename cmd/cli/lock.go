@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/berthdev/berth/reconcile/lock"
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin"
+	"github.com/berthdev/berth/service/engine"
+)
+
+// defaultLockTimeout bounds the wait for another berth working on the same
+// project (BERTH_LOCK_TIMEOUT changes it; 0 waits as long as it takes). It
+// is long because the other may be building images.
+const defaultLockTimeout = 10 * time.Minute
+
+// lockProject takes the lock of project name on b's runtime, for a command
+// that changes the project (see package lock): the built-in runtime's under
+// its state root, the engine's in lock.DefaultDir keyed by its endpoint.
+// While another berth holds it, it says so on the progress stream and waits,
+// at most BERTH_LOCK_TIMEOUT. The release it returns may be called more
+// than once. With --dry-run nothing changes, and nothing is locked; a lock
+// this process already holds is not taken again.
+func (g *globals) lockProject(ctx context.Context, b service.Backend, name string) (release func(), err error) {
+	noop := func() {}
+	if g.dryRun {
+		return noop, nil
+	}
+	o := lock.Options{Project: name, Command: g.command}
+	switch b := b.(type) {
+	case *builtin.Backend:
+		o.Dir, o.Runtime = filepath.Join(b.Root(), "locks"), b.Root()
+	case *engine.Backend:
+		o.Dir, o.Runtime = lock.DefaultDir(g.getenv), b.Endpoint()
+	default:
+		return noop, nil
+	}
+	o.Timeout = defaultLockTimeout
+	if v := g.getenv("BERTH_LOCK_TIMEOUT"); v != "" {
+		if o.Timeout, err = time.ParseDuration(v); err != nil || o.Timeout < 0 {
+			return nil, fmt.Errorf("BERTH_LOCK_TIMEOUT=%q: want a duration such as 30s or 10m (0: no limit)", v)
+		}
+	}
+	path := lock.File(o)
+	g.locksMu.Lock()
+	held := g.locks[path]
+	g.locksMu.Unlock()
+	if held {
+		return noop, nil
+	}
+	pr := newProgress(g)
+	o.Waiting = func(h lock.Holder) {
+		pr.notice(fmt.Sprintf("waiting for another berth (%s) working on project %s", h, name))
+	}
+	l, err := lock.Acquire(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	g.locksMu.Lock()
+	defer g.locksMu.Unlock()
+	if g.locks == nil {
+		g.locks = map[string]bool{}
+	}
+	g.locks[path] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.locksMu.Lock()
+			delete(g.locks, path)
+			g.locksMu.Unlock()
+			_ = l.Release()
+		})
+	}, nil
+}
