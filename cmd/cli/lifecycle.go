@@ -175,7 +175,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			pr := newProgress(g)
-			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event})
+			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/reconcile/lock"
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin"
@@ -47,7 +48,7 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	}
 	path := lock.File(o)
 	g.locksMu.Lock()
-	held := g.locks[path]
+	_, held := g.locks[path]
 	g.locksMu.Unlock()
 	if held {
 		return noop, nil
@@ -60,12 +61,19 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	if err != nil {
 		return nil, err
 	}
+	if h, ok := l.Interrupted(); ok && len(h.Steps) > 0 {
+		pr.notice(fmt.Sprintf("another berth (%s) was interrupted while working on project %s: waiting for what it had under way to end", h, name))
+		if err := reconcile.Settle(ctx, b, h.Steps); err != nil {
+			_ = l.Release()
+			return nil, err
+		}
+	}
 	g.locksMu.Lock()
 	defer g.locksMu.Unlock()
 	if g.locks == nil {
-		g.locks = map[string]bool{}
+		g.locks = map[string]*lock.Lock{}
 	}
-	g.locks[path] = true
+	g.locks[path] = l
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -75,4 +83,21 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 			_ = l.Release()
 		})
 	}, nil
+}
+
+// journal records a plan step's backend call in the project locks this run
+// holds, until it returns (see lock.Lock.Begin): should berth be killed,
+// the next one waits for what the runtime still does on its behalf.
+func (g *globals) journal(s *reconcile.Step) (done func(abandoned bool)) {
+	g.locksMu.Lock()
+	defer g.locksMu.Unlock()
+	var dones []func(bool)
+	for _, l := range g.locks {
+		dones = append(dones, l.Begin(lock.Step{Op: s.Op.String(), Target: s.Target}))
+	}
+	return func(abandoned bool) {
+		for _, d := range dones {
+			d(abandoned)
+		}
+	}
 }

@@ -98,7 +98,7 @@ func (g *globals) watchLoop(ctx context.Context, b service.Backend, p *project.P
 				return err
 			}
 			opts := reconcile.Options{Services: services, NoDeps: true, ImageIDs: images}
-			aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event}
+			aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
 			return reconcile.Converge(ctx, b, p, opts, aopts, false, func(plan *reconcile.Plan) {
 				for _, w := range plan.Warnings {
 					pr.warn(w)

@@ -14,7 +14,12 @@
 // (deleting a lock file races with a process that just opened it), they are
 // a few bytes each. While it holds the lock, a berth writes its PID, its
 // command and the time into the file, so that the one waiting can say whom
-// it waits for.
+// it waits for, and the operations it has under way (Lock.Begin). Release
+// empties the file: a file found non-empty by the next holder was left by
+// a berth that was killed (Lock.Interrupted), and its operations under
+// way may still be carried out by the runtime (the engine finishes a
+// request whose client died, a shim a stop), which the next holder waits
+// for before it observes.
 //
 // Where the files live is the caller's choice (Options.Dir): berth keeps
 // the built-in runtime's locks under its state root (<root>/locks), since
@@ -38,6 +43,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +86,18 @@ type Holder struct {
 	PID     int       `json:"pid"`
 	Command string    `json:"command,omitempty"`
 	Since   time.Time `json:"since"`
+	// Steps are the operations it has under way.
+	Steps []Step `json:"steps,omitempty"`
+}
+
+// Step is an operation under way, as a holder records it.
+type Step struct {
+	// Op names it ("stop container"), Target what it acts on (an ID or a
+	// name).
+	Op     string `json:"op"`
+	Target string `json:"target"`
+	// Started is when it started.
+	Started time.Time `json:"started"`
 }
 
 // String is "pid N" or "pid N, up" (or "an unknown pid").
@@ -116,16 +134,82 @@ type Lock struct {
 	path string
 	once sync.Once
 	err  error
+
+	mu          sync.Mutex
+	self        Holder
+	next        int          // key of the next step
+	steps       map[int]Step // under way
+	prev        Holder       // what a killed holder left in the file
+	interrupted bool         // whether it left anything
+}
+
+// Interrupted returns what the previous holder left in the lock file when
+// it ended without releasing the lock (it was killed): its PID, command
+// and the steps it had under way. ok is false when it released the lock.
+func (l *Lock) Interrupted() (h Holder, ok bool) {
+	return l.prev, l.interrupted
+}
+
+// Begin records s as under way in the lock file until the returned done
+// is called. done(true) says that the step was abandoned (its caller
+// cancelled, the runtime may still be carrying it out): it stays recorded,
+// and Release leaves the record for the next holder, as a killed holder
+// does. Begin is safe for concurrent use.
+func (l *Lock) Begin(s Step) (done func(abandoned bool)) {
+	l.mu.Lock()
+	key := l.next
+	l.next++
+	if s.Started.IsZero() {
+		s.Started = time.Now().UTC()
+	}
+	l.steps[key] = s
+	l.writeLocked()
+	l.mu.Unlock()
+	var once sync.Once
+	return func(abandoned bool) {
+		once.Do(func() {
+			if abandoned {
+				return
+			}
+			l.mu.Lock()
+			delete(l.steps, key)
+			l.writeLocked()
+			l.mu.Unlock()
+		})
+	}
+}
+
+// writeLocked writes the holder record with the steps under way; errors
+// are ignored (the record is advice for the next holder).
+func (l *Lock) writeLocked() {
+	h := l.self
+	keys := make([]int, 0, len(l.steps))
+	for k := range l.steps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h.Steps = append(h.Steps, l.steps[k])
+	}
+	rec, _ := json.Marshal(h)
+	_ = writeHolder(l.f, append(rec, '\n'))
 }
 
 // Path returns the lock file's path.
 func (l *Lock) Path() string { return l.path }
 
 // Release empties the lock file (so that no one reads a stale PID) and
-// releases the lock. Calling it again does nothing.
+// releases the lock. When steps are still recorded (abandoned ones, see
+// Begin), the record stays, for the next holder to wait for them. Calling
+// it again does nothing.
 func (l *Lock) Release() error {
 	l.once.Do(func() {
-		terr := l.f.Truncate(0)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var terr error
+		if len(l.steps) == 0 {
+			terr = l.f.Truncate(0)
+		}
 		cerr := l.f.Close() // closing the only descriptor releases the flock
 		if err := errors.Join(terr, cerr); err != nil {
 			l.err = fmt.Errorf("release lock %s: %w", l.path, err)
@@ -217,32 +301,35 @@ func Acquire(ctx context.Context, o Options) (*Lock, error) {
 		case <-t.C:
 		}
 	}
-	rec, _ := json.Marshal(Holder{PID: os.Getpid(), Command: o.Command, Since: time.Now().UTC()})
+	l := &Lock{f: f, path: path, steps: map[int]Step{}, self: Holder{PID: os.Getpid(), Command: o.Command, Since: time.Now().UTC()}}
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		l.interrupted = true
+		l.prev, _ = readHolder(f)
+	}
+	rec, _ := json.Marshal(l.self)
 	if err := writeHolder(f, append(rec, '\n')); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock of project %s: write %s: %w", o.Project, path, err)
 	}
-	return &Lock{f: f, path: path}, nil
+	return l, nil
 }
 
-// readHolder reads the holder a lock file names.
+// readHolder reads the holder a lock file names: its first JSON value
+// (what follows may be the end of a longer record, see writeHolder).
 func readHolder(f *os.File) (Holder, bool) {
-	b, err := io.ReadAll(io.NewSectionReader(f, 0, 4096))
-	if err != nil || len(b) == 0 {
-		return Holder{}, false
-	}
 	var h Holder
-	if json.Unmarshal(b, &h) != nil || h.PID <= 0 {
+	if json.NewDecoder(io.NewSectionReader(f, 0, 1<<20)).Decode(&h) != nil || h.PID <= 0 {
 		return Holder{}, false
 	}
 	return h, true
 }
 
-// writeHolder replaces the lock file's content with rec.
+// writeHolder replaces the lock file's content with rec: written over the
+// old one, then cut to its length, so that the file is never empty while
+// held (an empty file means released).
 func writeHolder(f *os.File, rec []byte) error {
-	if err := f.Truncate(0); err != nil {
+	if _, err := f.WriteAt(rec, 0); err != nil {
 		return err
 	}
-	_, err := f.WriteAt(rec, 0)
-	return err
+	return f.Truncate(int64(len(rec)))
 }

@@ -73,6 +73,9 @@ func TestContend(t *testing.T) {
 	if !strings.Contains(string(b), `"command":"down"`) || !strings.Contains(string(b), fmt.Sprintf(`"pid":%d`, os.Getpid())) {
 		t.Errorf("lock file holds %q, want the second holder", b)
 	}
+	if h, ok := second.Interrupted(); ok {
+		t.Errorf("after a release, Interrupted = %+v, true", h)
+	}
 	if err := second.Release(); err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +218,30 @@ func TestProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the holder's SIGKILL: %v", err)
 	}
+	h, ok := l.Interrupted()
+	if !ok || h.PID != cmd.Process.Pid || len(h.Steps) != 1 || h.Steps[0].Op != "stop container" || h.Steps[0].Target != "web" {
+		t.Errorf("Interrupted = %+v, %v; want pid %d with the step it had under way", h, ok, cmd.Process.Pid)
+	}
+	done := l.Begin(Step{Op: "remove container", Target: "db"})
+	b, _ := os.ReadFile(l.Path())
+	if !strings.Contains(string(b), `"target":"db"`) {
+		t.Errorf("lock file %q: no step under way", b)
+	}
+	done(false)
+	b, _ = os.ReadFile(l.Path())
+	if strings.Contains(string(b), `"target":"db"`) || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("lock file %q: the step ended but is still there", b)
+	}
+	// an abandoned step (its call cancelled) outlives the release
+	l.Begin(Step{Op: "stop container", Target: "api"})(true)
+	l.Release()
+	l, err = Acquire(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := l.Interrupted(); !ok || len(h.Steps) != 1 || h.Steps[0].Target != "api" {
+		t.Errorf("after an abandoned step, Interrupted = %+v, %v; want the step", h, ok)
+	}
 	l.Release()
 }
 
@@ -225,10 +252,13 @@ func TestHelperHolder(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process of TestProcesses")
 	}
-	if _, err := Acquire(context.Background(), opts(t, dir, "demo", "helper")); err != nil {
+	l, err := Acquire(context.Background(), opts(t, dir, "demo", "helper"))
+	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
 	}
+	l.Begin(Step{Op: "stop container", Target: "web"})
+	l.Begin(Step{Op: "start container", Target: "api"})(false)
 	fmt.Println("locked")
 	time.Sleep(time.Minute)
 	os.Exit(0)
