@@ -13,10 +13,12 @@ import (
 
 // Bounds of Settle's waits, from when the killed berth started the call: a
 // stop (or the removal of a running container) lasts at most the
-// container's grace period, a creation or a start seconds.
+// container's grace period, a creation or a start well under a second on
+// an engine (and on the built-in runtime they die with the berth that
+// made them: there the wait is in vain, so it is short).
 const (
 	settleStop  = time.Minute
-	settleOther = 10 * time.Second
+	settleOther = 3 * time.Second
 	settlePoll  = 50 * time.Millisecond
 )
 
