@@ -40,11 +40,8 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	default:
 		return noop, nil
 	}
-	o.Timeout = defaultLockTimeout
-	if v := g.getenv("BERTH_LOCK_TIMEOUT"); v != "" {
-		if o.Timeout, err = time.ParseDuration(v); err != nil || o.Timeout < 0 {
-			return nil, fmt.Errorf("BERTH_LOCK_TIMEOUT=%q: want a duration such as 30s or 10m (0: no limit)", v)
-		}
+	if o.Timeout, err = lockTimeout(g.getenv("BERTH_LOCK_TIMEOUT")); err != nil {
+		return nil, err
 	}
 	path := lock.File(o)
 	g.locksMu.Lock()
@@ -83,6 +80,19 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 			_ = l.Release()
 		})
 	}, nil
+}
+
+// lockTimeout is BERTH_LOCK_TIMEOUT's value v as a duration, else
+// defaultLockTimeout.
+func lockTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return defaultLockTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("BERTH_LOCK_TIMEOUT=%q: want a duration such as 30s or 10m (0: no limit)", v)
+	}
+	return d, nil
 }
 
 // journal records a plan step's backend call in the project locks this run

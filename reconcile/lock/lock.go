@@ -262,6 +262,16 @@ func Acquire(ctx context.Context, o Options) (*Lock, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock of project %s: %w", o.Project, err)
 	}
+	// The directory may be in a shared place (the temporary directory):
+	// it must be a directory of this user's or root's, not a link another
+	// user planted.
+	var st unix.Stat_t
+	if err := unix.Lstat(o.Dir, &st); err != nil {
+		return nil, fmt.Errorf("lock of project %s: %w", o.Project, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || (int(st.Uid) != os.Geteuid() && st.Uid != 0) {
+		return nil, fmt.Errorf("lock of project %s: %s is not a directory of uid %d or root: remove it", o.Project, o.Dir, os.Geteuid())
+	}
 	path := File(o)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {

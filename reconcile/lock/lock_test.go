@@ -168,6 +168,25 @@ func TestFile(t *testing.T) {
 	}
 }
 
+// TestDirChecked: a lock directory that is a link, or a file, is refused.
+func TestDirChecked(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{link, file} {
+		if l, err := Acquire(t.Context(), opts(t, d, "demo", "up")); err == nil {
+			l.Release()
+			t.Errorf("Acquire in %s: no error", d)
+		}
+	}
+}
+
 func TestDefaultDir(t *testing.T) {
 	env := map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}
 	got := DefaultDir(func(k string) string { return env[k] })
