@@ -35,9 +35,10 @@ func (b *Backend) pendingNetworkPath(prefix, id string) string {
 
 // sweepNetworks undoes what a berth killed while it made or removed a
 // network left: the bridge and forwarding rules of a .new- or .gone-
-// record, and the record. Creations and removals hold networks.lock
-// throughout, so under that lock every such record is a leftover. It costs
-// one directory read when there is nothing to sweep.
+// record, and the record, and a record it was writing (writeJSON's .tmp-
+// file). Creations and removals hold networks.lock throughout, so under
+// that lock every such file is a leftover. It costs one directory read
+// when there is nothing to sweep.
 func (b *Backend) sweepNetworks() {
 	dir := filepath.Join(b.root, "networks")
 	ents, err := os.ReadDir(dir)
@@ -46,7 +47,8 @@ func (b *Backend) sweepNetworks() {
 	}
 	var junk []string
 	for _, e := range ents {
-		if name := e.Name(); filepath.Ext(name) == ".json" && (strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, gonePrefix)) {
+		name := e.Name()
+		if strings.HasPrefix(name, ".tmp-") || filepath.Ext(name) == ".json" && (strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, gonePrefix)) {
 			junk = append(junk, name)
 		}
 	}
@@ -60,7 +62,7 @@ func (b *Backend) sweepNetworks() {
 	defer unlock()
 	for _, name := range junk {
 		var n networkRecord
-		if err := readJSON(filepath.Join(dir, name), &n); err == nil && n.Bridge != "" {
+		if !strings.HasPrefix(name, ".tmp-") && readJSON(filepath.Join(dir, name), &n) == nil && n.Bridge != "" {
 			b.tearDownNetwork(n)
 		}
 		_ = os.Remove(filepath.Join(dir, name))

@@ -74,6 +74,7 @@ func TestSweepNetworksAndVolumes(t *testing.T) {
 	net("kept.json")
 	net(stagingPrefix + "x.json")
 	net(gonePrefix + "y.json")
+	net(".tmp-z.json-123") // a record being written
 	ctx := context.Background()
 	ns, err := b.ListNetworks(ctx, service.Filter{})
 	if err != nil {
