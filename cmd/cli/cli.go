@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/reconcile/lock"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=...".
@@ -62,7 +61,7 @@ type globals struct {
 	// command is the subcommand running ("up"), for the project lock.
 	command string
 	// locks are the project lock files this run holds, under locksMu.
-	locks   map[string]*lock.Lock
+	locks   map[string]heldLock
 	locksMu sync.Mutex
 
 	stdio Stdio

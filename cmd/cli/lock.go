@@ -32,9 +32,14 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 		return noop, nil
 	}
 	o := lock.Options{Project: name, Command: g.command}
+	// Calls journaled (see journal): on the engine all, which it finishes
+	// when their client dies; on the built-in runtime those a shim carries
+	// out (a creation dies with its berth: Settle would wait in vain).
+	journaled := func(reconcile.Op) bool { return true }
 	switch b := b.(type) {
 	case *builtin.Backend:
 		o.Dir, o.Runtime = filepath.Join(b.Root(), "locks"), b.Root()
+		journaled = func(op reconcile.Op) bool { return op != reconcile.OpCreateContainer }
 	case *engine.Backend:
 		o.Dir, o.Runtime = lock.DefaultDir(g.getenv), b.Endpoint()
 	default:
@@ -68,9 +73,9 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	g.locksMu.Lock()
 	defer g.locksMu.Unlock()
 	if g.locks == nil {
-		g.locks = map[string]*lock.Lock{}
+		g.locks = map[string]heldLock{}
 	}
-	g.locks[path] = l
+	g.locks[path] = heldLock{l, journaled}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -80,6 +85,13 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 			_ = l.Release()
 		})
 	}, nil
+}
+
+// heldLock is a project lock this run holds, and which plan steps it
+// journals.
+type heldLock struct {
+	l         *lock.Lock
+	journaled func(reconcile.Op) bool
 }
 
 // lockTimeout is BERTH_LOCK_TIMEOUT's value v as a duration, else
@@ -102,8 +114,10 @@ func (g *globals) journal(s *reconcile.Step) (done func(abandoned bool)) {
 	g.locksMu.Lock()
 	defer g.locksMu.Unlock()
 	var dones []func(bool)
-	for _, l := range g.locks {
-		dones = append(dones, l.Begin(lock.Step{Op: s.Op.String(), Target: s.Target}))
+	for _, h := range g.locks {
+		if h.journaled(s.Op) {
+			dones = append(dones, h.l.Begin(lock.Step{Op: s.Op.String(), Target: s.Target}))
+		}
 	}
 	return func(abandoned bool) {
 		for _, d := range dones {
