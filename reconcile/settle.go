@@ -26,20 +26,36 @@ const (
 // its lock file recorded them, see lock.Lock.Begin) are over, as far as
 // one can see: a container it was stopping no longer running, one it was
 // removing gone, one it was creating there, one it was starting no longer
-// just created. Runtimes carry such calls out after their caller died (the
+// just created, a network it was creating there, one it was removing gone. Runtimes carry such calls out after their caller died (the
 // engine finishes the request of a client that went away, the built-in
 // runtime's shim a stop), and an observation made meanwhile would plan
 // from a state about to change: a container seen running that stops right
-// after. Each wait ends at the latest settleStop or settleOther after the
-// call started; what is still under way then is left to the plan. Other
-// calls (networks, volumes, renames) are quick and not waited for.
+// after, or a network seen missing that appears right after (and two of
+// one name). Each wait ends at the latest settleStop or settleOther after
+// the call started; what is still under way then is left to the plan.
+// Other calls (volumes, renames, connections) are not waited for.
 func Settle(ctx context.Context, b service.Backend, steps []lock.Step) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(DefaultParallel)
 	for _, s := range steps {
 		var over func(c service.Container, err error) bool
+		inspect := b.InspectContainer
 		bound := settleOther
 		switch s.Op {
+		case OpCreateNetwork.String():
+			// an up observing before the engine made it would make another
+			// (engines before API 1.44 accept two networks of one name)
+			inspect = func(ctx context.Context, name string) (service.Container, error) {
+				_, err := b.InspectNetwork(ctx, name)
+				return service.Container{}, err
+			}
+			over = func(_ service.Container, err error) bool { return err == nil }
+		case OpRemoveNetwork.String():
+			inspect = func(ctx context.Context, id string) (service.Container, error) {
+				_, err := b.InspectNetwork(ctx, id)
+				return service.Container{}, err
+			}
+			over = func(_ service.Container, err error) bool { return errors.Is(err, service.ErrNotFound) }
 		case OpStopContainer.String():
 			bound = settleStop
 			over = func(c service.Container, err error) bool {
@@ -58,7 +74,7 @@ func Settle(ctx context.Context, b service.Backend, steps []lock.Step) error {
 		deadline := s.Started.Add(bound)
 		g.Go(func() error {
 			for time.Now().Before(deadline) {
-				c, err := b.InspectContainer(gctx, s.Target)
+				c, err := inspect(gctx, s.Target)
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}

@@ -22,10 +22,15 @@ func TestSettle(t *testing.T) {
 	if err := f.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	// the runtime finishes the stop 300 ms later
+	// the runtime finishes the stop 300 ms later, the network's creation
+	// 400 ms later
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		_ = f.StopContainer(context.Background(), id, nil)
+	}()
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		_, _ = f.CreateNetwork(context.Background(), service.NetworkSpec{Name: "net"})
 	}()
 	now := time.Now()
 	steps := []lock.Step{
@@ -33,6 +38,8 @@ func TestSettle(t *testing.T) {
 		{Op: "remove container", Target: "gone", Started: now},
 		{Op: "create container", Target: "never", Started: now.Add(-settleOther + 500*time.Millisecond)},
 		{Op: "create network", Target: "net", Started: now},
+		{Op: "remove network", Target: "gone", Started: now},
+		{Op: "create volume", Target: "vol", Started: now},
 	}
 	if err := Settle(ctx, f, steps); err != nil {
 		t.Fatal(err)
@@ -42,5 +49,8 @@ func TestSettle(t *testing.T) {
 	}
 	if c, _ := f.Container("web"); c.State != service.StateExited {
 		t.Errorf("web is %s when Settle returned, want exited", c.State)
+	}
+	if _, ok := f.Network("net"); !ok {
+		t.Error("Settle returned before the network was made")
 	}
 }

@@ -34,12 +34,15 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	o := lock.Options{Project: name, Command: g.command}
 	// Calls journaled (see journal): on the engine all, which it finishes
 	// when their client dies; on the built-in runtime those a shim carries
-	// out (a creation dies with its berth: Settle would wait in vain).
+	// out (a creation dies with its berth, and what a network's creation
+	// or removal left is swept: Settle would wait in vain).
 	journaled := func(reconcile.Op) bool { return true }
 	switch b := b.(type) {
 	case *builtin.Backend:
 		o.Dir, o.Runtime = filepath.Join(b.Root(), "locks"), b.Root()
-		journaled = func(op reconcile.Op) bool { return op != reconcile.OpCreateContainer }
+		journaled = func(op reconcile.Op) bool {
+			return op != reconcile.OpCreateContainer && op != reconcile.OpCreateNetwork && op != reconcile.OpRemoveNetwork
+		}
 	case *engine.Backend:
 		o.Dir, o.Runtime = lock.DefaultDir(g.getenv), b.Endpoint()
 	default:
