@@ -32,8 +32,9 @@ unit:
 	if [[ -z $$pkgs ]]; then echo "unit: no packages to test yet"; exit 0; fi; \
 	go test -race -count=1 $$pkgs
 
+# The fault campaign (TestFaultCampaign) takes a few minutes per backend.
 e2e: deps build
-	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 25m ./e2e/...
+	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 40m ./e2e/...
 
 # Fuzz seed corpora run as plain tests in unit.
 test: deps unit e2e

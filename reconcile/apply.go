@@ -50,6 +50,11 @@ type ApplyOptions struct {
 	StopTimeout *time.Duration
 	// Progress, if set, is called as steps start and end. It must not block.
 	Progress func(Event)
+	// Journal, if set, is called as a step's backend call starts, and the
+	// function it returns as the call returns, with true when the call was
+	// cut short by cancellation (the runtime may still carry it out): for
+	// the project lock's record of calls under way. It must not block.
+	Journal func(*Step) (done func(abandoned bool))
 }
 
 // Apply runs the plan's steps in dependency order, independent steps in
@@ -106,7 +111,14 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				case <-gctx.Done():
 					return gctx.Err()
 				}
+				var done func(bool)
+				if opts.Journal != nil {
+					done = opts.Journal(s)
+				}
 				err = run(gctx, b, s, opts, made)
+				if done != nil {
+					done(err != nil && gctx.Err() != nil)
+				}
 				<-sem
 			}
 			switch {

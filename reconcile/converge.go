@@ -63,7 +63,10 @@ func Converge(ctx context.Context, b service.Backend, p *project.Project, opts O
 			return err
 		}
 		// later passes only repair structure: starting a container that
-		// exited on its own again would never converge
+		// exited on its own again would never converge; but what they put
+		// in place of a running container, or create because it went
+		// missing, runs (unless --no-start)
+		opts.StartReplacements = !opts.NoStart
 		opts.NoStart = true
 		opts.ForceRecreate, opts.AlwaysRecreateDeps = false, false
 	}

@@ -32,6 +32,13 @@ type Options struct {
 	IgnoreOrphans bool
 	// NoStart only creates.
 	NoStart bool
+	// StartReplacements, with NoStart, still starts the containers the
+	// plan puts in place of running ones (a recreate of a running
+	// container; a replacement an interrupted recreate left under a
+	// temporary name) and the replicas it creates because they are
+	// missing: Converge's later passes, which must not leave created what
+	// was meant to run, nor start again what exited on its own.
+	StartReplacements bool
 	// RecreateVolumes allows recreating a volume whose configuration
 	// changed (its data is lost): up -y.
 	RecreateVolumes bool
@@ -95,7 +102,7 @@ func Diff(p *project.Project, obs *Observed, opts Options) (*Plan, error) {
 			return nil, err
 		}
 	}
-	if !opts.NoStart {
+	if !opts.NoStart || opts.StartReplacements {
 		for _, name := range order {
 			d.start(p.Service(name))
 		}
@@ -129,11 +136,20 @@ type replicaOutcome struct {
 	name    string
 	ready   *Step // the step after which it exists under name (nil: already)
 	running bool  // running when the create phase is done
-	files   []File
+	// replaces is set when the plan creates it, in place of a running
+	// container or of none, or renames it into place from a temporary name
+	// (see Options.StartReplacements).
+	replaces bool
+	files    []File
 	// cleaned are, for a container kept as it is, the removals of
 	// duplicates of its networks, which its start waits for: the engine
 	// resolves the networks by name then
 	cleaned []*Step
+}
+
+// toStart reports whether the start phase starts r.
+func (d *differ) toStart(r replicaOutcome) bool {
+	return !r.running && (!d.opts.NoStart || r.replaces)
 }
 
 // inScope reports whether the plan acts on svc.
@@ -383,6 +399,7 @@ func (d *differ) service(svc *project.Service) error {
 	// scale down (highest numbers first) and clean up duplicates left by an
 	// interrupted recreate
 	kept := map[int]service.Container{}
+	renamed := map[int]bool{} // created containers renamed into place
 	for _, n := range numbers {
 		var cs []service.Container
 		for _, c := range byNumber[n] {
@@ -413,6 +430,7 @@ func (d *differ) service(svc *project.Service) error {
 			}
 		}
 		if keep.Name != want {
+			renamed[n] = keep.State == service.StateCreated
 			d.ready[want] = d.plan.add(&Step{Op: OpRenameContainer, Object: keep.Name, Target: keep.ID, NewName: want, Service: svc.Name, Cause: "named other than its replica (an interrupted recreate, or another tool)"}, d.stopped[keep.Name])
 			keep.Name = want
 		}
@@ -438,10 +456,12 @@ func (d *differ) service(svc *project.Service) error {
 				cause = why
 			}
 			out.ready = d.create(svc, spec, cause)
+			out.replaces = true
 			d.recreated[svc.Name] = true
 		default:
 			if cause := d.mustRecreate(svc, c, spec); cause != "" {
 				out.ready = d.recreate(svc, c, spec, cause)
+				out.replaces = c.State == service.StateRunning || c.State == service.StateRestarting || c.State == service.StatePaused || renamed[n]
 				d.recreated[svc.Name] = true
 			} else {
 				out.ready = d.ready[c.Name]
@@ -450,6 +470,7 @@ func (d *differ) service(svc *project.Service) error {
 				}
 				_, wasStopped := d.stopped[c.Name]
 				out.running = c.State == service.StateRunning && !wasStopped
+				out.replaces = renamed[n] || (wasStopped && c.State == service.StateRunning)
 			}
 		}
 		d.replicas[svc.Name] = append(d.replicas[svc.Name], out)
@@ -671,7 +692,7 @@ func (d *differ) start(svc *project.Service) {
 	var needs []*Step
 	anyStart := false
 	for _, r := range d.replicas[svc.Name] {
-		if !r.running {
+		if d.toStart(r) {
 			anyStart = true
 		}
 	}
@@ -697,7 +718,7 @@ func (d *differ) start(svc *project.Service) {
 		}
 	}
 	for _, r := range d.replicas[svc.Name] {
-		if r.running {
+		if !d.toStart(r) {
 			continue
 		}
 		deps := append([]*Step{r.ready, d.stopped[r.name]}, needs...)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,12 @@ type globals struct {
 	dryRun      bool
 	parallel    int
 	backendName string
+
+	// command is the subcommand running ("up"), for the project lock.
+	command string
+	// locks are the project lock files this run holds, under locksMu.
+	locks   map[string]heldLock
+	locksMu sync.Mutex
 
 	stdio Stdio
 	env   []string
@@ -140,6 +147,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		Version:           version,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 		Args:              cobra.ArbitraryArgs,
+		PersistentPreRun:  func(cmd *cobra.Command, _ []string) { g.command = cmd.Name() },
 		// With no command: the help. With an unknown one: an error (cobra
 		// would print the help and exit 0, hiding a typo in a script).
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -63,6 +63,11 @@ that project's labels.`,
 				return err
 			}
 			defer closeBackend()
+			unlock, err := g.lockProject(ctx, b, name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			return runDown(ctx, g, b, p, name, downOptions{services: args, removeOrphans: removeOrphans, volumes: volumes, rmi: rmi, timeout: timeout})
 		},
 	}
@@ -113,5 +118,5 @@ func runDown(ctx context.Context, g *globals, b service.Backend, p *project.Proj
 		printPlan(g, plan)
 		return nil
 	}
-	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event})
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal})
 }

@@ -206,6 +206,11 @@ context sent.
 				return err
 			}
 			defer closeBackend()
+			unlock, err := g.lockProject(ctx, b, p.Name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			r := newImageReport(g, p, quiet)
 			opts.Progress, opts.Output = r.event, r.output
 			_, err = reconcile.Build(ctx, b, p, opts)
@@ -312,6 +317,11 @@ the service can be built instead (then it is a warning) or with
 				return err
 			}
 			defer closeBackend()
+			unlock, err := g.lockProject(ctx, b, p.Name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			r := newImageReport(g, p, quiet)
 			return reconcile.PullImages(ctx, b, p, reconcile.ImageOptions{
 				Services:        services,

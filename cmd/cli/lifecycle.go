@@ -48,6 +48,37 @@ func (g *globals) session(ctx context.Context, services []string) (*session, err
 	return &session{p: p, name: name, b: b, close: closeBackend}, nil
 }
 
+// lockedSession is session for a command that changes the project: it
+// also holds the project's lock until closed.
+func (g *globals) lockedSession(ctx context.Context, services []string) (*session, error) {
+	s, err := g.session(ctx, services)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := g.lockProject(ctx, s.b, s.name)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	closeBackend := s.close
+	s.close = func() { unlock(); closeBackend() }
+	return s, nil
+}
+
+// withLockedSession is withSession for a command that changes the
+// project (lockedSession).
+func (g *globals) withLockedSession(fn func(ctx context.Context, s *session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		s, err := g.lockedSession(ctx, args)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return fn(ctx, s, args)
+	}
+}
+
 // withSession is a command's RunE that opens the session of the services
 // named in args, runs fn, and closes it.
 func (g *globals) withSession(fn func(ctx context.Context, s *session, args []string) error) func(*cobra.Command, []string) error {
@@ -89,7 +120,7 @@ func (s *session) each(ctx context.Context, g *globals, services []string, all b
 // signalEach runs fn with the backend's Signaller on every container of the
 // services, showing working and done for each.
 func signalEach(ctx context.Context, g *globals, services []string, all, orphans bool, working, done string, fn func(context.Context, service.Signaller, service.Container) error) error {
-	s, err := g.session(ctx, services)
+	s, err := g.lockedSession(ctx, services)
 	if err != nil {
 		return err
 	}
@@ -126,6 +157,11 @@ func newStartCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeBackend()
+			unlock, err := g.lockProject(ctx, b, p.Name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			obs, err := reconcile.Observe(ctx, b, p.Name, nil)
 			if err != nil {
 				return err
@@ -139,7 +175,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			pr := newProgress(g)
-			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event})
+			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 		},
 	}
 }
@@ -150,7 +186,7 @@ func newStopCmd(g *globals) *cobra.Command {
 		Use:   "stop [SERVICE...]",
 		Short: "Stop running containers without removing them",
 		Long:  "Stop the services' running containers, dependents first: the stop signal, then SIGKILL after the grace period (-t, else each service's stop_grace_period, else 10 s).",
-		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
+		RunE: g.withLockedSession(func(ctx context.Context, s *session, args []string) error {
 			return stopServices(ctx, g, s.b, s.p, s.name, args, stopTimeout(timeout))
 		}),
 	}
@@ -255,7 +291,7 @@ func newRmCmd(g *globals) *cobra.Command {
 		Use:   "rm [OPTIONS] [SERVICE...]",
 		Short: "Remove stopped service containers",
 		Long:  "Remove the services' stopped containers, one-off ones included. It asks first unless -f; with -s it stops running ones first.",
-		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
+		RunE: g.withLockedSession(func(ctx context.Context, s *session, args []string) error {
 			if stop {
 				if err := stopServices(ctx, g, s.b, s.p, s.name, args, nil); err != nil {
 					return err

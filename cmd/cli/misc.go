@@ -81,6 +81,11 @@ func newWaitCmd(g *globals) *cobra.Command {
 				last = code
 			}
 			if downProject {
+				unlock, err := g.lockProject(ctx, s.b, s.name)
+				if err != nil {
+					return err
+				}
+				defer unlock()
 				if err := runDown(ctx, g, s.b, s.p, s.name, downOptions{timeout: -1}); err != nil {
 					return err
 				}

@@ -171,6 +171,21 @@ func (p *progress) warn(msg string) {
 	}
 }
 
+// notice prints a line that says what berth is doing, in every mode but
+// quiet (in json: kind "notice").
+func (p *progress) notice(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.mode {
+	case "quiet":
+	case "json":
+		b, _ := json.Marshal(map[string]any{"version": ProgressVersion, "time": time.Now().UTC().Format(time.RFC3339Nano), "kind": "notice", "status": msg})
+		fmt.Fprintf(p.w, "%s\n", b)
+	default:
+		fmt.Fprintln(p.w, msg)
+	}
+}
+
 // text prints a line of text in the plain and tty modes (not updated in
 // place: it scrolls).
 func (p *progress) text(msg string) {

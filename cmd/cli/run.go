@@ -92,6 +92,12 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return err
 	}
 	defer closeBackend()
+	// Held until the one-off container exists; not while it runs.
+	unlock, err := g.lockProject(ctx, b, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var imageScope []string
 	if o.noDeps {
 		imageScope = []string{svcName}
@@ -113,7 +119,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			}
 		}
 		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
-		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event}
+		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
 		if err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil); err != nil {
 			return err
 		}
@@ -218,7 +224,9 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return nil
 	}
 
-	if _, err := b.CreateContainer(ctx, spec); err != nil {
+	_, err = b.CreateContainer(ctx, spec)
+	unlock()
+	if err != nil {
 		return err
 	}
 	cleanup := func() {

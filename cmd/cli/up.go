@@ -167,6 +167,12 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		return err
 	}
 	defer closeBackend()
+	// Held while images and containers change; not while attached.
+	unlock, err := g.lockProject(ctx, b, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	// Images first (pulled, built), so that their IDs are known to the
 	// plan: a service whose image changed is recreated.
@@ -196,7 +202,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		ImageIDs:           images,
 	}
 	pr := newProgress(g)
-	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event}
+	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal}
 	err = reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, func(plan *reconcile.Plan) {
 		for _, w := range plan.Warnings {
 			pr.warn(w)
@@ -205,6 +211,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 			printPlan(g, plan)
 		}
 	})
+	unlock()
 	if err != nil || g.dryRun || o.noStart {
 		return err
 	}
@@ -521,5 +528,5 @@ func stopServices(ctx context.Context, g *globals, b service.Backend, p *project
 		return nil
 	}
 	pr := newProgress(g)
-	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event})
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 }

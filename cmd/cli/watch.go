@@ -88,12 +88,17 @@ func (g *globals) watchLoop(ctx context.Context, b service.Backend, p *project.P
 		Out:  g.stdio.Out, Err: g.stdio.Err,
 		Parallel: g.parallelLimit(),
 		Rebuild: func(ctx context.Context, services []string) error {
+			unlock, err := g.lockProject(ctx, b, p.Name)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			images, err := g.ensureImages(ctx, b, p, imageFlags{build: true, pull: "policy", quietBuild: quietBuild}, services)
 			if err != nil {
 				return err
 			}
 			opts := reconcile.Options{Services: services, NoDeps: true, ImageIDs: images}
-			aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event}
+			aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
 			return reconcile.Converge(ctx, b, p, opts, aopts, false, func(plan *reconcile.Plan) {
 				for _, w := range plan.Warnings {
 					pr.warn(w)

@@ -26,8 +26,61 @@ const defaultStopTimeout = 10 * time.Second
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
-// ListContainers implements service.Backend.
+// Prefixes of the container directories being created or removed.
+const (
+	stagingPrefix = ".new-"
+	gonePrefix    = ".gone-"
+)
+
+// sweepContainerDirs removes what a killed berth left under containers/: a
+// container directory it was making (.new-<id>) or removing (.gone-<id>),
+// or one with no record (made by an older berth killed while creating).
+// Creations hold containers.lock from their first directory until the
+// rename into place, so under that lock every such directory is a
+// leftover. It costs one directory read when there is nothing to sweep.
+func (b *Backend) sweepContainerDirs() {
+	dir := filepath.Join(b.root, "containers")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	leftover := func(name string) bool {
+		switch {
+		case strings.HasPrefix(name, stagingPrefix), strings.HasPrefix(name, gonePrefix):
+			return true
+		case len(name) == 64:
+			return !exists(filepath.Join(dir, name, "container.json"))
+		}
+		return false
+	}
+	var junk []string
+	for _, e := range ents {
+		if e.IsDir() && leftover(e.Name()) {
+			junk = append(junk, e.Name())
+		}
+	}
+	if len(junk) == 0 {
+		return
+	}
+	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	if err != nil {
+		return
+	}
+	defer unlock()
+	for _, name := range junk {
+		if !leftover(name) {
+			continue
+		}
+		id := strings.TrimPrefix(strings.TrimPrefix(name, stagingPrefix), gonePrefix)
+		_ = cgroup.Open(id, b.cg).Remove()
+		_ = os.RemoveAll(filepath.Join(dir, name))
+	}
+}
+
+// ListContainers implements service.Backend. It sweeps what killed berths
+// left first (sweepContainerDirs).
 func (b *Backend) ListContainers(ctx context.Context, f service.Filter) ([]service.Container, error) {
+	b.sweepContainerDirs()
 	ids, err := b.ids()
 	if err != nil {
 		return nil, err
@@ -255,15 +308,24 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 		dropAnonymous()
 		return "", fmt.Errorf("create container %s: the name is already in use by container %s: %w", name, other[:12], service.ErrConflict)
 	}
-	dir := b.containerDir(id)
+	// Made whole under a staging name, then renamed into place: a berth
+	// killed meanwhile leaves a .new- directory, which sweepContainerDirs
+	// removes, never a container directory without its record.
+	staging := filepath.Join(b.root, "containers", stagingPrefix+id)
 	for _, d := range []string{"upper", "work", "merged"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(staging, d), 0o755); err != nil {
+			os.RemoveAll(staging)
 			dropAnonymous()
 			return "", fmt.Errorf("create container %s: %w", name, err)
 		}
 	}
-	if err := writeJSON(b.recordPath(id), r); err != nil {
-		os.RemoveAll(dir)
+	if err := writeJSON(filepath.Join(staging, "container.json"), r); err != nil {
+		os.RemoveAll(staging)
+		dropAnonymous()
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	if err := os.Rename(staging, b.containerDir(id)); err != nil {
+		os.RemoveAll(staging)
 		dropAnonymous()
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
@@ -600,12 +662,14 @@ func (b *Backend) destroy(id string) error {
 	}
 	_ = cgroup.Open(r.ID, b.cg).Remove()
 	os.Remove(b.sockPath(r.ID))
-	// container.json goes first: a concurrent reader sees the whole
-	// container or none of it.
-	if err := os.Remove(b.recordPath(r.ID)); err != nil {
+	// The directory is renamed away first: a concurrent reader sees the
+	// whole container or none of it, and a berth killed meanwhile leaves a
+	// .gone- directory, which sweepContainerDirs removes.
+	gone := filepath.Join(b.root, "containers", gonePrefix+id)
+	if err := os.Rename(b.containerDir(id), gone); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
-	if err := os.RemoveAll(b.containerDir(id)); err != nil {
+	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
 	b.emit(r, "destroy", 0)

@@ -26,6 +26,11 @@ func (b *Backend) setUpNetwork(n *networkRecord) error {
 		return err
 	}
 	n.Subnet, n.Gateway = prefix.String(), gw.String()
+	// Recorded before anything is made: what a killed berth made is undone
+	// by the next one (sweepNetworks).
+	if err := writeJSON(b.pendingNetworkPath(stagingPrefix, n.ID), n); err != nil {
+		return err
+	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := netlink.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", n.Bridge, err)

@@ -26,6 +26,52 @@ type networkRecord struct {
 
 func (b *Backend) networkPath(id string) string { return filepath.Join(b.root, "networks", id+".json") }
 
+// pendingNetworkPath is where a network's record is while its bridge and
+// rules are made (networks/.new-<id>.json) or removed (.gone-<id>.json),
+// so that what a killed berth left can be undone (sweepNetworks).
+func (b *Backend) pendingNetworkPath(prefix, id string) string {
+	return filepath.Join(b.root, "networks", prefix+id+".json")
+}
+
+// sweepNetworks undoes what a berth killed while it made or removed a
+// network left: the bridge and forwarding rules of a .new- or .gone-
+// record, and the record, and a record it was writing (writeJSON's .tmp-
+// file). Creations and removals hold networks.lock throughout, so under
+// that lock every such file is a leftover. It costs one directory read
+// when there is nothing to sweep.
+func (b *Backend) sweepNetworks() {
+	dir := filepath.Join(b.root, "networks")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	var junk []string
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".tmp-") || filepath.Ext(name) == ".json" && (strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, gonePrefix)) {
+			junk = append(junk, name)
+		}
+	}
+	if len(junk) == 0 {
+		return
+	}
+	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	if err != nil {
+		return
+	}
+	defer unlock()
+	for _, name := range junk {
+		var n networkRecord
+		if !strings.HasPrefix(name, ".tmp-") && readJSON(filepath.Join(dir, name), &n) == nil && n.Bridge != "" {
+			b.tearDownNetwork(n)
+		}
+		_ = os.Remove(filepath.Join(dir, name))
+	}
+	if rest, err := b.networks(); err == nil && len(rest) == 0 {
+		b.stopDNS()
+	}
+}
+
 func (b *Backend) networks() ([]networkRecord, error) {
 	ents, err := os.ReadDir(filepath.Join(b.root, "networks"))
 	if err != nil {
@@ -33,8 +79,8 @@ func (b *Backend) networks() ([]networkRecord, error) {
 	}
 	var out []networkRecord
 	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".json" {
-			continue
+		if filepath.Ext(e.Name()) != ".json" || strings.HasPrefix(e.Name(), ".") {
+			continue // not a record, or one being made or removed
 		}
 		var n networkRecord
 		if err := readJSON(filepath.Join(b.root, "networks", e.Name()), &n); err != nil {
@@ -69,8 +115,10 @@ func (b *Backend) findNetwork(ref string) (networkRecord, error) {
 	return networkRecord{}, fmt.Errorf("network %q: %w", ref, service.ErrNotFound)
 }
 
-// ListNetworks implements service.Backend.
+// ListNetworks implements service.Backend. It sweeps what killed berths
+// left first (sweepNetworks).
 func (b *Backend) ListNetworks(ctx context.Context, f service.Filter) ([]service.Network, error) {
+	b.sweepNetworks()
 	ns, err := b.networks()
 	if err != nil {
 		return nil, err
@@ -147,14 +195,18 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 		Spec:    spec, Created: time.Now().UTC(),
 	}
 	n.Bridge = "bb-" + n.ID[:12]
+	pending := b.pendingNetworkPath(stagingPrefix, n.ID)
 	if err := b.setUpNetwork(&n); err != nil {
 		b.tearDownNetwork(n)
+		os.Remove(pending)
 		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
 	}
 	if err := writeJSON(b.networkPath(n.ID), n); err != nil {
 		b.tearDownNetwork(n)
+		os.Remove(pending)
 		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
 	}
+	os.Remove(pending)
 	if err := b.ensureDNS(); err != nil {
 		return "", fmt.Errorf("create network %s: start its DNS server: %w", spec.Name, err)
 	}
@@ -179,10 +231,15 @@ func (b *Backend) RemoveNetwork(ctx context.Context, ref string) error {
 	if len(users) > 0 {
 		return fmt.Errorf("remove network %s: it has active endpoints (%d containers): %w", n.Name, len(users), service.ErrConflict)
 	}
-	if err := os.Remove(b.networkPath(n.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The record goes first (no one finds the network any more), renamed,
+	// so that a berth killed before the bridge is gone leaves a .gone-
+	// record sweepNetworks undoes.
+	gone := b.pendingNetworkPath(gonePrefix, n.ID)
+	if err := os.Rename(b.networkPath(n.ID), gone); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	b.tearDownNetwork(n)
+	os.Remove(gone)
 	if rest, err := b.networks(); err == nil && len(rest) == 0 {
 		b.stopDNS()
 	}
@@ -322,14 +379,59 @@ func bindOpts(opts map[string]string) (device string, readOnly bool, err error) 
 	return device, readOnly, nil
 }
 
-// ListVolumes implements service.Backend.
+// sweepVolumes removes what a berth killed while it made or removed a
+// volume left: a .new- or .gone- directory, or a volume directory without
+// its record (an older berth's). Creations and removals hold volumes.lock
+// throughout; locked says the caller holds it, else it is taken when there
+// is something to sweep.
+func (b *Backend) sweepVolumes(locked bool) {
+	dir := filepath.Join(b.root, "volumes")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	leftover := func(name string) bool {
+		if strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, gonePrefix) {
+			return true
+		}
+		return !exists(filepath.Join(dir, name, "volume.json"))
+	}
+	var junk []string
+	for _, e := range ents {
+		if e.IsDir() && leftover(e.Name()) {
+			junk = append(junk, e.Name())
+		}
+	}
+	if len(junk) == 0 {
+		return
+	}
+	if !locked {
+		unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+		if err != nil {
+			return
+		}
+		defer unlock()
+	}
+	for _, name := range junk {
+		if leftover(name) {
+			_ = os.RemoveAll(filepath.Join(dir, name))
+		}
+	}
+}
+
+// ListVolumes implements service.Backend. It sweeps what killed berths
+// left first (sweepVolumes).
 func (b *Backend) ListVolumes(ctx context.Context, f service.Filter) ([]service.Volume, error) {
+	b.sweepVolumes(false)
 	ents, err := os.ReadDir(filepath.Join(b.root, "volumes"))
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}
 	var out []service.Volume
 	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
 		v, err := b.volume(e.Name())
 		if err != nil {
 			continue
@@ -370,15 +472,25 @@ func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (se
 	if v, err := b.volume(spec.Name); err == nil {
 		return v, nil
 	}
+	b.sweepVolumes(true)
+	// Made whole under a staging name, then renamed into place (see
+	// sweepVolumes).
 	dir := b.volumeDir(spec.Name)
-	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+	staging := filepath.Join(b.root, "volumes", stagingPrefix+spec.Name)
+	if err := os.MkdirAll(filepath.Join(staging, "_data"), 0o755); err != nil {
+		os.RemoveAll(staging)
 		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
 	v := volumeRecord{
 		Volume: service.Volume{Name: spec.Name, Driver: driver, Labels: spec.Labels, Mountpoint: filepath.Join(dir, "_data")},
 		Spec:   spec, Created: time.Now().UTC(),
 	}
-	if err := writeJSON(filepath.Join(dir, "volume.json"), v); err != nil {
+	if err := writeJSON(filepath.Join(staging, "volume.json"), v); err != nil {
+		os.RemoveAll(staging)
+		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		os.RemoveAll(staging)
 		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
 	return v.Volume, nil
@@ -409,7 +521,13 @@ func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) err
 			}
 		}
 	}
-	if err := os.RemoveAll(b.volumeDir(name)); err != nil {
+	// Renamed away first: gone at once, and what a killed berth leaves is
+	// swept (sweepVolumes).
+	gone := filepath.Join(b.root, "volumes", gonePrefix+newID()[:12]+"-"+name)
+	if err := os.Rename(b.volumeDir(name), gone); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	return nil

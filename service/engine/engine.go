@@ -97,7 +97,8 @@ var _ apiClient = (*engineClient)(nil)
 // Backend is a service.Backend on a Docker (or Docker-compatible) engine. It
 // is safe for concurrent use. Close it when done.
 type Backend struct {
-	c apiClient
+	c    apiClient
+	host string
 }
 
 // New connects to the engine the environment names (DOCKER_HOST, else the
@@ -119,7 +120,7 @@ func New(ctx context.Context) (*Backend, error) {
 		return nil, fmt.Errorf("the Docker engine at %s speaks API %s (client uses %q); berth needs %s or later: %w",
 			c.DaemonHost(), ping.APIVersion, v, minAPIVersion, service.ErrUnsupported)
 	}
-	return &Backend{c: newEngineClient(c)}, nil
+	return &Backend{c: newEngineClient(c), host: c.DaemonHost()}, nil
 }
 
 // NewWithClient returns a backend on c, which must already have negotiated
@@ -133,6 +134,13 @@ func NewWithClient(c apiClient) *Backend {
 // affected.
 func (b *Backend) Close() error {
 	return b.c.Close()
+}
+
+// Endpoint returns the engine's address, as the client dials it
+// ("unix:///var/run/docker.sock"); empty for a backend made with
+// NewWithClient.
+func (b *Backend) Endpoint() string {
+	return b.host
 }
 
 // APIVersion returns the Engine API version in use, as negotiated with the
