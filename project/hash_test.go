@@ -16,7 +16,7 @@ import (
 // v5.5.0's (hash.golden: v5's config --hash is the containers' label), and
 // the ones it accepts hold v2.40.3's (hash-v2.golden: v2's config --hash
 // is of the model before env_file resolution, encoded by compose-go v2.9).
-// testdata/config/gen-hash-golden.sh writes the goldens from the binaries;
+// testdata/gen-hash-golden.sh writes the goldens from the binaries;
 // a compose-go upgrade in berth that moved a hash fails here.
 func TestServiceHashesGolden(t *testing.T) {
 	root := "../testdata/config"
@@ -96,7 +96,7 @@ func readHashes(t *testing.T, file string) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("%v (testdata/config/gen-hash-golden.sh writes it)", err)
+		t.Fatalf("%v (testdata/gen-hash-golden.sh writes it)", err)
 	}
 	out := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Writes each fixture's hash goldens from the reference docker compose
-# binaries (../../../shared/peers): hash.golden from v5.5.0's
+# Writes the hash goldens of each fixture under testdata/config from the
+# reference docker compose binaries (../../shared/peers): hash.golden from v5.5.0's
 # `config --hash '*'`, hash-v2.golden from v2.40.3's. Hashes cover absolute
 # paths (bind sources, env_file), so each fixture is copied to
 # /tmp/berth-golden/<name> first, where the tests compute them too
 # (cmd/cli TestConfigGolden, project TestServiceHashesGolden).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-peers=$("$here/../../../shared/peers/install")
-for dir in "$here"/*/; do
+peers=$("$here/../../shared/peers/install")
+for dir in "$here"/config/*/; do
 	name=$(basename "$dir")
 	fixed=/tmp/berth-golden/$name
 	rm -rf "$fixed" && mkdir -p "$fixed" && cp -a "$dir". "$fixed"
