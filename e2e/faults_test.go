@@ -87,11 +87,11 @@ func campaignContainers(project string, n int) []string {
 // recreate and scale; downs killed or interrupted; two ups of one project
 // at once. After each, an up must converge (every container running once
 // under its own name, none under a temporary name, one network per name, a
-// second up that has nothing to do). A down must then leave nothing of the
-// project (on the built-in runtime: not even a container directory): after
-// every interrupted down, and after every other round of the others, so
-// that half of their interrupted ups start from nothing and half recreate
-// (the rounds follow each other without a down between). The random delays
+// second up that has nothing to do), and a down must then leave nothing of
+// the project (on the built-in runtime: not even a container directory).
+// Half of the interrupted and concurrent ups start from nothing, the other
+// half from the previous round's project up, which they recreate and scale.
+// The random delays
 // come from one seed, printed, which BERTH_FAULT_SEED sets to replay a
 // run.
 func TestFaultCampaign(t *testing.T) {
@@ -166,14 +166,25 @@ type campaign struct {
 	interrupted int           // commands the signal hit before they ended
 }
 
-// upRound: from what the previous round left (the project as then, or
-// nothing), round's files and an up hit by sig at a random moment, then
-// the checks.
+// upRound: from nothing, or (odd rounds) from the previous round's project
+// up, round's files and an up hit by sig at a random moment, then the
+// checks.
 func (c *campaign) upRound(round int, what string, sig syscall.Signal) {
 	c.t.Helper()
+	c.fromPrevious(round)
 	c.p.writeFile(c.t, "compose.yaml", campaignProject(round))
 	c.interrupt(round, what+" up -d", c.upSpan, sig, "up", "-d")
-	c.check(round, round%2 == 0)
+	c.check(round)
+}
+
+// fromPrevious brings the previous round's project up on odd rounds, so
+// that the round's ups recreate and scale; even rounds start from nothing.
+func (c *campaign) fromPrevious(round int) {
+	c.t.Helper()
+	if round%2 == 1 {
+		c.p.writeFile(c.t, "compose.yaml", campaignProject(round-1))
+		c.mustUp(round, "before")
+	}
 }
 
 // downRound: the project up, a down -v hit by sig at a random moment, then
@@ -183,14 +194,15 @@ func (c *campaign) downRound(round int, sig syscall.Signal) {
 	c.p.writeFile(c.t, "compose.yaml", campaignProject(round))
 	c.mustUp(round, "before")
 	c.interrupt(round, sig.String()+" down -v", c.downSpan, sig, "down", "-v")
-	c.check(round, true)
+	c.check(round)
 }
 
-// concurrentRound: from what the previous round left, two up -d of round's
-// files started together; both must succeed. It reports whether one said
-// it waited for the other.
+// concurrentRound: from nothing or the previous round's project (see
+// fromPrevious), two up -d of round's files started together; both must
+// succeed. It reports whether one said it waited for the other.
 func (c *campaign) concurrentRound(round int) bool {
 	c.t.Helper()
+	c.fromPrevious(round)
 	c.p.writeFile(c.t, "compose.yaml", campaignProject(round))
 	var wg sync.WaitGroup
 	rs := make([]result, 2)
@@ -211,7 +223,7 @@ func (c *campaign) concurrentRound(round int) bool {
 			waited = true
 		}
 	}
-	c.check(round, round%2 == 0)
+	c.check(round)
 	return waited
 }
 
@@ -257,9 +269,9 @@ func (c *campaign) interrupt(round int, what string, span time.Duration, sig sys
 	}
 }
 
-// check runs up -d, which must converge to round's files, and with down,
-// down -v, which must leave nothing.
-func (c *campaign) check(round int, down bool) {
+// check runs up -d, which must converge to round's files, then down -v,
+// which must leave nothing.
+func (c *campaign) check(round int) {
 	c.t.Helper()
 	t, p := c.t, c.p
 	up := p.run("up", "-d")
@@ -308,9 +320,6 @@ func (c *campaign) check(round int, down bool) {
 		if dirs := containerDirs(t, root); len(dirs) != len(names) {
 			fail("%d containers but container directories %v", len(names), dirs)
 		}
-	}
-	if !down {
-		return
 	}
 	if r := p.run("down", "-v"); r.code != 0 {
 		fail("down -v: exit %d\n%s%s", r.code, r.stdout, r.stderr)
