@@ -118,9 +118,14 @@ func (s *session) each(ctx context.Context, g *globals, services []string, all b
 }
 
 // signalEach runs fn with the backend's Signaller on every container of the
-// services, showing working and done for each.
-func signalEach(ctx context.Context, g *globals, services []string, all, orphans bool, working, done string, fn func(context.Context, service.Signaller, service.Container) error) error {
-	s, err := g.lockedSession(ctx, services)
+// services, showing working and done for each. Unless unlocked, it holds
+// the project's lock.
+func signalEach(ctx context.Context, g *globals, services []string, all, orphans, unlocked bool, working, done string, fn func(context.Context, service.Signaller, service.Container) error) error {
+	open := g.lockedSession
+	if unlocked {
+		open = g.session
+	}
+	s, err := open(ctx, services)
 	if err != nil {
 		return err
 	}
@@ -211,7 +216,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 				}
 				targets = withRestartDependents(p, args)
 			}
-			return signalEach(ctx, g, targets, true, false, "Restarting", "Started", func(ctx context.Context, sig service.Signaller, c service.Container) error {
+			return signalEach(ctx, g, targets, true, false, false, "Restarting", "Started", func(ctx context.Context, sig service.Signaller, c service.Container) error {
 				return sig.RestartContainer(ctx, c.ID, stopTimeout(timeout))
 			})
 		},
@@ -227,8 +232,12 @@ func newKillCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] [SERVICE...]",
 		Short: "Force stop service containers",
+		Long: `Send the services' containers a signal (SIGKILL unless -s). Unlike the other
+commands that change a project, kill does not wait for the project's lock: it
+acts at once, also on an up in progress (which may be waiting for the very
+container to become healthy).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return signalEach(cmd.Context(), g, args, false, removeOrphans, "Killing", "Killed", func(ctx context.Context, sig service.Signaller, c service.Container) error {
+			return signalEach(cmd.Context(), g, args, false, removeOrphans, true, "Killing", "Killed", func(ctx context.Context, sig service.Signaller, c service.Container) error {
 				return sig.KillContainer(ctx, c.ID, signal)
 			})
 		},
@@ -247,7 +256,7 @@ func newPauseCmd(g *globals, pause bool) *cobra.Command {
 		Use:   use + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return signalEach(cmd.Context(), g, args, false, false, working, done, func(ctx context.Context, sig service.Signaller, c service.Container) error {
+			return signalEach(cmd.Context(), g, args, false, false, false, working, done, func(ctx context.Context, sig service.Signaller, c service.Container) error {
 				if pause {
 					return sig.PauseContainer(ctx, c.ID)
 				}
