@@ -25,7 +25,6 @@ func initMain() int                                  { return 1 }
 func execMain() int                                  { return 1 }
 func reaperMain([]string) int                        { return 1 }
 func openPty() (*os.File, *os.File, error)           { return nil, nil, errLinuxOnly }
-func openInRoot(string, string) (*os.File, error)    { return nil, errLinuxOnly }
 
 type ptyReader struct{ f *os.File }
 
