@@ -158,16 +158,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			spec.Command = []string{}
 		}
 	}
-	for _, e := range o.env {
-		if !strings.Contains(e, "=") {
-			if v, ok := os.LookupEnv(e); ok {
-				e += "=" + v
-			} else {
-				continue
-			}
-		}
-		spec.Env = append(spec.Env, e)
-	}
+	spec.Env = append(spec.Env, resolveEnv(o.env, p.Model.Environment)...)
 	if o.user != "" {
 		spec.User = o.user
 	}
@@ -331,18 +322,11 @@ func newExecCmd(g *globals) *cobra.Command {
 			if f, ok := g.stdio.Out.(*os.File); ok && !noTTY {
 				tty = tty || term.IsTerminal(int(f.Fd()))
 			}
-			var envs []string
-			for _, e := range env {
-				if !strings.Contains(e, "=") {
-					if v, ok := os.LookupEnv(e); ok {
-						e += "=" + v
-					} else {
-						continue
-					}
-				}
-				envs = append(envs, e)
+			lookup := map[string]string{}
+			if s.p != nil {
+				lookup = s.p.Model.Environment
 			}
-			spec := service.ExecSpec{Cmd: args[1:], Env: envs, User: user, WorkingDir: workdir, Privileged: privileged, Tty: tty, Detach: detach}
+			spec := service.ExecSpec{Cmd: args[1:], Env: resolveEnv(env, lookup), User: user, WorkingDir: workdir, Privileged: privileged, Tty: tty, Detach: detach}
 			var stdin = g.stdio.In
 			if detach || !interactive {
 				stdin = nil
@@ -428,4 +412,22 @@ func rawTerminal(g *globals) func() {
 		return func() {}
 	}
 	return func() { _ = term.Restore(int(f.Fd()), state) }
+}
+
+// resolveEnv is -e as docker compose takes it: KEY=VALUE as is, a bare KEY
+// from the project's environment (the process's, .env, --env-file,
+// COMPOSE_ENV_FILES), left out when it has none.
+func resolveEnv(list []string, env map[string]string) []string {
+	var out []string
+	for _, e := range list {
+		if !strings.Contains(e, "=") {
+			v, ok := env[e]
+			if !ok {
+				continue
+			}
+			e += "=" + v
+		}
+		out = append(out, e)
+	}
+	return out
 }

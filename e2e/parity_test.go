@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRunEnvFromEnvironment: run -e KEY and exec -e KEY take KEY's value
+// from the project's environment — the process's, .env, --env-file — as
+// docker compose does, and leave out a KEY that has none.
+func TestRunEnvFromEnvironment(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{
+		"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+`,
+		".env":      "FROM_DOTENV=dotenv\n",
+		"extra.env": "FROM_ENV_FILE=envfile\n",
+	})
+	p.env = append(p.env, "FROM_OS=os")
+	script := `echo "$FROM_DOTENV $FROM_OS ${MISSING-unset} $SET"`
+	got := p.mustRun(t, "run", "--rm", "-e", "FROM_DOTENV", "-e", "FROM_OS", "-e", "MISSING", "-e", "SET=x", "box", "sh", "-c", script).stdout
+	if want := "dotenv os unset x\n"; got != want {
+		t.Errorf("run -e KEY: %q, want %q", got, want)
+	}
+	got = p.mustRun(t, "--env-file", "extra.env", "run", "--rm", "-e", "FROM_ENV_FILE", "box", "sh", "-c", `echo "$FROM_ENV_FILE"`).stdout
+	if want := "envfile\n"; got != want {
+		t.Errorf("--env-file then run -e KEY: %q, want %q", got, want)
+	}
+	p.mustRun(t, "up", "-d")
+	got = p.mustRun(t, "exec", "-T", "-e", "FROM_DOTENV", "-e", "MISSING", "box", "sh", "-c", `echo "$FROM_DOTENV ${MISSING-unset}"`).stdout
+	if want := "dotenv unset\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("exec -e KEY: %q, want %q", got, want)
+	}
+	p.mustRun(t, "down", "-t", "0")
+}
