@@ -142,6 +142,11 @@ func TestInteropReferenceCompose(t *testing.T) {
 			}
 			if version == "v5.5.0" {
 				comparePs(t, refCompose(t, bin, p, "ps", "--format", "json").stdout, p.mustRun(t, "ps", "--format", "json").stdout)
+				for _, args := range [][]string{{"ls", "--filter", "name=^" + p.name + "$"}, {"ls", "--format", "json", "--filter", "name=" + p.name}} {
+					if want, got := refCompose(t, bin, p, args...).stdout, p.mustRun(t, args...).stdout; got != want {
+						t.Errorf("berth %s:\n%s\ndocker compose v5.5.0:\n%s", strings.Join(args, " "), got, want)
+					}
+				}
 			}
 
 			// berth brings it up; docker compose finds it up to date (v5:

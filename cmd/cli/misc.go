@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,11 +210,26 @@ func newEventsCmd(g *globals) *cobra.Command {
 func newLsCmd(g *globals) *cobra.Command {
 	var all, quiet bool
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "ls [OPTIONS]",
 		Short: "List running compose projects",
+		Example: `  berth ls -a
+  berth ls --filter name=^shop   # projects whose name matches a regular expression`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			var names []*regexp.Regexp
+			for _, f := range filters {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok || k != "name" {
+					return fmt.Errorf("invalid --filter %q: only name=REGEXP is supported", f)
+				}
+				re, err := regexp.Compile(v)
+				if err != nil {
+					return fmt.Errorf("invalid --filter %q: %w", f, err)
+				}
+				names = append(names, re)
+			}
 			b, closeBackend, err := g.backend(ctx)
 			if err != nil {
 				return err
@@ -240,6 +257,9 @@ func newLsCmd(g *globals) *cobra.Command {
 			}
 			var list []*proj
 			for _, p := range byName {
+				if len(names) > 0 && !slices.ContainsFunc(names, func(re *regexp.Regexp) bool { return re.MatchString(p.Name) }) {
+					continue
+				}
 				var parts []string
 				for _, st := range sortedMapKeys(p.states) {
 					parts = append(parts, fmt.Sprintf("%s(%d)", st, p.states[st]))
@@ -257,7 +277,8 @@ func newLsCmd(g *globals) *cobra.Command {
 			case format == "json":
 				return json.NewEncoder(out).Encode(list)
 			default:
-				tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+				// docker compose's ls table: columns at least 20 wide.
+				tw := tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
 				for _, p := range list {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
@@ -269,6 +290,7 @@ func newLsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all stopped projects too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display project names")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Filter the projects: name=REGEXP (a match anywhere in the name, as docker compose)")
 	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
 	return cmd
 }
