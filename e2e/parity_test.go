@@ -35,3 +35,29 @@ func TestRunEnvFromEnvironment(t *testing.T) {
 	}
 	p.mustRun(t, "down", "-t", "0")
 }
+
+// TestInactiveProfileService: stop, start and restart of a service whose
+// profile is not active work on its container, as docker compose (naming a
+// service enables its profiles).
+func TestInactiveProfileService(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+  tool:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    profiles: [tools]
+`})
+	p.mustRun(t, "up", "-d", "tool")
+	for _, cmd := range []string{"stop", "start", "restart"} {
+		p.mustRun(t, cmd, "tool")
+	}
+	if e := p.ps(t, "-a")[p.name+"-tool-1"]; e.State != "running" {
+		t.Errorf("tool after stop, start, restart: %+v", e)
+	}
+	if r := p.run("stop", "nope"); r.code == 0 || !strings.Contains(r.stderr, "no such service: nope") {
+		t.Errorf("stop of an unknown service: exit %d %s", r.code, r.stderr)
+	}
+	p.mustRun(t, "down", "-t", "0")
+}

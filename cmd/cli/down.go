@@ -23,7 +23,7 @@ func (g *globals) projectOrName(ctx context.Context, services []string) (*projec
 	p, err := g.load(ctx, services)
 	if err != nil {
 		var le *project.LoadError
-		if name := g.getenv("COMPOSE_PROJECT_NAME"); name != "" && errors.As(err, &le) && le.File == "" {
+		if name := g.getenv("COMPOSE_PROJECT_NAME"); name != "" && errors.As(err, &le) && le.File == "" && le.Service == "" {
 			return nil, name, nil
 		}
 		return nil, "", err

@@ -30,7 +30,7 @@ type session struct {
 }
 
 func (g *globals) session(ctx context.Context, services []string) (*session, error) {
-	p, name, err := g.projectOrName(ctx, nil)
+	p, name, err := g.projectOrName(ctx, services)
 	if err != nil {
 		return nil, err
 	}
