@@ -193,12 +193,20 @@ func dependentsOf(p *project.Project) map[string][]string {
 }
 
 // Stop plans stopping the running service containers of the named services
-// (all when none), dependents first. p may be nil (order is then by name).
+// (when none: those of p's services, or every service's when p is nil),
+// dependents first. p may be nil (order is then by name).
 func Stop(p *project.Project, obs *Observed, services []string) *Plan {
 	plan := &Plan{}
 	want := map[string]bool{}
 	for _, s := range services {
 		want[s] = true
+	}
+	if len(want) == 0 && p != nil {
+		// As docker compose: the services of the files loaded (active
+		// profiles), not every container of the project.
+		for _, s := range p.Services {
+			want[s.Name] = true
+		}
 	}
 	byService := map[string][]service.Container{}
 	for _, c := range obs.Containers {

@@ -1,11 +1,14 @@
 package reconcile
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berthdev/berth/service"
 )
 
 func TestSecurityOpts(t *testing.T) {
@@ -83,5 +86,25 @@ services:
 	}
 	if len(want) > 0 {
 		t.Errorf("binds missing from the spec: %v", want)
+	}
+}
+
+// TestStopOnlyTheFilesServices: stop with no service named stops the
+// services of the files loaded, not the project's other containers (those
+// of a service another -f file declares), as docker compose.
+func TestStopOnlyTheFilesServices(t *testing.T) {
+	p := load(t, threeTier)
+	obs := upToDate(t, p)
+	other := obs.Containers[0]
+	other.ID, other.Name = "other-id", "shop-extra-1"
+	other.Labels = maps.Clone(other.Labels)
+	other.Labels[service.LabelService] = "extra"
+	obs.Containers = append(obs.Containers, other)
+	plan := Stop(p, obs, nil)
+	if s := plan.String(); strings.Contains(s, "shop-extra-1") || !strings.Contains(s, "shop-web-1") {
+		t.Errorf("stop plan:\n%s", s)
+	}
+	if s := Stop(nil, obs, nil).String(); !strings.Contains(s, "shop-extra-1") {
+		t.Errorf("stop plan without files:\n%s", s)
 	}
 }
