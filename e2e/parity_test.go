@@ -61,3 +61,22 @@ func TestInactiveProfileService(t *testing.T) {
 	}
 	p.mustRun(t, "down", "-t", "0")
 }
+
+// TestExecPicksAsCompose: exec reaches a one-off started with run -d when
+// the service has no other container, and a missing index is reported in
+// docker compose's words.
+func TestExecPicksAsCompose(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+`})
+	p.mustRun(t, "run", "-d", "--name", p.name+"-oneoff", "box")
+	if got := p.mustRun(t, "exec", "-T", "box", "hostname").stdout; strings.TrimSpace(got) == "" {
+		t.Errorf("exec into the one-off: %q", got)
+	}
+	if r := p.run("exec", "-T", "--index", "2", "box", "true"); r.code == 0 || !strings.Contains(r.stderr, `service "box" is not running container #2`) {
+		t.Errorf("exec --index 2: exit %d %s", r.code, r.stderr)
+	}
+	p.mustRun(t, "down", "-t", "0", "--remove-orphans") // one-offs go with --remove-orphans, as in docker compose
+}

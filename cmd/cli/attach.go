@@ -37,7 +37,7 @@ returns with its exit code.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.index, "index", 1, "Index of the container if the service has several replicas")
+	f.IntVar(&o.index, "index", 0, "Index of the container if the service has several replicas (default: the lowest)")
 	f.BoolVar(&o.noStdin, "no-stdin", false, "Do not attach standard input")
 	f.BoolVar(&o.sigProxy, "sig-proxy", true, "Pass the signals received (Ctrl+C) to the container")
 	f.String("detach-keys", "", "Accepted for docker compose compatibility; Ctrl+C detaches when --sig-proxy=false")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -356,18 +357,37 @@ func newRmCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// runningReplica returns the running container of a service with the
-// given replica index (exec, attach, port --index), or an error naming
-// the service and index.
+// runningReplica returns the running container of a service that exec,
+// attach and port act on, as docker compose picks it: the replica of the
+// given index, or with index 0 the lowest one, else a one-off container of
+// the service (run -d); or an error in docker compose's words.
 func runningReplica(ctx context.Context, s *session, svc string, index int) (service.Container, error) {
-	cs, err := serviceContainers(ctx, s.b, s.name, []string{svc}, false)
+	cs, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name, service.LabelService: svc}})
 	if err != nil {
-		return service.Container{}, err
+		return service.Container{}, fmt.Errorf("list containers of project %s: %w", s.name, err)
 	}
-	for _, c := range cs {
-		if c.Labels[service.LabelContainerNumber] == strconv.Itoa(index) {
-			return c, nil
+	if index > 0 {
+		cs = slices.DeleteFunc(cs, func(c service.Container) bool { return c.Labels[service.LabelContainerNumber] != strconv.Itoa(index) })
+	}
+	if len(cs) == 0 {
+		// docker compose's messages
+		if index > 0 {
+			return service.Container{}, fmt.Errorf("service %q is not running container #%d", svc, index)
 		}
+		return service.Container{}, fmt.Errorf("service %q is not running", svc)
 	}
-	return service.Container{}, fmt.Errorf("service %q is not running (no container with index %d)", svc, index)
+	// The lowest replica number first, one-off containers (run) last.
+	slices.SortStableFunc(cs, func(a, b service.Container) int {
+		ao, bo := a.Labels[service.LabelOneoff] == service.OneoffTrue, b.Labels[service.LabelOneoff] == service.OneoffTrue
+		if ao != bo {
+			if ao {
+				return 1
+			}
+			return -1
+		}
+		an, _ := strconv.Atoi(a.Labels[service.LabelContainerNumber])
+		bn, _ := strconv.Atoi(b.Labels[service.LabelContainerNumber])
+		return an - bn
+	})
+	return cs[0], nil
 }

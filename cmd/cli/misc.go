@@ -53,7 +53,7 @@ func newPortCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
-	cmd.Flags().IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
+	cmd.Flags().IntVar(&index, "index", 0, "Index of the container if the service has several replicas (default: the lowest)")
 	return cmd
 }
 

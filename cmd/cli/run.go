@@ -358,7 +358,7 @@ func newExecCmd(g *globals) *cobra.Command {
 	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
 	f.StringVarP(&user, "user", "u", "", "Run the command as this user")
 	f.StringVarP(&workdir, "workdir", "w", "", "Working directory for the command")
-	f.IntVar(&index, "index", 1, "Index of the container if the service has several replicas")
+	f.IntVar(&index, "index", 0, "Index of the container if the service has several replicas (default: the lowest, else a one-off run container)")
 	return cmd
 }
 
