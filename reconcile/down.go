@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/service"
@@ -38,7 +39,7 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 		selected[s] = true
 	}
 	known := map[string]bool{}
-	dependents := dependentsOf(p)
+	dependents := dependentsOf(p, obs.Containers)
 	if p != nil {
 		for _, s := range p.Services {
 			known[s.Name] = true
@@ -178,10 +179,26 @@ func stopInOrder(plan *Plan, byService map[string][]service.Container, dependent
 	return names, stops
 }
 
-// dependentsOf maps each service to the services that depend on it.
-func dependentsOf(p *project.Project) map[string][]string {
+// dependentsOf maps each service to the services that depend on it: from
+// the files, or without them (p nil), from the containers' depends_on
+// label ("db:service_healthy:true,..."), as docker compose orders a
+// project it only knows by its containers.
+func dependentsOf(p *project.Project, cs []service.Container) map[string][]string {
 	out := map[string][]string{}
 	if p == nil {
+		seen := map[string]bool{}
+		for _, c := range cs {
+			svc := c.Labels[service.LabelService]
+			if seen[svc] || isOneoff(c) {
+				continue
+			}
+			seen[svc] = true
+			for _, d := range strings.Split(c.Labels[service.LabelDependsOn], ",") {
+				if dep, _, _ := strings.Cut(d, ":"); dep != "" {
+					out[dep] = append(out[dep], svc)
+				}
+			}
+		}
 		return out
 	}
 	for _, s := range p.Services {
@@ -216,7 +233,7 @@ func Stop(p *project.Project, obs *Observed, services []string) *Plan {
 		}
 		byService[svc] = append(byService[svc], c)
 	}
-	stopInOrder(plan, byService, dependentsOf(p), preStop(p))
+	stopInOrder(plan, byService, dependentsOf(p, obs.Containers), preStop(p))
 	return plan
 }
 

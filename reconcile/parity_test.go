@@ -108,3 +108,17 @@ func TestStopOnlyTheFilesServices(t *testing.T) {
 		t.Errorf("stop plan without files:\n%s", s)
 	}
 }
+
+// TestStopWithoutFilesOrdersByLabels: without the compose files (-p NAME
+// stop/down elsewhere), the order comes from the containers' depends_on
+// label, as docker compose: the same plan as with the files.
+func TestStopWithoutFilesOrdersByLabels(t *testing.T) {
+	p := load(t, threeTier)
+	obs := upToDate(t, p)
+	if with, without := Stop(p, obs, nil).String(), Stop(nil, obs, nil).String(); with != without {
+		t.Errorf("stop without the files:\n%s\nwith them:\n%s", without, with)
+	}
+	if with, without := Down(p, obs, DownOptions{}).String(), Down(nil, obs, DownOptions{}).String(); !strings.Contains(without, "(after") || strings.Count(with, "after") != strings.Count(without, "after") {
+		t.Errorf("down without the files:\n%s\nwith them:\n%s", without, with)
+	}
+}
