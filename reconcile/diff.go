@@ -90,6 +90,9 @@ func Diff(p *project.Project, obs *Observed, opts Options) (*Plan, error) {
 		}
 		return d.plan, nil
 	}
+	if err := d.parentsExist(); err != nil {
+		return nil, err
+	}
 	if err := d.networks(); err != nil {
 		return nil, err
 	}
@@ -601,6 +604,25 @@ func (d *differ) recreate(svc *project.Service, c service.Container, spec servic
 	rename := d.plan.add(&Step{Op: OpRenameContainer, Object: tmp.Name, Target: tmp.Name, NewName: final, Service: svc.Name, Cause: "replaces the old " + final}, rm)
 	d.ready[final] = rename
 	return rename
+}
+
+// parentsExist checks, before anything is planned, that a service the plan
+// leaves out (up --no-deps) but whose container another one shares
+// (network_mode, ipc, pid service:X, volumes_from X) has a container, as
+// docker compose checks: else the up would fail half-way, at a create.
+func (d *differ) parentsExist() error {
+	for _, svc := range d.p.Services {
+		if !d.inScope(svc.Name) {
+			continue
+		}
+		for _, parent := range refParents(svc.Config) {
+			if d.inScope(parent) || len(d.obs.ServiceContainers(parent)) > 0 {
+				continue
+			}
+			return fmt.Errorf("service %s shares the container of service %s (network_mode, ipc, pid or volumes_from), which has none: start it first, or run up without --no-deps", svc.Name, parent)
+		}
+	}
+	return nil
 }
 
 // infraDeps are the steps a new container of svc waits for: its networks

@@ -122,3 +122,30 @@ func TestStopWithoutFilesOrdersByLabels(t *testing.T) {
 		t.Errorf("down without the files:\n%s\nwith them:\n%s", without, with)
 	}
 }
+
+// TestNoDepsParentMissing: up --no-deps of a service that shares another's
+// container (network_mode service:, volumes_from) fails before planning
+// anything when that container does not exist, as docker compose.
+func TestNoDepsParentMissing(t *testing.T) {
+	p := load(t, `
+name: nd
+services:
+  db:
+    image: busybox
+  app:
+    image: busybox
+    network_mode: "service:db"
+    volumes_from: [db]
+`)
+	empty := &Observed{Project: p.Name, Networks: map[string]service.Network{}, Volumes: map[string]service.Volume{}}
+	_, err := Diff(p, empty, Options{Services: []string{"app"}, NoDeps: true})
+	if err == nil || !strings.Contains(err.Error(), "service app shares the container of service db") {
+		t.Errorf("--no-deps without db: %v", err)
+	}
+	if _, err := Diff(p, empty, Options{Services: []string{"app"}}); err != nil {
+		t.Errorf("with its dependencies: %v", err)
+	}
+	if _, err := Diff(p, upToDate(t, p), Options{Services: []string{"app"}, NoDeps: true}); err != nil {
+		t.Errorf("--no-deps with db there: %v", err)
+	}
+}
