@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunEnvFromEnvironment: run -e KEY and exec -e KEY take KEY's value
@@ -79,4 +80,51 @@ func TestExecPicksAsCompose(t *testing.T) {
 		t.Errorf("exec --index 2: exit %d %s", r.code, r.stderr)
 	}
 	p.mustRun(t, "down", "-t", "0", "--remove-orphans") // one-offs go with --remove-orphans, as in docker compose
+}
+
+// TestRestartAsCompose: restart of a service restarts its dependents with
+// restart: true after it is healthy again, running their hooks, as docker
+// compose (before, it restarted both at once, without waiting or hooks).
+func TestRestartAsCompose(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  db:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s, start_interval: 200ms, start_period: 5s}
+  api:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    depends_on:
+      db: {condition: service_healthy, restart: true}
+    post_start:
+      - command: ["sh", "-c", "echo started >> /starts"]
+  web:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+`})
+	p.mustRun(t, "up", "-d", "--wait")
+	ids := p.containerIDs(t)
+	before := map[string]time.Time{}
+	for name, id := range ids {
+		before[name] = p.startedAt(t, id)
+	}
+	plan := p.mustRun(t, "--dry-run", "restart", "db").stdout
+	if !strings.Contains(plan, "wait for container "+p.name+"-db-1 healthy") || strings.Contains(plan, "web") {
+		t.Errorf("restart db --dry-run:\n%s", plan)
+	}
+	p.mustRun(t, "restart", "db")
+	for _, svc := range []string{"db", "api", "web"} {
+		name := p.name + "-" + svc + "-1"
+		restarted := p.startedAt(t, ids[name]).After(before[name])
+		if restarted != (svc != "web") {
+			t.Errorf("%s restarted: %v", svc, restarted)
+		}
+	}
+	if got := p.mustRun(t, "exec", "-T", "api", "cat", "/starts").stdout; got != "started\nstarted\n" {
+		t.Errorf("api's post_start hook ran: %q, want twice", got)
+	}
+	if e := p.ps(t)[p.name+"-db-1"]; e.Health != "healthy" && e.Health != "starting" {
+		t.Errorf("db after restart: %+v", e)
+	}
+	p.mustRun(t, "down", "-t", "0")
 }

@@ -149,3 +149,29 @@ services:
 		t.Errorf("--no-deps with db there: %v", err)
 	}
 }
+
+// TestRestartPlan: restart stops (dependents first) then starts in
+// dependency order, waiting for the depends_on conditions, as docker
+// compose's restart.
+func TestRestartPlan(t *testing.T) {
+	p := load(t, threeTier)
+	plan, err := Restart(p, upToDate(t, p), []string{"db", "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "../testdata/reconcile/restart-db.plan", plan.String())
+	checkDAG(t, plan)
+	got := plan.String()
+	for _, want := range []string{"stop container shop-api-1", "stop container shop-db-1", "start container shop-db-1",
+		"wait for container shop-db-1 healthy", "start container shop-api-1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("restart plan has no %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "shop-web-1") {
+		t.Errorf("restart plan touches web:\n%s", got)
+	}
+	if plan, err := Restart(nil, upToDate(t, p), []string{"web"}); err != nil || !strings.Contains(plan.String(), "start container shop-web-1") {
+		t.Errorf("restart without files: %v\n%s", err, plan)
+	}
+}

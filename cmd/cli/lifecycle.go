@@ -206,20 +206,45 @@ func newRestartCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...]",
 		Short: "Restart service containers",
-		Long:  "Restart the services' containers. Configuration changes are not applied: use up for that. Services that depend on a restarted one with restart: true are restarted too, unless --no-deps.",
+		Long: `Restart the services' containers, as docker compose does: stopped (pre_stop
+hooks first, dependents before what they depend on), then started in
+dependency order, each after its depends_on conditions hold (healthy,
+completed), post_start hooks after. Configuration changes are not applied:
+use up for that. Services that depend on a restarted one with restart: true
+are restarted too, unless --no-deps.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			targets := args
-			if len(args) > 0 && !noDeps {
-				p, _, err := g.projectOrName(ctx, nil)
-				if err != nil {
-					return err
-				}
-				targets = withRestartDependents(p, args)
+			s, err := g.lockedSession(ctx, nil)
+			if err != nil {
+				return err
 			}
-			return signalEach(ctx, g, targets, true, false, false, "Restarting", "Started", func(ctx context.Context, sig service.Signaller, c service.Container) error {
-				return sig.RestartContainer(ctx, c.ID, stopTimeout(timeout))
-			})
+			defer s.close()
+			targets := args
+			if s.p != nil {
+				for _, a := range args {
+					if s.p.Service(a) == nil {
+						return fmt.Errorf("no such service: %s", a)
+					}
+				}
+				if len(args) > 0 && !noDeps {
+					targets = withRestartDependents(s.p, args)
+				}
+			}
+			obs, err := reconcile.Observe(ctx, s.b, s.name, nil)
+			if err != nil {
+				return err
+			}
+			plan, err := reconcile.Restart(s.p, obs, targets)
+			if err != nil {
+				return err
+			}
+			if g.dryRun {
+				printPlan(g, plan)
+				return nil
+			}
+			pr := newProgress(g)
+			return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Project: s.name, StopTimeout: stopTimeout(timeout),
+				Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "Seconds to wait before killing the containers")
