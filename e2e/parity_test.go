@@ -128,3 +128,37 @@ func TestRestartAsCompose(t *testing.T) {
 	}
 	p.mustRun(t, "down", "-t", "0")
 }
+
+// TestDryRunSignals: --dry-run kill, pause and unpause print the plan and
+// change nothing (before, kill killed and pause paused) (issue 13).
+func TestDryRunSignals(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+`})
+	p.mustRun(t, "up", "-d")
+	name := p.name + "-box-1"
+	for _, args := range [][]string{{"kill"}, {"kill", "-s", "SIGTERM", "box"}, {"pause"}} {
+		r := p.mustRun(t, append([]string{"--dry-run"}, args...)...)
+		if !strings.Contains(r.stdout, args[0]+" container "+name) {
+			t.Errorf("--dry-run %s printed:\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
+		}
+		if e := p.ps(t)[name]; e.State != "running" {
+			t.Fatalf("after --dry-run %s, box is %s", strings.Join(args, " "), e.State)
+		}
+	}
+	p.mustRun(t, "pause")
+	if r := p.mustRun(t, "--dry-run", "unpause"); !strings.Contains(r.stdout, "unpause container "+name) {
+		t.Errorf("--dry-run unpause printed:\n%s", r.stdout)
+	}
+	if e := p.ps(t)[name]; e.State != "paused" {
+		t.Errorf("after --dry-run unpause, box is %s", e.State)
+	}
+	p.mustRun(t, "unpause")
+	p.mustRun(t, "kill")
+	if e := p.ps(t, "-a")[name]; e.State != "exited" {
+		t.Errorf("after kill, box is %s", e.State)
+	}
+	p.mustRun(t, "down")
+}

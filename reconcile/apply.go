@@ -274,6 +274,18 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 			return fmt.Errorf("image %s: resource is still in use", s.Object)
 		}
 		return err
+	case OpKillContainer, OpPauseContainer, OpUnpauseContainer:
+		sig, ok := b.(service.Signaller)
+		if !ok {
+			return fmt.Errorf("container %s: this backend cannot signal containers: %w", s.Object, service.ErrUnsupported)
+		}
+		switch s.Op {
+		case OpKillContainer:
+			return sig.KillContainer(ctx, s.Target, s.Signal)
+		case OpPauseContainer:
+			return sig.PauseContainer(ctx, s.Target)
+		}
+		return sig.UnpauseContainer(ctx, s.Target)
 	case OpStartContainer:
 		if len(s.Files) > 0 {
 			if err := inject(ctx, b, s.Target, s.Files); err != nil {

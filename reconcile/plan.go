@@ -25,6 +25,9 @@ const (
 	OpStartContainer
 	OpWait
 	OpRemoveImage
+	OpKillContainer
+	OpPauseContainer
+	OpUnpauseContainer
 )
 
 var opNames = map[Op]string{
@@ -41,6 +44,9 @@ var opNames = map[Op]string{
 	OpStartContainer:    "start container",
 	OpWait:              "wait for container",
 	OpRemoveImage:       "remove image",
+	OpKillContainer:     "kill container",
+	OpPauseContainer:    "pause container",
+	OpUnpauseContainer:  "unpause container",
 }
 
 // String names the operation ("create container").
@@ -98,6 +104,8 @@ type Step struct {
 	NetworkSpec *service.NetworkSpec
 	// VolumeSpec is the spec of a create-volume step.
 	VolumeSpec *service.VolumeSpec
+	// Signal is what a kill step sends ("SIGKILL").
+	Signal string
 	// Condition is what a wait step waits for (Cond*).
 	Condition string
 	// Optional wait steps warn instead of failing (depends_on required: false).

@@ -63,3 +63,19 @@ func Restart(p *project.Project, obs *Observed, services []string) (*Plan, error
 	}
 	return plan, nil
 }
+
+// Signal plans one independent step per container of cs: op is
+// OpKillContainer (with signal), OpPauseContainer or OpUnpauseContainer.
+// The caller picks the containers (kill, pause and unpause act on what
+// runs, whatever the files say).
+func Signal(cs []service.Container, op Op, signal string) *Plan {
+	plan := &Plan{}
+	for _, c := range cs {
+		s := &Step{Op: op, Object: c.Name, Target: c.ID, Service: c.Labels[service.LabelService]}
+		if op == OpKillContainer {
+			s.Signal = signal
+		}
+		plan.add(s)
+	}
+	return plan
+}

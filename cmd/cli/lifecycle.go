@@ -25,9 +25,6 @@ type session struct {
 	name  string
 	b     service.Backend
 	close func()
-	// orphans includes, when no service is named, containers of services
-	// the files no longer have.
-	orphans bool
 }
 
 func (g *globals) session(ctx context.Context, services []string) (*session, error) {
@@ -94,34 +91,12 @@ func (g *globals) withSession(fn func(ctx context.Context, s *session, args []st
 	}
 }
 
-// each runs fn on every container of the services (all when none), in
-// parallel, bounded.
-func (s *session) each(ctx context.Context, g *globals, services []string, all bool, fn func(context.Context, service.Container) error) error {
-	if len(services) == 0 && s.p != nil && !s.orphans {
-		for _, svc := range s.p.Services {
-			services = append(services, svc.Name)
-		}
-	}
-	cs, err := serviceContainers(ctx, s.b, s.name, services, all)
-	if err != nil {
-		return err
-	}
-	eg, ectx := errgroup.WithContext(ctx)
-	limit := g.parallelLimit()
-	if limit <= 0 {
-		limit = reconcile.DefaultParallel
-	}
-	eg.SetLimit(limit)
-	for _, c := range cs {
-		eg.Go(func() error { return fn(ectx, c) })
-	}
-	return eg.Wait()
-}
-
-// signalEach runs fn with the backend's Signaller on every container of the
-// services, showing working and done for each. Unless unlocked, it holds
-// the project's lock.
-func signalEach(ctx context.Context, g *globals, services []string, all, orphans, unlocked bool, working, done string, fn func(context.Context, service.Signaller, service.Container) error) error {
+// signalServices sends op (kill with signal, pause, unpause) to the running
+// containers of the services (when none: those of the files' services, or
+// of every service with orphans) through a plan, so that --dry-run prints
+// it and progress and --parallel are Apply's. Unless unlocked, it holds the
+// project's lock.
+func signalServices(ctx context.Context, g *globals, services []string, orphans, unlocked bool, op reconcile.Op, signal string) error {
 	open := g.lockedSession
 	if unlocked {
 		open = g.session
@@ -131,20 +106,22 @@ func signalEach(ctx context.Context, g *globals, services []string, all, orphans
 		return err
 	}
 	defer s.close()
-	s.orphans = orphans
-	sig, ok := s.b.(service.Signaller)
-	if !ok {
-		return fmt.Errorf("this backend cannot signal containers: %w", service.ErrUnsupported)
+	if len(services) == 0 && s.p != nil && !orphans {
+		for _, svc := range s.p.Services {
+			services = append(services, svc.Name)
+		}
+	}
+	cs, err := serviceContainers(ctx, s.b, s.name, services, false)
+	if err != nil {
+		return err
+	}
+	plan := reconcile.Signal(cs, op, signal)
+	if g.dryRun {
+		printPlan(g, plan)
+		return nil
 	}
 	pr := newProgress(g)
-	return s.each(ctx, g, services, all, func(ctx context.Context, c service.Container) error {
-		pr.line("Container", c.Name, working, false)
-		if err := fn(ctx, sig, c); err != nil {
-			return err
-		}
-		pr.line("Container", c.Name, done, false)
-		return nil
-	})
+	return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Project: s.name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -263,9 +240,7 @@ commands that change a project, kill does not wait for the project's lock: it
 acts at once, also on an up in progress (which may be waiting for the very
 container to become healthy).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return signalEach(cmd.Context(), g, args, false, removeOrphans, true, "Killing", "Killed", func(ctx context.Context, sig service.Signaller, c service.Container) error {
-				return sig.KillContainer(ctx, c.ID, signal)
-			})
+			return signalServices(cmd.Context(), g, args, removeOrphans, true, reconcile.OpKillContainer, signal)
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "SIGKILL", "Signal to send to the containers")
@@ -274,20 +249,19 @@ container to become healthy).`,
 }
 
 func newPauseCmd(g *globals, pause bool) *cobra.Command {
-	use, short, working, done := "pause", "Pause services", "Pausing", "Paused"
+	use, short := "pause", "Pause services"
 	if !pause {
-		use, short, working, done = "unpause", "Unpause services", "Unpausing", "Unpaused"
+		use, short = "unpause", "Unpause services"
 	}
 	return &cobra.Command{
 		Use:   use + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return signalEach(cmd.Context(), g, args, false, false, false, working, done, func(ctx context.Context, sig service.Signaller, c service.Container) error {
-				if pause {
-					return sig.PauseContainer(ctx, c.ID)
-				}
-				return sig.UnpauseContainer(ctx, c.ID)
-			})
+			op := reconcile.OpUnpauseContainer
+			if pause {
+				op = reconcile.OpPauseContainer
+			}
+			return signalServices(cmd.Context(), g, args, false, false, op, "")
 		},
 	}
 }

@@ -79,6 +79,12 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 		return "Container", name, "Starting", "Started", false
 	case reconcile.OpRemoveImage:
 		return "Image", name, "Removing", "Removed", false
+	case reconcile.OpKillContainer:
+		return "Container", name, "Killing", "Killed", false
+	case reconcile.OpPauseContainer:
+		return "Container", name, "Pausing", "Paused", false
+	case reconcile.OpUnpauseContainer:
+		return "Container", name, "Unpausing", "Unpaused", false
 	case reconcile.OpWait:
 		d := "Healthy"
 		switch s.Condition {
