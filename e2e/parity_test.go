@@ -162,3 +162,32 @@ func TestDryRunSignals(t *testing.T) {
 	}
 	p.mustRun(t, "down")
 }
+
+// TestDryRunRm: --dry-run rm prints the removals and removes nothing
+// (before, rm -f removed the containers) (issue 13).
+func TestDryRunRm(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{"compose.yaml": `services:
+  box:
+    image: berth-test/busybox
+    command: ["true"]
+`})
+	p.mustRun(t, "up", "-d")
+	name := p.name + "-box-1"
+	eventually(t, func() string {
+		if e := p.ps(t, "-a")[name]; e.State != "exited" {
+			return "box is " + e.State
+		}
+		return ""
+	})
+	if r := p.mustRun(t, "--dry-run", "rm", "-f"); !strings.Contains(r.stdout, "remove container "+name) {
+		t.Errorf("--dry-run rm -f printed:\n%s%s", r.stdout, r.stderr)
+	}
+	if _, ok := p.ps(t, "-a")[name]; !ok {
+		t.Fatal("--dry-run rm -f removed the container")
+	}
+	p.mustRun(t, "rm", "-f")
+	if _, ok := p.ps(t, "-a")[name]; ok {
+		t.Error("rm -f left the container")
+	}
+	p.mustRun(t, "down")
+}

@@ -79,3 +79,13 @@ func Signal(cs []service.Container, op Op, signal string) *Plan {
 	}
 	return plan
 }
+
+// Remove plans removing the containers cs (rm), with their anonymous
+// volumes when volumes is set; each step independent.
+func Remove(cs []service.Container, volumes bool) *Plan {
+	plan := &Plan{}
+	for _, c := range cs {
+		plan.add(&Step{Op: OpRemoveContainer, Object: c.Name, Target: c.ID, Service: c.Labels[service.LabelService], RemoveVolumes: volumes})
+	}
+	return plan
+}

@@ -8,10 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
@@ -320,6 +318,11 @@ func newRmCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdio.Err, "No stopped containers")
 				return nil
 			}
+			plan := reconcile.Remove(gone, volumes)
+			if g.dryRun {
+				printPlan(g, plan)
+				return nil
+			}
 			if !force {
 				names := make([]string, len(gone))
 				for i, c := range gone {
@@ -332,21 +335,7 @@ func newRmCmd(g *globals) *cobra.Command {
 				}
 			}
 			pr := newProgress(g)
-			var mu sync.Mutex
-			eg, ectx := errgroup.WithContext(ctx)
-			for _, c := range gone {
-				eg.Go(func() error {
-					mu.Lock()
-					pr.line("Container", c.Name, "Removing", false)
-					mu.Unlock()
-					if err := s.b.RemoveContainer(ectx, c.ID, service.RemoveOptions{Force: true, Volumes: volumes}); err != nil {
-						return err
-					}
-					pr.line("Container", c.Name, "Removed", false)
-					return nil
-				})
-			}
-			return eg.Wait()
+			return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Project: s.name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 		}),
 	}
 	f := cmd.Flags()
