@@ -89,3 +89,13 @@ func Remove(cs []service.Container, volumes bool) *Plan {
 	}
 	return plan
 }
+
+// RemoveImages plans removing the images refs (image rm), each step
+// independent.
+func RemoveImages(refs []string) *Plan {
+	plan := &Plan{}
+	for _, ref := range refs {
+		plan.add(&Step{Op: OpRemoveImage, Object: ref, Target: ref})
+	}
+	return plan
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/berthdev/berth/reconcile"
 	"io"
 	"os"
 	"strings"
@@ -120,6 +121,10 @@ func newImageRmCmd(g *globals) *cobra.Command {
 		Short:   "Remove images from the built-in runtime's store",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.dryRun {
+				printPlan(g, reconcile.RemoveImages(args))
+				return nil
+			}
 			b, err := g.builtin()
 			if err != nil {
 				return err
