@@ -197,9 +197,18 @@ are restarted too, unless --no-deps.`,
 			targets := args
 			if s.p != nil {
 				for _, a := range args {
-					if s.p.Service(a) == nil {
+					if s.p.Service(a) != nil {
+						continue
+					}
+					if !slices.Contains(s.p.DisabledServices, a) {
 						return fmt.Errorf("no such service: %s", a)
 					}
+					// Its profile is not active: naming it enables it, as
+					// docker compose (the project then holds what it names).
+					if s.p, err = g.load(ctx, args); err != nil {
+						return err
+					}
+					break
 				}
 				if len(args) > 0 && !noDeps {
 					targets = withRestartDependents(s.p, args)
