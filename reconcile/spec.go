@@ -316,6 +316,11 @@ func secretsAndConfigs(p *project.Project, s types.ServiceConfig) ([]File, []ser
 			return fmt.Errorf("%s %q: external %ss are not supported outside swarm", kind, ref.Source, kind)
 		case obj.File != "":
 			mounts = append(mounts, service.Mount{Type: service.MountBind, Source: obj.File, Target: target, ReadOnly: true})
+		case obj.Content != "":
+			// inline content, or an environment source compose-go resolved
+			// from the environment of the file that declares it (an include's
+			// env_file), as docker compose reads it
+			files = append(files, fileFor(ref, target, obj.Content))
 		case obj.Environment != "":
 			v, ok := p.Model.Environment[obj.Environment]
 			if !ok {
