@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +15,10 @@ import (
 // bgBerth is a berth command running in the background (watch, attached
 // up), its output in a file.
 type bgBerth struct {
-	cmd  *exec.Cmd
-	out  string
-	done chan struct{} // closed when the command has ended
+	cmd        *exec.Cmd
+	out        string        // standard output and error
+	stdoutPath string        // standard output only
+	done       chan struct{} // closed when the command has ended
 }
 
 // startBerth starts berth with args in the project's directory; the test's
@@ -37,12 +39,16 @@ func startCommand(t *testing.T, p *testProject, argv ...string) *bgBerth {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = f, f
+	fo, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(f, fo), f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	bg := &bgBerth{cmd: cmd, out: f.Name(), done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(bg.done) }()
+	bg := &bgBerth{cmd: cmd, out: f.Name(), stdoutPath: fo.Name(), done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); fo.Close(); close(bg.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-bg.done
@@ -52,6 +58,12 @@ func startCommand(t *testing.T, p *testProject, argv ...string) *bgBerth {
 
 func (bg *bgBerth) output() string {
 	b, _ := os.ReadFile(bg.out)
+	return string(b)
+}
+
+// stdout is what the command wrote to its standard output only.
+func (bg *bgBerth) stdout() string {
+	b, _ := os.ReadFile(bg.stdoutPath)
 	return string(b)
 }
 
@@ -200,8 +212,9 @@ func testWatch(t *testing.T, newP newProjectFunc) {
 }
 
 // TestUpWatch runs an attached up --watch: the service's output shows, a
-// changed file is synced, and Ctrl+C stops the services (exit 130) and
-// the watch.
+// changed file is synced, a sync+exec hook's output and the watch's
+// messages show on standard output in docker compose's words, and Ctrl+C
+// stops the services (exit 130) and the watch.
 func TestUpWatch(t *testing.T) {
 	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
 		p := newP(t, map[string]string{
@@ -213,8 +226,14 @@ func TestUpWatch(t *testing.T) {
     develop:
       watch:
         - {path: ./src, target: /src, action: sync}
+        - path: ./hook
+          target: /hook
+          action: sync+exec
+          exec:
+            command: ["sh", "-c", "echo HOOK-SAW-$(cat /hook/h.txt)"]
 `, busyboxImage()),
-			"src/a.txt": "a\n",
+			"src/a.txt":  "a\n",
+			"hook/h.txt": "0\n",
 		})
 		bg := startBerth(t, p, "up", "--watch")
 		bg.waitOutput(t, "ready")
@@ -222,6 +241,13 @@ func TestUpWatch(t *testing.T) {
 		p.writeFile(t, "src/a.txt", "changed\n")
 		if !pollUntil(func() bool { return p.run("exec", "-T", "app", "cat", "/src/a.txt").stdout == "changed\n" }) {
 			t.Errorf("up --watch did not sync:\n%s", bg.output())
+		}
+		p.writeFile(t, "hook/h.txt", "1\n")
+		bg.waitOutput(t, "HOOK-SAW-1")
+		for _, want := range []string{"HOOK-SAW-1", "Watch enabled", `Syncing service "app" after 1 changes were detected`} {
+			if !strings.Contains(bg.stdout(), want) {
+				t.Errorf("up --watch: %q is not on standard output:\n%s", want, bg.stdout())
+			}
 		}
 		if code := bg.interrupt(t); code != 130 {
 			t.Errorf("up --watch after Ctrl+C: exit %d, want 130:\n%s", code, bg.output())

@@ -83,7 +83,9 @@ func (g *globals) watchLoop(ctx context.Context, b service.Backend, p *project.P
 	pr := newProgress(g)
 	l := &watch.Loop{
 		B: wb, Project: p.Name, Rules: rules,
-		Log:  func(msg string) { fmt.Fprintln(g.stdio.Err, msg) },
+		// docker compose writes the watch's messages with the services'
+		// output, on standard output
+		Log:  func(msg string) { fmt.Fprintln(g.stdio.Out, msg) },
 		Warn: pr.warn,
 		Out:  g.stdio.Out, Err: g.stdio.Err,
 		Parallel: g.parallelLimit(),

@@ -229,11 +229,11 @@ func (l *Loop) Apply(ctx context.Context, batch []string) {
 		case l.Rebuild == nil:
 			l.Warn(fmt.Sprintf("not rebuilding %s: rebuilds are off (--no-build)", strings.Join(rebuild, ", ")))
 		default:
-			l.Log(fmt.Sprintf("Rebuilding service(s) %s after changes were detected", strings.Join(rebuild, ", ")))
+			l.Log(fmt.Sprintf("Rebuilding service(s) %q after changes were detected...", rebuild))
 			if err := l.Rebuild(ctx, rebuild); err != nil {
 				l.Warn(fmt.Sprintf("rebuild of %s: %v", strings.Join(rebuild, ", "), err))
 			} else {
-				l.Log(fmt.Sprintf("service(s) %s successfully built and recreated", strings.Join(rebuild, ", ")))
+				l.Log(fmt.Sprintf("service(s) %q successfully built", rebuild))
 			}
 		}
 	}
@@ -354,7 +354,7 @@ func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service
 			l.Warn(err.Error())
 			return 0
 		}
-		l.Log(fmt.Sprintf("Syncing service %q after %d changed files", r.Service, n+len(deleted)))
+		l.Log(fmt.Sprintf("Syncing service %q after %d changes were detected", r.Service, n+len(deleted)))
 	}
 	if l.known == nil {
 		l.known = map[string]bool{}
@@ -443,7 +443,7 @@ func (l *Loop) restart(ctx context.Context, svc string) {
 			l.Warn(fmt.Sprintf("restart %s: %v", c.Name, err))
 		}
 	}
-	l.Log(fmt.Sprintf("service %q restarted", svc))
+	l.Log(fmt.Sprintf("service(s) %q restarted", []string{svc}))
 }
 
 // exec runs a sync+exec rule's hook in the running containers of its
