@@ -40,6 +40,12 @@ type Project struct {
 	// DisabledServices are services switched off by profiles: containers of
 	// theirs are not orphans.
 	DisabledServices []string
+	// Providers are the active services run by a provider (the compose
+	// spec's provider: key) rather than as containers, sorted by name.
+	Providers []*Provider
+
+	// common are the labels of every container of the project.
+	common map[string]string
 
 	// unresolved is the model before env_file resolution, for ConfigHashes.
 	unresolved *types.Project
@@ -215,35 +221,21 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 	if len(envFiles) > 0 {
 		common[service.LabelEnvironmentFile] = strings.Join(envFiles, ",")
 	}
+	p.common = common
 	for _, name := range resolved.ServiceNames() {
 		cfg := resolved.Services[name]
-		hashes, err := ServiceHashes(cfg)
+		if cfg.Provider != nil {
+			p.Providers = append(p.Providers, &Provider{Name: name, Config: cfg})
+			continue
+		}
+		svc, err := p.newService(name, cfg)
 		if err != nil {
 			return nil, err
 		}
-		h := hashes[0]
-		labels := map[string]string{}
-		for k, v := range cfg.Labels {
-			labels[k] = v
-		}
-		for k, v := range common {
-			labels[k] = v
-		}
-		labels[service.LabelService] = name
-		labels[service.LabelConfigHash] = h
-		labels[service.LabelConfigDigest] = ConfigDigest(cfg)
-		labels[service.LabelDependsOn] = dependsOnLabel(cfg.DependsOn)
-		p.Services = append(p.Services, &Service{
-			Name:   name,
-			Config: cfg,
-			Hash:   h,
-			Hashes: hashes,
-			Scale:  cfg.GetScale(),
-			Image:  ImageName(p.Name, cfg),
-			Labels: labels,
-		})
+		p.Services = append(p.Services, svc)
 	}
 	sort.Slice(p.Services, func(i, j int) bool { return p.Services[i].Name < p.Services[j].Name })
+	sort.Slice(p.Providers, func(i, j int) bool { return p.Providers[i].Name < p.Providers[j].Name })
 
 	for _, key := range sortedKeys(resolved.Networks) {
 		cfg := resolved.Networks[key]
@@ -264,6 +256,35 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		p.Volumes = append(p.Volumes, &Volume{Key: key, Name: cfg.Name, External: bool(cfg.External), Config: cfg, Hash: h, Labels: labels})
 	}
 	return p, nil
+}
+
+// newService derives the desired state of the container service name.
+func (p *Project) newService(name string, cfg types.ServiceConfig) (*Service, error) {
+	hashes, err := ServiceHashes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := hashes[0]
+	labels := map[string]string{}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	for k, v := range p.common {
+		labels[k] = v
+	}
+	labels[service.LabelService] = name
+	labels[service.LabelConfigHash] = h
+	labels[service.LabelConfigDigest] = ConfigDigest(cfg)
+	labels[service.LabelDependsOn] = dependsOnLabel(cfg.DependsOn)
+	return &Service{
+		Name:   name,
+		Config: cfg,
+		Hash:   h,
+		Hashes: hashes,
+		Scale:  cfg.GetScale(),
+		Image:  ImageName(p.Name, cfg),
+		Labels: labels,
+	}, nil
 }
 
 // resourceLabels are a network's or volume's labels: the user's, plus the

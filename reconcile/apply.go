@@ -38,6 +38,8 @@ type Event struct {
 	Status Status
 	// Err is the failure (StatusFailed) or the reason of a warning.
 	Err error
+	// Text is what a provider reports while it works (StatusWorking).
+	Text string
 }
 
 // ApplyOptions steer Apply.
@@ -55,6 +57,9 @@ type ApplyOptions struct {
 	// cut short by cancellation (the runtime may still carry it out): for
 	// the project lock's record of calls under way. It must not block.
 	Journal func(*Step) (done func(abandoned bool))
+	// Providers runs the run-provider steps; a plan with such steps fails
+	// without it.
+	Providers ProviderRunner
 }
 
 // Apply runs the plan's steps in dependency order, independent steps in
@@ -115,7 +120,11 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				if opts.Journal != nil {
 					done = opts.Journal(s)
 				}
-				err = run(gctx, b, s, opts, made)
+				if s.Op == OpRunProvider {
+					err = runProvider(gctx, s, opts, progress)
+				} else {
+					err = run(gctx, b, s, opts, made)
+				}
 				if done != nil {
 					done(err != nil && gctx.Err() != nil)
 				}

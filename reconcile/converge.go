@@ -23,10 +23,15 @@ const maxPasses = 3
 // first plan is passed to onPlan before anything is applied (for warnings,
 // or to print it). With dryRun nothing is applied.
 //
+// The provider services it needs run first (UpProviders).
+//
 // When opts.ImageIDs is nil, the images are resolved (ResolveImages) while
 // the first observation runs.
 func Converge(ctx context.Context, b service.Backend, p *project.Project, opts Options, aopts ApplyOptions, dryRun bool, onPlan func(*Plan)) error {
 	aopts.Project = p.Name
+	if err := UpProviders(ctx, p, opts, aopts, dryRun, onPlan); err != nil {
+		return err
+	}
 	for pass := 0; pass < maxPasses; pass++ {
 		var obs *Observed
 		g, gctx := errgroup.WithContext(ctx)

@@ -82,6 +82,11 @@ func Down(p *project.Project, obs *Observed, opts DownOptions) *Plan {
 	for _, img := range opts.Images {
 		plan.add(&Step{Op: OpRemoveImage, Object: img, Target: img, Optional: true}, removed...)
 	}
+	if p != nil {
+		// provider services release what they made once their dependents'
+		// containers are gone (docker compose's down lifecycle)
+		plan.merge(Providers(p, opts.Services, "down"), removed...)
+	}
 	if len(selected) > 0 {
 		return plan
 	}
@@ -233,7 +238,15 @@ func Stop(p *project.Project, obs *Observed, services []string) *Plan {
 		}
 		byService[svc] = append(byService[svc], c)
 	}
-	stopInOrder(plan, byService, dependentsOf(p, obs.Containers), preStop(p))
+	_, stops := stopInOrder(plan, byService, dependentsOf(p, obs.Containers), preStop(p))
+	if p != nil {
+		// provider services that declare stop, after their dependents
+		var after []*Step
+		for _, n := range sortedKeys(stops) {
+			after = append(after, stops[n]...)
+		}
+		plan.merge(Providers(p, services, "stop"), after...)
+	}
 	return plan
 }
 

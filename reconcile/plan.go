@@ -28,6 +28,7 @@ const (
 	OpKillContainer
 	OpPauseContainer
 	OpUnpauseContainer
+	OpRunProvider
 )
 
 var opNames = map[Op]string{
@@ -47,6 +48,7 @@ var opNames = map[Op]string{
 	OpKillContainer:     "kill container",
 	OpPauseContainer:    "pause container",
 	OpUnpauseContainer:  "unpause container",
+	OpRunProvider:       "run provider",
 }
 
 // String names the operation ("create container").
@@ -115,6 +117,8 @@ type Step struct {
 	// Hooks run in the container: after a start step (post_start), before
 	// a stop step (pre_stop).
 	Hooks []service.ExecSpec
+	// Provider is the call of a run-provider step.
+	Provider *ProviderCall
 }
 
 // String renders the step as "#3 create container p-web-1: cause (after #1, #2)".
@@ -129,6 +133,8 @@ func (s *Step) String() string {
 		fmt.Fprintf(&b, "#%d %s %s to %s", s.ID, s.Op, s.Object, s.NewName)
 	case OpWait:
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Condition)
+	case OpRunProvider:
+		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Provider.Command)
 	default:
 		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
 	}
@@ -182,6 +188,20 @@ func (p *Plan) add(s *Step, deps ...*Step) *Step {
 	}
 	p.Steps = append(p.Steps, s)
 	return s
+}
+
+// merge appends other's steps, numbered on, those without dependencies
+// after the steps after.
+func (p *Plan) merge(other *Plan, after ...*Step) {
+	for _, s := range other.Steps {
+		deps := s.Deps
+		s.Deps = nil
+		if len(deps) == 0 {
+			deps = after
+		}
+		p.add(s, deps...)
+	}
+	p.Warnings = append(p.Warnings, other.Warnings...)
 }
 
 func appendUnique(list []*Step, s *Step) []*Step {

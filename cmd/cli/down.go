@@ -118,5 +118,5 @@ func runDown(ctx context.Context, g *globals, b service.Backend, p *project.Proj
 		printPlan(g, plan)
 		return nil
 	}
-	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal})
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)})
 }

@@ -85,6 +85,14 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 		return "Container", name, "Pausing", "Paused", false
 	case reconcile.OpUnpauseContainer:
 		return "Container", name, "Unpausing", "Unpaused", false
+	case reconcile.OpRunProvider:
+		switch s.Provider.Command {
+		case "down":
+			return "Provider", name, "Removing", "Removed", false
+		case "stop":
+			return "Provider", name, "Stopping", "Stopped", false
+		}
+		return "Provider", name, "Creating", "Created", false
 	case reconcile.OpWait:
 		d := "Healthy"
 		switch s.Condition {
@@ -102,6 +110,9 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 func (p *progress) event(e reconcile.Event) {
 	kind, name, working, done, hidden := words(e.Step)
 	status := working
+	if e.Text != "" {
+		status = e.Text // what a provider reports
+	}
 	switch e.Status {
 	case reconcile.StatusDone:
 		status = done

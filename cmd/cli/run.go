@@ -119,7 +119,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			}
 		}
 		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
-		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
+		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
 		if err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil); err != nil {
 			return err
 		}

@@ -202,7 +202,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		ImageIDs:           images,
 	}
 	pr := newProgress(g)
-	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal}
+	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
 	err = reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, func(plan *reconcile.Plan) {
 		for _, w := range plan.Warnings {
 			pr.warn(w)
@@ -528,5 +528,5 @@ func stopServices(ctx context.Context, g *globals, b service.Backend, p *project
 		return nil
 	}
 	pr := newProgress(g)
-	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)})
 }
