@@ -1,6 +1,7 @@
 package project
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/errdefs"
 	"go.yaml.in/yaml/v3"
@@ -136,7 +138,7 @@ func explain(err error, files []string) error {
 				}
 			}
 		}
-	case strings.HasPrefix(msg, "yaml:") || reParse.MatchString(msg):
+	case strings.HasPrefix(msg, "yaml:") || strings.HasPrefix(msg, "go-yaml load error") || reParse.MatchString(msg):
 		file := ""
 		if m := reParse.FindStringSubmatch(msg); m != nil {
 			file, msg = m[1], m[2]
@@ -220,7 +222,7 @@ func yamlProblem(file string, files []string, msg string) (string, int, string) 
 			var doc yaml.Node
 			if err := yaml.Unmarshal(data, &doc); err != nil {
 				file = f
-				if yamlLine(msg, data) == 0 {
+				if yamlLine(legacyYAMLError(msg, data), data) == 0 {
 					msg = err.Error()
 				}
 				break
@@ -231,7 +233,71 @@ func yamlProblem(file string, files []string, msg string) (string, int, string) 
 	if file != "" && file != "-" {
 		data, _ = os.ReadFile(file)
 	}
+	msg = legacyYAMLError(msg, data)
 	return file, yamlLine(msg, data), "invalid YAML: " + yamlText(msg)
+}
+
+// reYAMLv4 is the error format of go.yaml.in/yaml/v4 from rc.5 on: "go-yaml
+// load error in STAGE (CONTEXT) at L3.C12-L4.C1: MESSAGE (value: N)", the
+// range from the context's mark to the problem's, or <unknown position>
+// for the reader's errors.
+var reYAMLv4 = regexp.MustCompile(`(?s)go-yaml load error in \w+(?: \((while [^)]*)\))? at (?:L(\d+)\.C(\d+)(?:-L(\d+)\.C(\d+))?|<unknown position>): (.*?)(?: \(value: (\d+)\))?$`)
+
+// legacyYAMLError rewrites a yaml v4 error of the newer format into the
+// older one ("yaml: CONTEXT at line 3, column 12: line 4, column 1:
+// MESSAGE", "yaml: offset N: MESSAGE") that yamlLine and yamlText read, so
+// that either yaml release compose-go links gives the same located error. A
+// problem mark at the end of the file (an unterminated scalar or
+// collection) is left out: the place it was opened is the one to show. A
+// reader error has no position: its offset is that of the first byte of
+// the value it names (a control character) or of the first invalid UTF-8
+// sequence.
+func legacyYAMLError(msg string, data []byte) string {
+	m := reYAMLv4.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	context, l1, c1, l2, c2, text, value := m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+	if l1 == "" {
+		if off := readerOffset(data, text, value); off >= 0 {
+			return fmt.Sprintf("yaml: offset %d: %s", off, text)
+		}
+		return "yaml: " + text
+	}
+	if context != "" {
+		context += " at "
+	}
+	if l2 != "" {
+		end, _ := strconv.Atoi(l2)
+		if data == nil || end <= strings.Count(strings.TrimRight(string(data), "\n"), "\n")+1 {
+			return fmt.Sprintf("yaml: %sline %s, column %s: line %s, column %s: %s", context, l1, c1, l2, c2, text)
+		}
+	}
+	return fmt.Sprintf("yaml: %sline %s, column %s: %s", context, l1, c1, text)
+}
+
+// readerOffset finds the byte a reader error is about: the first byte of
+// value (a control character), or the first invalid UTF-8 sequence; -1
+// when unknown.
+func readerOffset(data []byte, text, value string) int {
+	if data == nil {
+		return -1
+	}
+	if strings.Contains(text, "UTF-8") {
+		for i := 0; i < len(data); {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				return i
+			}
+			i += n
+		}
+		return -1
+	}
+	v, err := strconv.Atoi(value)
+	if err != nil || v < 0 || v > 255 {
+		return -1
+	}
+	return bytes.IndexByte(data, byte(v))
 }
 
 // yamlLine is the line at fault in a yaml error: the last position it names
