@@ -42,3 +42,33 @@ secrets:
 	}
 	p.mustRun(t, "down", "-t", "0")
 }
+
+// TestMissingEnvFileOfOtherService: ps, logs, stop and down work while a
+// service that is not running has a missing env_file — docker compose does
+// not read env files for those commands — and up of that service still
+// fails naming the file (berth refused every command).
+func TestMissingEnvFileOfOtherService(t *testing.T) {
+	requireEngine(t)
+	p := newProject(t, map[string]string{"compose.yaml": fmt.Sprintf(`services:
+  a:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+  b:
+    image: %[1]s
+    env_file: missing.env
+`, busyboxImage())})
+	p.mustRun(t, "up", "-d", "a")
+	if ps := p.ps(t); ps[p.name+"-a-1"].State != "running" {
+		t.Errorf("ps: %+v", ps)
+	}
+	p.mustRun(t, "logs", "a")
+	p.mustRun(t, "stop")
+	if r := p.run("up", "-d", "b"); r.code == 0 || !strings.Contains(r.stderr, "missing.env") {
+		t.Errorf("up -d b: exit %d, %s", r.code, r.stderr)
+	}
+	p.mustRun(t, "down")
+	if ps := p.ps(t); len(ps) != 0 {
+		t.Errorf("down left %+v", ps)
+	}
+}

@@ -17,6 +17,11 @@ import (
 // global flags. The zero value loads compose.yaml (or one of its alternative
 // names) from the working directory or the nearest parent that has one.
 type Options struct {
+	// DiscardEnvFiles leaves the services' env_file out, not read, as
+	// docker compose loads a project for the commands that act on existing
+	// containers (ps, logs, stop, down...): a missing env file of a service
+	// is then no error.
+	DiscardEnvFiles bool
 	// Files are the -f/--file arguments, merged in order; "-" reads standard
 	// input. Empty means COMPOSE_FILE, else the discovered default file.
 	Files []string

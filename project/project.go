@@ -200,6 +200,16 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		unresolved:   model,
 	}
 
+	if opts.DiscardEnvFiles {
+		services := make(types.Services, len(model.Services))
+		for name, svc := range model.Services {
+			svc.EnvFiles = nil
+			services[name] = svc
+		}
+		m := *model
+		m.Services = services
+		model = &m
+	}
 	resolved, err := model.WithServicesEnvironmentResolved(true)
 	if err != nil {
 		return nil, explain(err, model.ComposeFiles)

@@ -20,7 +20,9 @@ func (g *globals) projectOrName(ctx context.Context, services []string) (*projec
 	if len(g.files) == 0 && g.projectName != "" {
 		return nil, g.projectName, nil
 	}
-	p, err := g.load(ctx, services)
+	opts := g.loadOptions(services)
+	opts.DiscardEnvFiles = true
+	p, err := project.Load(ctx, opts)
 	if err != nil {
 		var le *project.LoadError
 		if name := g.getenv("COMPOSE_PROJECT_NAME"); name != "" && errors.As(err, &le) && le.File == "" && le.Service == "" {
