@@ -191,9 +191,6 @@ func containerConfig(spec service.ContainerSpec, apiVersion string) (*container.
 		cfg.StopTimeout = &s
 	}
 	if h := spec.Healthcheck; h != nil {
-		if h.StartInterval != 0 && below(apiVersion, apiMultiNetworkCreate) {
-			return nil, unsupported("healthcheck start interval", apiVersion, apiMultiNetworkCreate)
-		}
 		cfg.Healthcheck = &container.HealthConfig{
 			Test:          slices.Clone(h.Test),
 			Interval:      h.Interval,
@@ -201,6 +198,13 @@ func containerConfig(spec service.ContainerSpec, apiVersion string) (*container.
 			StartPeriod:   h.StartPeriod,
 			StartInterval: h.StartInterval,
 			Retries:       h.Retries,
+		}
+		if below(apiVersion, apiMultiNetworkCreate) {
+			// engines before API 1.44 do not know it and probe at the
+			// interval during the start period too: docker compose sends it
+			// and they ignore it, so berth leaves it out rather than refuse
+			// a file docker compose runs
+			cfg.Healthcheck.StartInterval = 0
 		}
 	}
 	for _, e := range spec.Expose {
