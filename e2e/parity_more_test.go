@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -71,4 +73,50 @@ func TestMissingEnvFileOfOtherService(t *testing.T) {
 	if ps := p.ps(t); len(ps) != 0 {
 		t.Errorf("down left %+v", ps)
 	}
+}
+
+// TestStopScopeAsCompose, against the engine: -f a.yaml stop stops only
+// a.yaml's services; -p NAME stop from another directory (no compose file)
+// stops dependents first, from the depends_on label; up --no-deps of a
+// service sharing a missing container's network fails before making
+// anything — each as docker compose does.
+func TestStopScopeAsCompose(t *testing.T) {
+	requireEngine(t)
+	svc := func(extra string) string {
+		return fmt.Sprintf("    image: %s\n    command: [\"sleep\", \"3600\"]\n    stop_signal: SIGKILL\n%s", busyboxImage(), extra)
+	}
+	p := newProject(t, map[string]string{
+		"a.yaml": "services:\n  db:\n" + svc("") + "  app:\n" + svc("    depends_on: [db]\n"),
+		"b.yaml": "services:\n  extra:\n" + svc(""),
+		"c.yaml": "services:\n  db:\n" + svc("") + "  side:\n" + svc("    network_mode: \"service:db\"\n"),
+	})
+	p.mustRun(t, "-f", "a.yaml", "-f", "b.yaml", "up", "-d")
+	p.mustRun(t, "-f", "a.yaml", "stop")
+	ps := p.ps(t, "-a")
+	if ps[p.name+"-extra-1"].State != "running" || ps[p.name+"-app-1"].State == "running" {
+		t.Errorf("-f a.yaml stop: %+v", ps)
+	}
+
+	p.mustRun(t, "-f", "a.yaml", "start")
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	elsewhere := t.TempDir()
+	r := command(ctx, elsewhere, p.environ(), nil, berthBin, "-p", p.name, "--dry-run", "stop")
+	dbStop := regexp.MustCompile(`#(\d+) stop container ` + p.name + `-db-1 \(after #(\d+)\)`).FindStringSubmatch(r.stdout)
+	appStop := regexp.MustCompile(`#(\d+) stop container ` + p.name + `-app-1`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || dbStop == nil || appStop == nil || dbStop[2] != appStop[1] {
+		t.Errorf("-p NAME --dry-run stop elsewhere: exit %d, db must stop after app:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := command(ctx, elsewhere, p.environ(), nil, berthBin, "-p", p.name, "down", "-t", "0"); r.code != 0 {
+		t.Fatalf("-p NAME down elsewhere: %d %s", r.code, r.stderr)
+	}
+
+	r = p.run("-f", "c.yaml", "up", "-d", "--no-deps", "side")
+	if r.code == 0 || !strings.Contains(r.stderr, "service side shares the container of service db") {
+		t.Errorf("up --no-deps side without db: exit %d %s", r.code, r.stderr)
+	}
+	if ps := p.ps(t, "-a"); len(ps) != 0 {
+		t.Errorf("up --no-deps made %+v", ps)
+	}
+	p.mustRun(t, "-f", "c.yaml", "down")
 }
