@@ -120,3 +120,31 @@ func TestStopScopeAsCompose(t *testing.T) {
 	}
 	p.mustRun(t, "-f", "c.yaml", "down")
 }
+
+// TestEnvFileRawFormat: an env_file with format: raw gives its values as
+// written (no interpolation, no unquoting), as docker run --env-file and
+// docker compose do, on both backends.
+func TestEnvFileRawFormat(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
+		p := newP(t, map[string]string{
+			"compose.yaml": fmt.Sprintf(`services:
+  box:
+    image: %s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    env_file:
+      - path: raw.env
+        format: raw
+      - plain.env
+`, busyboxImage()),
+			"raw.env":   "A=$HOME\nB=\"quoted\"\n",
+			"plain.env": "C=\"unquoted\"\n",
+		})
+		p.mustRun(t, "up", "-d")
+		got := p.mustRun(t, "exec", "-T", "box", "sh", "-c", `printf '%s|%s|%s' "$A" "$B" "$C"`).stdout
+		if want := `$HOME|"quoted"|unquoted`; got != want {
+			t.Errorf("environment %q, want %q", got, want)
+		}
+		p.mustRun(t, "down", "-t", "0")
+	})
+}
