@@ -21,7 +21,7 @@ func TestEngineConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = b.Close() })
 		return b
-	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance")})
+	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance"), Registry: startRegistry(t)})
 }
 
 // TestBuiltinConformance runs the backend conformance suite against the
@@ -36,5 +36,5 @@ func TestBuiltinConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return b
-	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance")})
+	}, servicetest.Config{Image: busyboxImage(), Prefix: projectName("conformance"), Registry: startRegistry(t)})
 }

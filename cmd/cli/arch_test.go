@@ -66,9 +66,28 @@ func TestArchitecture(t *testing.T) {
 				if strings.Contains(strings.SplitN(dep, "/", 2)[0], ".") {
 					t.Errorf("%s depends on %s: the service contract may use the standard library only", p.ImportPath, dep)
 				}
+			case backendOf(rel) != "":
+				// a backend knows the contract and its own packages: not
+				// the other backend, nor the floors above (project,
+				// reconcile, cmd), nor the test fake
+				own := "service/" + backendOf(rel)
+				if d, ok := strings.CutPrefix(dep, mod+"/"); ok && d != "service" && d != own && !strings.HasPrefix(d, own+"/") {
+					t.Errorf("%s depends on %s: a backend may use only the service contract and its own packages", p.ImportPath, dep)
+				}
 			}
 		}
 	}
+}
+
+// backendOf names the backend package rel (a path in the module) belongs
+// to: "engine" or "builtin", else "".
+func backendOf(rel string) string {
+	for _, b := range []string{"engine", "builtin"} {
+		if rel == "service/"+b || strings.HasPrefix(rel, "service/"+b+"/") {
+			return b
+		}
+	}
+	return ""
 }
 
 // TestPackageDocs requires a package comment on every package.

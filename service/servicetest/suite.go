@@ -29,6 +29,10 @@ type Config struct {
 	// is touched. It must match [a-zA-Z0-9][a-zA-Z0-9_.-]+; keep it
 	// lowercase, as compose project names are, and unique to the caller.
 	Prefix string
+	// Registry, when set ("127.0.0.1:5000"), is a registry the PullPush
+	// subtest pushes to and pulls from (without credentials); empty skips
+	// it.
+	Registry string
 	// Simulated says the backend runs no processes (the Fake). The suite
 	// then plays the part of the containers' commands through the backend's
 	// Simulator methods: it makes them exit, print and become healthy, and
@@ -114,6 +118,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config
 		{"BuildImage", "build", testBuildImage},
 		{"BuildImageFailure", "buildfail", testBuildImageFailure},
 		{"RemoveImage", "rmimage", testRemoveImage},
+		{"Stats", "stats", testStats},
+		{"ResizeTTY", "resize", testResize},
+		{"PullPush", "pullpush", testPullPush},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1312,4 +1319,80 @@ func testRemoveImage(h *harness) {
 	h.wantErr(err, service.ErrNotFound, "InspectImage of an image whose last tag was removed with force", id)
 	h.inspect(cid)
 	h.wantErr(rm.RemoveImage(h.ctx(), id, false), service.ErrNotFound, "RemoveImage of a removed image", id)
+}
+
+func testStats(h *harness) {
+	sr := need[service.StatsReader](h)
+	_, err := sr.Stats(h.ctx(), h.name("nosuch"))
+	h.wantErr(err, service.ErrNotFound, "Stats of a missing container")
+	id := h.create(h.sleeper("c"))
+	st, err := sr.Stats(h.ctx(), id)
+	h.noErr(err, "Stats of a created container")
+	if st.CPU != 0 || st.Memory != 0 || st.Pids != 0 {
+		h.t.Errorf("Stats of a created container = %+v, want zero figures", st)
+	}
+	h.start(id)
+	st, err = sr.Stats(h.ctx(), id)
+	h.noErr(err, "Stats")
+	if !h.cfg.Simulated && (st.Pids == 0 || st.Memory == 0 || st.MemoryLimit == 0 || st.Read.IsZero()) {
+		h.t.Errorf("Stats of a running container = %+v, want processes, memory, a limit and a time", st)
+	}
+	h.stop(id)
+}
+
+func testResize(h *harness) {
+	rz := need[service.Resizer](h)
+	l := need[service.Logger](h)
+	spec := h.spec("c", "sh", "-c", "while true; do stty size; sleep 0.1; done")
+	spec.Tty = true
+	id := h.create(spec)
+	err := rz.ResizeTTY(h.ctx(), id, service.TerminalSize{Rows: 30, Cols: 100})
+	h.wantErr(err, service.ErrConflict, "ResizeTTY of a created container")
+	h.start(id)
+	h.noErr(rz.ResizeTTY(h.ctx(), id, service.TerminalSize{Rows: 30, Cols: 100}), "ResizeTTY")
+	if h.cfg.Simulated {
+		h.stop(id)
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.ctx(), waitTimeout)
+	defer cancel()
+	for {
+		out, _ := h.logs(l, id, service.LogOptions{Stdout: true, Stderr: true})
+		if strings.Contains(out, "30 100") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("after ResizeTTY 30x100, stty size printed:\n%s", out)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	h.stop(id)
+}
+
+func testPullPush(h *harness) {
+	tr := need[service.ImageTransfer](h)
+	rm := need[service.ImageRemover](h)
+	if h.cfg.Registry == "" {
+		h.t.Skip("no registry (Config.Registry)")
+	}
+	ref := h.cfg.Registry + "/" + h.imageRef("img")
+	built := h.build(service.BuildSpec{Tags: []string{ref}, Dockerfile: "Dockerfile", Labels: h.labels()},
+		map[string]string{"Dockerfile": "FROM " + h.cfg.Image + "\nLABEL pushed=yes\n"}, nil)
+	var progress bytes.Buffer
+	h.noErr(tr.PushImage(h.ctx(), ref, &progress), fmt.Sprintf("PushImage(%q)", ref))
+	err := tr.PushImage(h.ctx(), h.cfg.Registry+"/"+h.imageRef("nosuch"), nil)
+	h.wantErr(err, service.ErrNotFound, "PushImage of a missing local image")
+
+	h.noErr(rm.RemoveImage(h.ctx(), ref, true), fmt.Sprintf("RemoveImage(%q)", ref))
+	if _, err := h.b.InspectImage(h.ctx(), ref); err == nil {
+		h.t.Fatalf("%s is still there after RemoveImage", ref)
+	}
+	h.noErr(tr.PullImage(h.ctx(), ref, "", nil), fmt.Sprintf("PullImage(%q)", ref))
+	img := h.inspectImage(ref)
+	if img.Labels["pushed"] != "yes" {
+		h.t.Errorf("pulled %s has labels %v, want pushed=yes (from the image %s pushed)", ref, img.Labels, built)
+	}
+	err = tr.PullImage(h.ctx(), h.cfg.Registry+"/"+h.imageRef("nosuch"), "", nil)
+	h.wantErr(err, service.ErrNotFound, "PullImage of an image the registry does not have")
 }
