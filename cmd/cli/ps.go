@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/service"
@@ -214,7 +213,7 @@ func toPsEntry(c service.Container, trunc bool, now time.Time) psEntry {
 	}
 	if !c.Created.IsZero() {
 		e.CreatedAt = time.Unix(c.Created.Unix(), 0).String()
-		e.RunningFor = units.HumanDuration(now.Sub(c.Created)) + " ago"
+		e.RunningFor = service.HumanDuration(now.Sub(c.Created)) + " ago"
 	}
 	for _, p := range c.Ports {
 		e.Publishers = append(e.Publishers, publisher{URL: p.HostIP, TargetPort: p.ContainerPort, PublishedPort: p.HostPort, Protocol: p.Protocol})

@@ -152,59 +152,7 @@ func volumeName(m service.Mount) string {
 // describe is docker's Status column: "Up 3 seconds (healthy)",
 // "Exited (0) 2 minutes ago", "Created", ...
 func (s runState) describe(now time.Time) string {
-	switch s.Status {
-	case service.StateCreated:
-		return "Created"
-	case service.StateRunning, service.StatePaused:
-		out := "Up " + humanDuration(now.Sub(s.StartedAt))
-		if s.Status == service.StatePaused {
-			return out + " (Paused)"
-		}
-		if s.Health != "" {
-			out += " (" + strings.Replace(s.Health, "starting", "health: starting", 1) + ")"
-		}
-		return out
-	case service.StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
-	case service.StateExited:
-		if s.FinishedAt.IsZero() {
-			return fmt.Sprintf("Exited (%d)", s.ExitCode)
-		}
-		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
-	}
-	return s.Status
-}
-
-// humanDuration is docker's units.HumanDuration.
-func humanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	switch m := int(d.Minutes()); {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	switch h := int(d.Round(time.Hour).Hours()); {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	default:
-		return fmt.Sprintf("%d years", h/24/365)
-	}
+	return service.StatusText(service.Container{State: s.Status, Health: s.Health, ExitCode: s.ExitCode, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}, now)
 }
 
 // CreateContainer implements service.Backend.

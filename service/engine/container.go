@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -194,7 +193,7 @@ func containerFromInspect(r container.InspectResponse) service.Container {
 			c.Health = string(s.Health.Status)
 		}
 	}
-	c.Status = statusText(c, time.Now())
+	c.Status = service.StatusText(c, time.Now())
 	if ns := r.NetworkSettings; ns != nil {
 		c.Networks = endpointNetworks(ns.Networks)
 		for _, port := range slices.SortedFunc(maps.Keys(ns.Ports), func(a, b network.Port) int { return strings.Compare(a.String(), b.String()) }) {
@@ -222,39 +221,6 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-// statusText writes a status like the engine's list does ("Up 3 minutes
-// (healthy)", "Exited (0) 2 seconds ago"), for an inspected container.
-func statusText(c service.Container, now time.Time) string {
-	switch c.State {
-	case service.StateCreated:
-		return "Created"
-	case service.StateRunning, service.StatePaused:
-		s := "Up " + units.HumanDuration(now.Sub(c.StartedAt))
-		if c.State == service.StatePaused {
-			return s + " (Paused)"
-		}
-		switch c.Health {
-		case service.HealthStarting:
-			s += " (health: starting)"
-		case service.HealthHealthy, service.HealthUnhealthy:
-			s += " (" + c.Health + ")"
-		}
-		return s
-	case service.StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(now.Sub(c.FinishedAt)))
-	case service.StateExited:
-		if c.FinishedAt.IsZero() {
-			return fmt.Sprintf("Exited (%d)", c.ExitCode)
-		}
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(now.Sub(c.FinishedAt)))
-	case service.StateRemoving:
-		return "Removal In Progress"
-	case service.StateDead:
-		return "Dead"
-	}
-	return c.State
 }
 
 // CreateContainer creates a container from spec and returns its ID, having

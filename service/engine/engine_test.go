@@ -973,24 +973,6 @@ func TestInspectContainer(t *testing.T) {
 	}
 }
 
-func TestStatusText(t *testing.T) {
-	now := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		c    service.Container
-		want string
-	}{
-		{service.Container{State: "created"}, "Created"},
-		{service.Container{State: "running", StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
-		{service.Container{State: "running", StartedAt: now.Add(-time.Minute), Health: "starting"}, "Up About a minute (health: starting)"},
-		{service.Container{State: "paused", StartedAt: now.Add(-time.Hour)}, "Up About an hour (Paused)"},
-		{service.Container{State: "exited", ExitCode: 3, FinishedAt: now.Add(-2 * time.Minute)}, "Exited (3) 2 minutes ago"},
-	} {
-		if got := statusText(tt.c, now); got != tt.want {
-			t.Errorf("statusText(%+v) = %q, want %q", tt.c, got, tt.want)
-		}
-	}
-}
-
 func TestEventFrom(t *testing.T) {
 	ev := eventFrom(events.Message{
 		Type: events.ContainerEventType, Action: "die", TimeNano: 1700000000123456789,

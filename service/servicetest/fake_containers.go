@@ -120,24 +120,7 @@ func (f *Fake) viewLocked(c *fakeContainer, inspect bool) service.Container {
 
 // status is the engine's human summary of the container's state.
 func (c *fakeContainer) status(now time.Time) string {
-	switch c.state {
-	case service.StateCreated:
-		return "Created"
-	case service.StateRunning, service.StatePaused:
-		s := "Up " + humanDuration(now.Sub(c.started))
-		switch {
-		case c.state == service.StatePaused:
-			s += " (Paused)"
-		case c.health == service.HealthStarting:
-			s += " (health: starting)"
-		case c.health != "":
-			s += " (" + c.health + ")"
-		}
-		return s
-	case service.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.exitCode, humanDuration(now.Sub(c.finished)))
-	}
-	return c.state
+	return service.StatusText(service.Container{State: c.state, Health: c.health, ExitCode: c.exitCode, StartedAt: c.started, FinishedAt: c.finished}, now)
 }
 
 // ListContainers returns the containers whose labels match filter: running

@@ -1,12 +1,10 @@
 package servicetest
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berthdev/berth/service"
 )
@@ -177,39 +175,4 @@ func signalTerminates(sig int) bool {
 		return false
 	}
 	return true
-}
-
-// humanDuration is the engine's rendering of an age in container statuses
-// ("Up 3 seconds", "Exited (0) About a minute ago").
-func humanDuration(d time.Duration) string {
-	seconds := int(d.Seconds())
-	switch {
-	case seconds < 1:
-		return "Less than a second"
-	case seconds == 1:
-		return "1 second"
-	case seconds < 60:
-		return fmt.Sprintf("%d seconds", seconds)
-	}
-	minutes := int(d.Minutes())
-	switch {
-	case minutes == 1:
-		return "About a minute"
-	case minutes < 60:
-		return fmt.Sprintf("%d minutes", minutes)
-	}
-	hours := int(d.Hours() + 0.5)
-	switch {
-	case hours == 1:
-		return "About an hour"
-	case hours < 48:
-		return fmt.Sprintf("%d hours", hours)
-	case hours < 24*7*2:
-		return fmt.Sprintf("%d days", hours/24)
-	case hours < 24*30*2:
-		return fmt.Sprintf("%d weeks", hours/24/7)
-	case hours < 24*365*2:
-		return fmt.Sprintf("%d months", hours/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
