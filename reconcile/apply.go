@@ -528,6 +528,11 @@ func Check(c service.Container, cond string) (bool, error) {
 			}
 			return false, fmt.Errorf("service %q didn't complete successfully: exit %d", c.Labels[service.LabelService], c.ExitCode)
 		}
+	case CondReady:
+		if exited && c.ExitCode == 0 {
+			return true, nil // a one-shot that is done
+		}
+		return Check(c, CondRunningOrHealthy)
 	case CondRunningOrHealthy:
 		switch {
 		case exited:

@@ -57,6 +57,9 @@ type Container struct {
 	State string
 	// Health is "" (no healthcheck) or one of the Health* constants.
 	Health string
+	// HealthOutput is what the last healthcheck probe printed (docker's
+	// State.Health.Log), for InspectContainer only.
+	HealthOutput string
 	// ExitCode is the last exit code, meaningful once exited.
 	ExitCode int
 	// Status is a human summary ("Up 3 seconds", "Exited (0) 2 minutes ago").

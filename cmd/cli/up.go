@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
@@ -293,14 +292,6 @@ func serviceContainers(ctx context.Context, b service.Backend, projectName strin
 // running (and healthy where it has a healthcheck), or has completed
 // successfully when another service waits for that.
 func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, args []string, o upOptions) error {
-	completed := map[string]bool{}
-	for _, s := range p.Services {
-		for dep, d := range s.Config.DependsOn {
-			if d.Condition == types.ServiceConditionCompletedSuccessfully {
-				completed[dep] = true
-			}
-		}
-	}
 	scope := args
 	if !o.noDeps && len(args) > 0 {
 		scope = nil
@@ -312,14 +303,7 @@ func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Proje
 	if err != nil {
 		return err
 	}
-	conds := map[string]string{}
-	for _, c := range cs {
-		cond := reconcile.CondRunningOrHealthy
-		if completed[c.Labels[service.LabelService]] {
-			cond = reconcile.CondCompleted
-		}
-		conds[c.Name] = cond
-	}
+	conds := reconcile.WaitConditions(p, cs)
 	wctx := ctx
 	if o.waitTimeout > 0 {
 		var cancel context.CancelFunc
@@ -330,19 +314,19 @@ func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Proje
 	for name := range conds {
 		pr.line("Container", name, "Waiting", false)
 	}
-	err = reconcile.WaitReady(wctx, b, p.Name, conds)
+	err = reconcile.WaitUp(wctx, b, p.Name, conds)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("application not healthy after %ds", o.waitTimeout)
+		return fmt.Errorf("application not healthy after %ds: %w", o.waitTimeout, err)
 	}
 	if err != nil {
 		return err
 	}
-	for name, cond := range conds {
+	for _, c := range cs {
 		status := "Healthy"
-		if cond == reconcile.CondCompleted {
+		if cur, ierr := b.InspectContainer(ctx, c.ID); ierr == nil && (cur.State == service.StateExited || cur.State == service.StateDead) {
 			status = "Exited"
 		}
-		pr.line("Container", name, status, false)
+		pr.line("Container", c.Name, status, false)
 	}
 	return nil
 }
@@ -451,6 +435,10 @@ loop:
 				exitCode = e.code
 			} else if o.exitCodeFrom == "" && (o.abortOnExit || (o.abortOnFailure && e.code != 0)) {
 				exitCode = e.code
+			}
+			if svc := p.Service(e.c.Labels[service.LabelService]); o.exitCodeFrom != "" && e.code == 0 && svc != nil &&
+				svc.Name != o.exitCodeFrom && reconcile.OneShot(svc.Config) {
+				continue // a one-shot (a migration...) that is done: the run goes on
 			}
 			if o.abortOnExit || (o.abortOnFailure && e.code != 0) {
 				aborted = true

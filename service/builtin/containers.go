@@ -132,6 +132,7 @@ func (r *record) container(inspect bool) service.Container {
 	}
 	if inspect {
 		c.StartedAt, c.FinishedAt = r.State.StartedAt, r.State.FinishedAt
+		c.HealthOutput = r.State.HealthOutput
 	}
 	for name, a := range r.Networks {
 		c.Networks[name] = a.ID

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthdev/berth/service"
@@ -320,7 +321,7 @@ func (s *shim) healthLoop(ctx context.Context, r *record, confine confinement) {
 			continue
 		}
 		inStart = time.Since(started) < h.StartPeriod
-		ok := s.probe(ctx, test, timeout, confine)
+		ok, output := s.probe(ctx, test, timeout, confine)
 		if ctx.Err() != nil {
 			return
 		}
@@ -330,6 +331,7 @@ func (s *shim) healthLoop(ctx context.Context, r *record, confine confinement) {
 				return nil
 			}
 			before := r.State.Health
+			r.State.HealthOutput = output
 			switch {
 			case ok:
 				r.State.FailingStreak = 0
@@ -357,19 +359,53 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// maxProbeOutput bounds the output of a probe kept, as docker keeps 4 KiB.
+const maxProbeOutput = 4096
+
 // probe runs one healthcheck command; it passes when it exits 0 in time.
-func (s *shim) probe(ctx context.Context, test []string, timeout time.Duration, confine confinement) bool {
+// It returns what the command printed (standard output and error), or why
+// it could not run.
+func (s *shim) probe(ctx context.Context, test []string, timeout time.Duration, confine confinement) (bool, string) {
 	cur, err := s.b.load(s.id)
 	if err != nil || cur.State.Pid == 0 {
-		return false
+		return false, "the container is not running"
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd, cfg := s.b.execCmd(ctx, cur, service.ExecSpec{Cmd: test}, confine)
+	out := &probeOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
 	h, err := startHelper(cmd, cfg)
 	if err != nil {
-		return false
+		return false, err.Error()
 	}
 	code, err := h.wait(cur)
-	return err == nil && code == 0
+	switch {
+	case ctx.Err() != nil:
+		return false, fmt.Sprintf("Health check exceeded timeout (%v)", timeout)
+	case err != nil:
+		return false, err.Error()
+	}
+	return code == 0, out.String()
+}
+
+// probeOutput keeps the first maxProbeOutput bytes written to it.
+type probeOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (p *probeOutput) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if room := maxProbeOutput - p.buf.Len(); room > 0 {
+		p.buf.Write(b[:min(len(b), room)])
+	}
+	return len(b), nil
+}
+
+func (p *probeOutput) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
 }

@@ -79,6 +79,8 @@ type runState struct {
 	// Health is "" (no healthcheck) or a service.Health* state.
 	Health        string `json:",omitempty"`
 	FailingStreak int    `json:",omitempty"`
+	// HealthOutput is what the last probe printed (at most maxProbeOutput).
+	HealthOutput string `json:",omitempty"`
 	// LogStart is the log file's size when the current run started.
 	LogStart int64 `json:",omitempty"`
 	// Runs counts the runs since creation: attach uses it to see a new one.

@@ -191,6 +191,9 @@ func containerFromInspect(r container.InspectResponse) service.Container {
 		c.FinishedAt = parseTime(s.FinishedAt)
 		if s.Health != nil && s.Health.Status != container.NoHealthcheck {
 			c.Health = string(s.Health.Status)
+			if n := len(s.Health.Log); n > 0 && s.Health.Log[n-1] != nil {
+				c.HealthOutput = s.Health.Log[n-1].Output
+			}
 		}
 	}
 	c.Status = service.StatusText(c, time.Now())
