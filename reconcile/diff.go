@@ -766,8 +766,10 @@ func (d *differ) wait(dep string, r replicaOutcome, cond string, optional bool, 
 	return s
 }
 
-// orphans removes or reports the project's containers of services the files
-// no longer have.
+// orphans removes or reports the project's orphan containers, as docker
+// compose counts them: those of services the files no longer have, and the
+// stopped one-offs of run (of any service), which it removes with
+// --remove-orphans only and else names in its warning.
 func (d *differ) orphans() {
 	known := map[string]bool{}
 	for _, s := range d.p.Services {
@@ -778,15 +780,17 @@ func (d *differ) orphans() {
 	}
 	var names []string
 	for _, c := range d.obs.Containers {
-		orphan := !known[c.Labels[service.LabelService]] && !isOneoff(c)
-		if isOneoff(c) && (c.State == service.StateExited || c.State == service.StateDead) {
-			orphan = d.opts.RemoveOrphans
+		orphan := !known[c.Labels[service.LabelService]]
+		cause := "orphan: its service is not in the compose files (--remove-orphans)"
+		if isOneoff(c) {
+			orphan = c.State == service.StateExited || c.State == service.StateDead
+			cause = "orphan: a stopped one-off container of run (--remove-orphans)"
 		}
 		if !orphan {
 			continue
 		}
 		if d.opts.RemoveOrphans {
-			d.remove(c, "orphan: its service is not in the compose files (--remove-orphans)", false)
+			d.remove(c, cause, false)
 		} else {
 			names = append(names, c.Name)
 		}
