@@ -171,7 +171,8 @@ type Endpoint struct {
 	Aliases []string
 	// IPv4Address and IPv6Address request fixed addresses.
 	IPv4Address, IPv6Address string
-	// MacAddress requests a MAC address.
+	// MacAddress requests the MAC address of the container's interface
+	// on the network.
 	MacAddress string
 	// Priority orders networks; the highest is the container's primary.
 	Priority int

@@ -35,6 +35,10 @@ const (
 type createRequest struct {
 	options client.ContainerCreateOptions
 	connect []endpoint
+	// macAddress is the primary network's MAC address for engines before
+	// API 1.44, which read it from the container's Config.MacAddress only
+	// (a field the moby client's types no longer have).
+	macAddress string
 }
 
 // endpoint is a network to connect a container to, with its settings.
@@ -97,6 +101,14 @@ func newCreateRequest(spec service.ContainerSpec, apiVersion string) (createRequ
 	hc.NetworkMode = container.NetworkMode(eps[0].Network)
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
 	for i, ep := range eps {
+		if i == 0 && ep.MacAddress != "" && below(apiVersion, apiMultiNetworkCreate) {
+			mac, err := net.ParseMAC(ep.MacAddress)
+			if err != nil {
+				return createRequest{}, fmt.Errorf("network %q: mac address: %w", ep.Network, err)
+			}
+			req.macAddress = mac.String()
+			ep.MacAddress = ""
+		}
 		es, err := endpointSettings(ep, apiVersion)
 		if err != nil {
 			return createRequest{}, err
@@ -136,7 +148,7 @@ func endpointSettings(ep service.Endpoint, apiVersion string) (*network.Endpoint
 	}
 	if ep.MacAddress != "" {
 		if below(apiVersion, apiMultiNetworkCreate) {
-			return nil, unsupported(fmt.Sprintf("network %q: a MAC address per network", ep.Network), apiVersion, apiMultiNetworkCreate)
+			return nil, unsupported(fmt.Sprintf("network %q: a MAC address other than on the primary network at the container's creation", ep.Network), apiVersion, apiMultiNetworkCreate)
 		}
 		mac, err := net.ParseMAC(ep.MacAddress)
 		if err != nil {
