@@ -447,6 +447,7 @@ func (d *differ) service(svc *project.Service) error {
 		}
 		d.resolveRefs(&spec)
 		d.networkIDs(&spec)
+		spec.Links = Links(d.p, svc, n, d.linkedContainers)
 		if id := d.opts.ImageIDs[svc.Name]; id != "" {
 			spec.Labels[service.LabelImage] = id
 		}
@@ -626,7 +627,8 @@ func (d *differ) parentsExist() error {
 }
 
 // infraDeps are the steps a new container of svc waits for: its networks
-// and volumes, and the containers it shares namespaces or volumes with.
+// and volumes, and the containers it shares namespaces or volumes with or
+// links to.
 func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*Step {
 	var deps []*Step
 	for _, ep := range spec.Networks {
@@ -642,6 +644,11 @@ func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*
 		if ps := d.p.Service(parent); ps != nil {
 			deps = append(deps, d.ready[ps.Replica(d.p.Name, 1).Name])
 		}
+	}
+	// the engine looks the linked containers up as it creates the link
+	for _, l := range spec.Links {
+		name, _, _ := strings.Cut(l, ":")
+		deps = append(deps, d.ready[name])
 	}
 	return deps
 }

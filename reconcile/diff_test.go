@@ -101,6 +101,20 @@ func addOneoffs(o *Observed) {
 	}
 }
 
+// linked is a project whose web links to db (by an alias) and to a
+// container outside it.
+const linked = `
+name: shop
+services:
+  db:
+    image: busybox
+    scale: 2
+  web:
+    image: busybox
+    links: ["db:database"]
+    external_links: ["legacy", "other-db-1:olddb"]
+`
+
 func find(obs *Observed, name string) *service.Container {
 	for i := range obs.Containers {
 		if obs.Containers[i].Name == name {
@@ -136,6 +150,8 @@ func TestDiffGolden(t *testing.T) {
 		// warned about or removed with --remove-orphans; running ones stay
 		{name: "oneoff-stopped-warned", before: threeTier, after: threeTier, mutate: addOneoffs},
 		{name: "oneoff-stopped-removed", before: threeTier, after: threeTier, mutate: addOneoffs, opts: Options{RemoveOrphans: true, Services: []string{"db"}}},
+		{name: "links-cold-up", after: linked},
+		{name: "links-no-deps", before: linked, after: linked, opts: Options{Services: []string{"web"}, NoDeps: true, ForceRecreate: true}},
 		{name: "interrupted-recreate", before: threeTier, after: threeTier, mutate: func(o *Observed) {
 			web := *find(o, "shop-web-1")
 			web.ID, web.Name, web.Created = "id-tmp", "0123456789ab_shop-web-1", time.Unix(100, 0)

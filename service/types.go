@@ -252,6 +252,11 @@ type ContainerSpec struct {
 	NetworkMode string
 	// Networks are the networks to join, the first being the primary.
 	Networks []Endpoint
+	// Links are docker's container links, "container:alias" (a name or
+	// ID, then the name it is known by), as docker compose sends them for
+	// links and external_links: in this container only, alias resolves to
+	// the linked container's address on a network they share.
+	Links []string
 	// ExtraHosts are "host:ip" lines for /etc/hosts.
 	ExtraHosts []string
 	// DNS servers, search domains and options.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -475,6 +476,28 @@ func TestNewCreateRequestNetworks(t *testing.T) {
 	}
 }
 
+func TestNewCreateRequestLinks(t *testing.T) {
+	links := []string{"p-db-1:database", "p-db-1:db-1", "ext:ext"}
+	for _, version := range []string{"1.41", "1.44"} {
+		req, err := newCreateRequest(service.ContainerSpec{Image: "i", Links: links, Networks: []service.Endpoint{{Network: "a"}, {Network: "b"}}}, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.options.HostConfig.Links; !slices.Equal(got, links) {
+			t.Errorf("%s: HostConfig.Links = %q, want %q", version, got, links)
+		}
+		eps := maps.Clone(req.options.NetworkingConfig.EndpointsConfig)
+		for _, c := range req.connect {
+			eps[c.network] = c.settings
+		}
+		for _, n := range []string{"a", "b"} {
+			if got := eps[n].Links; !slices.Equal(got, links) {
+				t.Errorf("%s: links of the endpoint on %s = %q, want %q (as docker compose)", version, n, got, links)
+			}
+		}
+	}
+}
+
 // TestCreateContainerWithMAC: on an API 1.41 engine the primary network's
 // MAC address goes in the create body's Config.MacAddress, the only one
 // those engines read, with the rest of the request as the moby client sends it.
@@ -513,6 +536,7 @@ func TestCreateContainerWithMAC(t *testing.T) {
 	}
 	defer b.Close()
 	spec := service.ContainerSpec{Name: "p-web-1", Image: "i:1", Platform: "linux/amd64", CapAdd: []string{"net_admin"},
+		Links:    []string{"p-db-1:database"},
 		Networks: []service.Endpoint{{Network: "p_default", Aliases: []string{"web"}, MacAddress: "02:42:ac:11:00:99"}}}
 	id, err := b.CreateContainer(t.Context(), spec)
 	if err != nil || id != "c1" {
@@ -522,11 +546,11 @@ func TestCreateContainerWithMAC(t *testing.T) {
 		t.Errorf("body = %v, want MacAddress and Image at the top", got)
 	}
 	hc, _ := got["HostConfig"].(map[string]any)
-	if hc["NetworkMode"] != "p_default" || fmt.Sprint(hc["CapAdd"]) != "[CAP_NET_ADMIN]" {
+	if hc["NetworkMode"] != "p_default" || fmt.Sprint(hc["CapAdd"]) != "[CAP_NET_ADMIN]" || fmt.Sprint(hc["Links"]) != "[p-db-1:database]" {
 		t.Errorf("HostConfig = %v", hc)
 	}
 	nc, _ := got["NetworkingConfig"].(map[string]any)
-	if ep := fmt.Sprint(nc["EndpointsConfig"]); !strings.Contains(ep, "Aliases:[web]") {
+	if ep := fmt.Sprint(nc["EndpointsConfig"]); !strings.Contains(ep, "Aliases:[web]") || !strings.Contains(ep, "Links:[p-db-1:database]") {
 		t.Errorf("EndpointsConfig = %s", ep)
 	}
 	if query != "name=p-web-1&platform=linux%2Famd64" {

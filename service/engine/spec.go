@@ -109,7 +109,7 @@ func newCreateRequest(spec service.ContainerSpec, apiVersion string) (createRequ
 			req.macAddress = mac.String()
 			ep.MacAddress = ""
 		}
-		es, err := endpointSettings(ep, apiVersion)
+		es, err := endpointSettings(ep, spec.Links, apiVersion)
 		if err != nil {
 			return createRequest{}, err
 		}
@@ -131,11 +131,13 @@ func sortEndpoints(eps []service.Endpoint) []service.Endpoint {
 	return out
 }
 
-// endpointSettings maps an endpoint to the engine's settings for it.
-func endpointSettings(ep service.Endpoint, apiVersion string) (*network.EndpointSettings, error) {
+// endpointSettings maps an endpoint to the engine's settings for it, with
+// the container's links, which docker compose gives every endpoint: on a
+// user-defined network the engine resolves them per endpoint.
+func endpointSettings(ep service.Endpoint, links []string, apiVersion string) (*network.EndpointSettings, error) {
 	// The ID, when known, is what the engine resolves the network by at
 	// start, so that a name several networks share blocks nothing.
-	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases), NetworkID: ep.NetworkID}
+	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases), NetworkID: ep.NetworkID, Links: slices.Clone(links)}
 	if ep.IPv4Address != "" || ep.IPv6Address != "" {
 		es.IPAMConfig = &network.EndpointIPAMConfig{}
 		var err error
@@ -256,6 +258,7 @@ func hostConfig(spec service.ContainerSpec, apiVersion string) (*container.HostC
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart.Name), MaximumRetryCount: spec.Restart.MaxRetries},
 		AutoRemove:     spec.AutoRemove,
 		VolumesFrom:    slices.Clone(spec.VolumesFrom),
+		Links:          slices.Clone(spec.Links),
 		CapAdd:         slices.Clone(spec.CapAdd),
 		CapDrop:        slices.Clone(spec.CapDrop),
 		DNSOptions:     slices.Clone(spec.DNSOptions),
