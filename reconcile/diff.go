@@ -447,6 +447,7 @@ func (d *differ) service(svc *project.Service) error {
 		}
 		d.resolveRefs(&spec)
 		d.networkIDs(&spec)
+		spec.Links = Links(d.p, svc, n, d.linkedContainers)
 		if id := d.opts.ImageIDs[svc.Name]; id != "" {
 			spec.Labels[service.LabelImage] = id
 		}
@@ -626,7 +627,8 @@ func (d *differ) parentsExist() error {
 }
 
 // infraDeps are the steps a new container of svc waits for: its networks
-// and volumes, and the containers it shares namespaces or volumes with.
+// and volumes, and the containers it shares namespaces or volumes with or
+// links to.
 func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*Step {
 	var deps []*Step
 	for _, ep := range spec.Networks {
@@ -642,6 +644,11 @@ func (d *differ) infraDeps(svc *project.Service, spec service.ContainerSpec) []*
 		if ps := d.p.Service(parent); ps != nil {
 			deps = append(deps, d.ready[ps.Replica(d.p.Name, 1).Name])
 		}
+	}
+	// the engine looks the linked containers up as it creates the link
+	for _, l := range spec.Links {
+		name, _, _ := strings.Cut(l, ":")
+		deps = append(deps, d.ready[name])
 	}
 	return deps
 }
@@ -766,8 +773,10 @@ func (d *differ) wait(dep string, r replicaOutcome, cond string, optional bool, 
 	return s
 }
 
-// orphans removes or reports the project's containers of services the files
-// no longer have.
+// orphans removes or reports the project's orphan containers, as docker
+// compose counts them: those of services the files no longer have, and the
+// stopped one-offs of run (of any service), which it removes with
+// --remove-orphans only and else names in its warning.
 func (d *differ) orphans() {
 	known := map[string]bool{}
 	for _, s := range d.p.Services {
@@ -778,15 +787,17 @@ func (d *differ) orphans() {
 	}
 	var names []string
 	for _, c := range d.obs.Containers {
-		orphan := !known[c.Labels[service.LabelService]] && !isOneoff(c)
-		if isOneoff(c) && (c.State == service.StateExited || c.State == service.StateDead) {
-			orphan = d.opts.RemoveOrphans
+		orphan := !known[c.Labels[service.LabelService]]
+		cause := "orphan: its service is not in the compose files (--remove-orphans)"
+		if isOneoff(c) {
+			orphan = c.State == service.StateExited || c.State == service.StateDead
+			cause = "orphan: a stopped one-off container of run (--remove-orphans)"
 		}
 		if !orphan {
 			continue
 		}
 		if d.opts.RemoveOrphans {
-			d.remove(c, "orphan: its service is not in the compose files (--remove-orphans)", false)
+			d.remove(c, cause, false)
 		} else {
 			names = append(names, c.Name)
 		}

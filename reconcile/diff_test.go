@@ -91,6 +91,30 @@ func upToDate(t *testing.T, p *project.Project) *Observed {
 	return obs
 }
 
+// addOneoffs adds one-off containers of run: web's exited, api's dead,
+// db's running.
+func addOneoffs(o *Observed) {
+	for _, c := range []struct{ svc, state string }{{"web", service.StateExited}, {"api", service.StateDead}, {"db", service.StateRunning}} {
+		name := "shop-" + c.svc + "-run-0123456789ab"
+		labels := map[string]string{service.LabelProject: "shop", service.LabelService: c.svc, service.LabelOneoff: service.OneoffTrue}
+		o.Containers = append(o.Containers, service.Container{ID: "id-" + name, Name: name, Labels: labels, State: c.state})
+	}
+}
+
+// linked is a project whose web links to db (by an alias) and to a
+// container outside it.
+const linked = `
+name: shop
+services:
+  db:
+    image: busybox
+    scale: 2
+  web:
+    image: busybox
+    links: ["db:database"]
+    external_links: ["legacy", "other-db-1:olddb"]
+`
+
 func find(obs *Observed, name string) *service.Container {
 	for i := range obs.Containers {
 		if obs.Containers[i].Name == name {
@@ -122,6 +146,12 @@ func TestDiffGolden(t *testing.T) {
 		}},
 		{name: "orphan-warned", before: strings.Replace(threeTier, "volumes:\n  data", "  old:\n    image: busybox\nvolumes:\n  data", 1), after: threeTier},
 		{name: "orphan-removed", before: strings.Replace(threeTier, "volumes:\n  data", "  old:\n    image: busybox\nvolumes:\n  data", 1), after: threeTier, opts: Options{RemoveOrphans: true}},
+		// one-offs of run: the stopped ones are orphans, of any service,
+		// warned about or removed with --remove-orphans; running ones stay
+		{name: "oneoff-stopped-warned", before: threeTier, after: threeTier, mutate: addOneoffs},
+		{name: "oneoff-stopped-removed", before: threeTier, after: threeTier, mutate: addOneoffs, opts: Options{RemoveOrphans: true, Services: []string{"db"}}},
+		{name: "links-cold-up", after: linked},
+		{name: "links-no-deps", before: linked, after: linked, opts: Options{Services: []string{"web"}, NoDeps: true, ForceRecreate: true}},
 		{name: "interrupted-recreate", before: threeTier, after: threeTier, mutate: func(o *Observed) {
 			web := *find(o, "shop-web-1")
 			web.ID, web.Name, web.Created = "id-tmp", "0123456789ab_shop-web-1", time.Unix(100, 0)

@@ -142,7 +142,7 @@ func ContainerSpec(p *project.Project, svc *project.Service, n int) (service.Con
 
 	// networks: the container name, the service name and declared aliases
 	if spec.NetworkMode == "" {
-		for _, key := range s.NetworksByPriority() {
+		for i, key := range s.NetworksByPriority() {
 			cfg := s.Networks[key]
 			netw := p.Model.Networks[key]
 			ep := service.Endpoint{Network: netw.Name}
@@ -154,6 +154,14 @@ func ContainerSpec(p *project.Project, svc *project.Service, n int) (service.Con
 				ep.Aliases = append(ep.Aliases, cfg.Aliases...)
 				ep.IPv4Address, ep.IPv6Address = cfg.Ipv4Address, cfg.Ipv6Address
 				ep.MacAddress, ep.Priority = cfg.MacAddress, cfg.Priority
+			}
+			if i == 0 && s.MacAddress != "" {
+				// As docker compose: the service's mac_address is the
+				// primary network's, which may not say another.
+				if ep.MacAddress != "" && !strings.EqualFold(ep.MacAddress, s.MacAddress) {
+					return spec, nil, fmt.Errorf("service %s: mac_address %s: the service-level mac_address should have the same value as network %s (%s)", svc.Name, s.MacAddress, key, ep.MacAddress)
+				}
+				ep.MacAddress = s.MacAddress
 			}
 			spec.Networks = append(spec.Networks, ep)
 		}

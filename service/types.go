@@ -174,7 +174,8 @@ type Endpoint struct {
 	Aliases []string
 	// IPv4Address and IPv6Address request fixed addresses.
 	IPv4Address, IPv6Address string
-	// MacAddress requests a MAC address.
+	// MacAddress requests the MAC address of the container's interface
+	// on the network.
 	MacAddress string
 	// Priority orders networks; the highest is the container's primary.
 	Priority int
@@ -254,6 +255,11 @@ type ContainerSpec struct {
 	NetworkMode string
 	// Networks are the networks to join, the first being the primary.
 	Networks []Endpoint
+	// Links are docker's container links, "container:alias" (a name or
+	// ID, then the name it is known by), as docker compose sends them for
+	// links and external_links: in this container only, alias resolves to
+	// the linked container's address on a network they share.
+	Links []string
 	// ExtraHosts are "host:ip" lines for /etc/hosts.
 	ExtraHosts []string
 	// DNS servers, search domains and options.

@@ -129,6 +129,9 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	if err != nil {
 		return err
 	}
+	if spec.Links, err = reconcile.LiveLinks(ctx, b, p, svc, -1); err != nil {
+		return err
+	}
 	slug := make([]byte, 6)
 	_, _ = rand.Read(slug)
 	slugHex := hex.EncodeToString(slug)

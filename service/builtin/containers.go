@@ -207,7 +207,11 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			if err != nil {
 				return "", fmt.Errorf("create container %s: %w", name, err)
 			}
-			r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: i}
+			a, err := endpointAttachment(n.ID, ep, i)
+			if err != nil {
+				return "", fmt.Errorf("create container %s: %w", name, err)
+			}
+			r.Networks[n.Name] = a
 		}
 	}
 	if err := b.inheritVolumes(r); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,21 +240,35 @@ func (s *dnsServer) lookup(name, client, gw string) ([]netip.Addr, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var recs []*record
+	var all, recs []*record
 	for _, id := range ids {
-		if r, err := s.b.load(id); err == nil && r.State.Status == "running" {
-			recs = append(recs, r)
+		if r, err := s.b.load(id); err == nil {
+			all = append(all, r)
+			if r.State.Status == "running" {
+				recs = append(recs, r)
+			}
 		}
 	}
+	// The asker is the container with the client's address, whatever its
+	// record says: one that just started may not be marked running yet
+	// (addresses are unique among all containers of the root).
 	nets := map[string]bool{}
-	for _, r := range recs {
+	var askers []*record
+	for _, r := range all {
 		for _, a := range r.Networks {
 			if a.IP == client {
+				askers = append(askers, r)
 				for _, a := range r.Networks {
 					nets[a.ID] = true
 				}
+				break
 			}
 		}
+	}
+	// The asker's links come first, as docker's resolver looks a
+	// container's own aliases up before the names on the network.
+	if ips := linkedAddrs(name, askers, recs, nets); len(ips) > 0 {
+		return ips, true
 	}
 	if len(nets) == 0 {
 		if ns, err := s.b.networks(); err == nil {
@@ -284,6 +299,39 @@ func (s *dnsServer) lookup(name, client, gw string) ([]netip.Addr, bool) {
 		}
 	}
 	return ips, found
+}
+
+// linkedAddrs returns the addresses, on the networks nets, of the running
+// containers (among recs) that a link of an asker names alias: docker's
+// links ("container:alias" in the spec), which only the linking container
+// resolves.
+func linkedAddrs(alias string, askers, recs []*record, nets map[string]bool) []netip.Addr {
+	var ips []netip.Addr
+	for _, asker := range askers {
+		for _, l := range asker.Spec.Links {
+			target, as, ok := strings.Cut(l, ":")
+			if !ok {
+				as = target
+			}
+			target = strings.TrimPrefix(target, "/")
+			if !strings.EqualFold(as, alias) || target == "" {
+				continue
+			}
+			for _, r := range recs {
+				// by name, or by ID (12 hex digits at least, which no
+				// name of a compose container is)
+				if r.Name != target && (len(target) < 12 || !strings.HasPrefix(r.ID, target)) {
+					continue
+				}
+				for _, a := range r.Networks {
+					if ip, err := netip.ParseAddr(a.IP); err == nil && nets[a.ID] && !slices.Contains(ips, ip) {
+						ips = append(ips, ip)
+					}
+				}
+			}
+		}
+	}
+	return ips
 }
 
 // forward asks the host's resolvers.

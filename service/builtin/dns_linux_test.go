@@ -27,8 +27,8 @@ func TestDNSAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	add := func(id, name, status string, nets map[string]attachment) {
-		r := &record{ID: strings.Repeat(id, 64), Name: name, Spec: service.ContainerSpec{Hostname: "host-" + id}, Networks: nets, State: runState{Status: status}}
+	add := func(id, name, status string, nets map[string]attachment, links ...string) {
+		r := &record{ID: strings.Repeat(id, 64), Name: name, Spec: service.ContainerSpec{Hostname: "host-" + id, Links: links}, Networks: nets, State: runState{Status: status}}
 		if err := os.MkdirAll(b.containerDir(r.ID), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -44,6 +44,11 @@ func TestDNSAnswer(t *testing.T) {
 		"p_front": {ID: netA.ID, IP: "10.89.1.5", Aliases: []string{"api"}},
 		"p_back":  {ID: netB.ID, IP: "10.89.2.5", Aliases: []string{"api"}},
 	})
+	// app links to web-1 as "database" and "first", and to db, on no
+	// network it shares, as "backend"
+	add("6", "p-app-1", "running", map[string]attachment{"p_front": {ID: netA.ID, IP: "10.89.1.6"}},
+		"p-web-1:database", "p-web-1:first", "p-db-1:backend", "p-web-3:stopped", "2:short", "222222222222:byid")
+	add("7", "p-app-run-1", "created", map[string]attachment{"p_front": {ID: netA.ID, IP: "10.89.1.7"}}, "p-web-1:database")
 	s := &dnsServer{b: b}
 	cases := []struct {
 		name, client, gw string
@@ -59,6 +64,16 @@ func TestDNSAnswer(t *testing.T) {
 		{"api", "10.89.2.2", "10.89.2.1", []string{"10.89.2.5"}}, // the address on the shared network
 		{"web", "192.0.2.9", "10.89.1.1", []string{"10.89.1.2", "10.89.1.3"}},
 		{"example.org", "10.89.1.5", "10.89.1.1", nil},
+		{"database", "10.89.1.6", "10.89.1.1", []string{"10.89.1.2"}}, // app's link
+		{"FIRST", "10.89.1.6", "10.89.1.1", []string{"10.89.1.2"}},
+		{"database", "10.89.1.5", "10.89.1.1", nil}, // only app resolves its links
+		{"database", "192.0.2.9", "10.89.1.1", nil},
+		{"backend", "10.89.1.6", "10.89.1.1", nil}, // db shares no network with app
+		{"stopped", "10.89.1.6", "10.89.1.1", nil}, // web-3 is not running
+		{"byid", "10.89.1.6", "10.89.1.1", []string{"10.89.1.3"}},
+		{"short", "10.89.1.6", "10.89.1.1", nil}, // too short a prefix for an ID
+		{"web", "10.89.1.6", "10.89.1.1", []string{"10.89.1.2", "10.89.1.3"}},
+		{"database", "10.89.1.7", "10.89.1.1", []string{"10.89.1.2"}}, // a one-off not marked running yet
 	}
 	for _, tc := range cases {
 		ips, ok := s.lookup(strings.ToLower(tc.name), tc.client, tc.gw)

@@ -256,6 +256,9 @@ func (b *Backend) allocateIPs(id string) error {
 			ip := netip.MustParseAddr(a.IP).As4()
 			a.Prefix = p.Bits()
 			a.MAC = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", ip[0], ip[1], ip[2], ip[3])
+			if a.FixedMAC != "" {
+				a.MAC = a.FixedMAC
+			}
 			taken[a.ID+"/"+a.IP] = true
 			r.Networks[name] = a
 		}
@@ -367,7 +370,9 @@ func (b *Backend) plug(h *netlink.Handle, ns netns.NsHandle, r *record, name str
 		return fail(err)
 	}
 	if mac, err := net.ParseMAC(a.MAC); err == nil {
-		_ = h.LinkSetHardwareAddr(cl, mac)
+		if err := h.LinkSetHardwareAddr(cl, mac); err != nil && a.FixedMAC != "" {
+			return fail(fmt.Errorf("mac address %s: %w", mac, err))
+		}
 	}
 	ip := net.ParseIP(a.IP)
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(a.Prefix, 32)}}

@@ -260,7 +260,11 @@ func (b *Backend) ConnectNetwork(ctx context.Context, network, container string,
 		if _, ok := r.Networks[n.Name]; ok {
 			return fmt.Errorf("connect %s to %s: already attached: %w", r.Name, n.Name, service.ErrConflict)
 		}
-		r.Networks[n.Name] = attachment{ID: n.ID, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: len(r.Networks)}
+		a, err := endpointAttachment(n.ID, ep, len(r.Networks))
+		if err != nil {
+			return fmt.Errorf("connect %s to %s: %w", r.Name, n.Name, err)
+		}
+		r.Networks[n.Name] = a
 		return nil
 	})
 	if err != nil {

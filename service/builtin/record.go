@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,13 +52,32 @@ type attachment struct {
 	ID      string
 	Aliases []string `json:",omitempty"`
 	// IP is the address, allocated at start (or asked for: Fixed);
-	// Prefix its length; MAC derived from it.
-	IP     string `json:",omitempty"`
-	Fixed  bool   `json:",omitempty"`
-	Prefix int    `json:",omitempty"`
-	MAC    string `json:",omitempty"`
+	// Prefix its length; MAC derived from it, unless asked for (FixedMAC).
+	IP       string `json:",omitempty"`
+	Fixed    bool   `json:",omitempty"`
+	Prefix   int    `json:",omitempty"`
+	MAC      string `json:",omitempty"`
+	FixedMAC string `json:",omitempty"`
 	// Order ranks the container's networks: 0 is the primary (eth0).
 	Order int
+}
+
+// endpointAttachment is the attachment ep asks for on the network whose ID
+// is id, ranked order among the container's networks. A MAC address must
+// be a unicast Ethernet one, which a veth can take.
+func endpointAttachment(id string, ep service.Endpoint, order int) (attachment, error) {
+	a := attachment{ID: id, Aliases: ep.Aliases, IP: ep.IPv4Address, Fixed: ep.IPv4Address != "", Order: order}
+	if ep.MacAddress != "" {
+		mac, err := net.ParseMAC(ep.MacAddress)
+		switch {
+		case err != nil || len(mac) != 6:
+			return attachment{}, fmt.Errorf("network %s: mac address %q: not an Ethernet (EUI-48) address", ep.Network, ep.MacAddress)
+		case mac[0]&1 == 1:
+			return attachment{}, fmt.Errorf("network %s: mac address %s: a multicast address, which an interface cannot have", ep.Network, mac)
+		}
+		a.FixedMAC = mac.String()
+	}
+	return a, nil
 }
 
 // runState is what the shim reports of the container's process.

@@ -303,3 +303,30 @@ func TestLogRotation(t *testing.T) {
 		t.Error("max-size lots: no error")
 	}
 }
+
+func TestEndpointAttachment(t *testing.T) {
+	cases := []struct {
+		ep      service.Endpoint
+		wantMAC string
+		err     string
+	}{
+		{service.Endpoint{Network: "n"}, "", ""},
+		{service.Endpoint{Network: "n", MacAddress: "02:42:AC:11:00:99"}, "02:42:ac:11:00:99", ""},
+		{service.Endpoint{Network: "n", MacAddress: "02-42-ac-11-00-98"}, "02:42:ac:11:00:98", ""},
+		{service.Endpoint{Network: "n", MacAddress: "nope"}, "", `network n: mac address "nope": not an Ethernet`},
+		{service.Endpoint{Network: "n", MacAddress: "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01"}, "", "not an Ethernet"},
+		{service.Endpoint{Network: "n", MacAddress: "01:00:5e:00:00:01"}, "", "multicast"},
+	}
+	for _, tc := range cases {
+		a, err := endpointAttachment("id", tc.ep, 2)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err = %v, want %q", tc.ep.MacAddress, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || a.FixedMAC != tc.wantMAC || a.ID != "id" || a.Order != 2 {
+			t.Errorf("%q: %+v, %v; want FixedMAC %q", tc.ep.MacAddress, a, err, tc.wantMAC)
+		}
+	}
+}

@@ -235,7 +235,12 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 	if err != nil {
 		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
-	res, err := b.c.ContainerCreate(ctx, req.options)
+	var res client.ContainerCreateResult
+	if req.macAddress != "" {
+		res, err = b.c.ContainerCreateWithMAC(ctx, req.options, req.macAddress)
+	} else {
+		res, err = b.c.ContainerCreate(ctx, req.options)
+	}
 	if err != nil {
 		if noSuchImage(err) {
 			return "", wrapf(err, "create container %q: image %q not found", spec.Name, spec.Image)

@@ -25,9 +25,14 @@
 //     (service.Endpoint.NetworkID), so a name that is ambiguous for a moment
 //     fails nothing. Volumes need none of this: the engine holds one volume
 //     per name.
-//   - Features the engine would silently ignore (a per-network MAC address
-//     and the healthcheck start interval below 1.44, volume subpaths below
-//     1.45) give service.ErrUnsupported instead.
+//   - Below API 1.44 the engine reads a container's MAC address from its
+//     Config.MacAddress only, for the network it is created on, a field the
+//     moby client's types no longer have: a MAC address on the primary
+//     network is sent there, in a create request of the backend's own
+//     (engineClient again), as docker compose v2 does.
+//   - Features the engine would silently ignore (a MAC address on another
+//     network and the healthcheck start interval below 1.44, volume subpaths
+//     below 1.45) give service.ErrUnsupported instead.
 //
 // # Images
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -447,16 +448,117 @@ func TestNewCreateRequestNetworks(t *testing.T) {
 		t.Errorf("p_other ipam = %+v", other.IPAMConfig)
 	}
 
-	mac := []service.Endpoint{{Network: "n", MacAddress: "02:42:ac:11:00:02"}}
-	if _, err := newCreateRequest(service.ContainerSpec{Image: "i", Networks: mac}, "1.41"); !errors.Is(err, service.ErrUnsupported) {
-		t.Errorf("mac address on 1.41: err = %v, want ErrUnsupported", err)
-	}
-	req, err = newCreateRequest(service.ContainerSpec{Image: "i", Networks: mac}, "1.44")
+	mac := []service.Endpoint{{Network: "n", MacAddress: "02:42:AC:11:00:02"}, {Network: "o"}}
+	req, err = newCreateRequest(service.ContainerSpec{Image: "i", Networks: mac}, "1.41")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := req.options.NetworkingConfig.EndpointsConfig["n"].MacAddress.String(); got != "02:42:ac:11:00:02" {
-		t.Errorf("mac = %q", got)
+	if req.macAddress != "02:42:ac:11:00:02" || len(req.options.NetworkingConfig.EndpointsConfig["n"].MacAddress) != 0 {
+		t.Errorf("mac address of the primary network on 1.41: container-wide %q, endpoint %v; want it container-wide only", req.macAddress, req.options.NetworkingConfig.EndpointsConfig["n"].MacAddress)
+	}
+	other := []service.Endpoint{{Network: "n"}, {Network: "o", MacAddress: "02:42:ac:11:00:02"}}
+	if _, err := newCreateRequest(service.ContainerSpec{Image: "i", Networks: other}, "1.41"); !errors.Is(err, service.ErrUnsupported) {
+		t.Errorf("mac address of another network on 1.41: err = %v, want ErrUnsupported", err)
+	}
+	if _, err := newCreateRequest(service.ContainerSpec{Image: "i", Networks: []service.Endpoint{{Network: "n", MacAddress: "nope"}}}, "1.41"); err == nil || !strings.Contains(err.Error(), `network "n": mac address`) {
+		t.Errorf("invalid mac address on 1.41: err = %v", err)
+	}
+	for _, eps := range [][]service.Endpoint{mac, other} {
+		req, err = newCreateRequest(service.ContainerSpec{Image: "i", Networks: eps}, "1.44")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range eps {
+			if got, want := req.options.NetworkingConfig.EndpointsConfig[ep.Network].MacAddress.String(), strings.ToLower(ep.MacAddress); got != want || req.macAddress != "" {
+				t.Errorf("1.44: mac of %s = %q, want %q (container-wide %q, want none)", ep.Network, got, want, req.macAddress)
+			}
+		}
+	}
+}
+
+func TestNewCreateRequestLinks(t *testing.T) {
+	links := []string{"p-db-1:database", "p-db-1:db-1", "ext:ext"}
+	for _, version := range []string{"1.41", "1.44"} {
+		req, err := newCreateRequest(service.ContainerSpec{Image: "i", Links: links, Networks: []service.Endpoint{{Network: "a"}, {Network: "b"}}}, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.options.HostConfig.Links; !slices.Equal(got, links) {
+			t.Errorf("%s: HostConfig.Links = %q, want %q", version, got, links)
+		}
+		eps := maps.Clone(req.options.NetworkingConfig.EndpointsConfig)
+		for _, c := range req.connect {
+			eps[c.network] = c.settings
+		}
+		for _, n := range []string{"a", "b"} {
+			if got := eps[n].Links; !slices.Equal(got, links) {
+				t.Errorf("%s: links of the endpoint on %s = %q, want %q (as docker compose)", version, n, got, links)
+			}
+		}
+	}
+}
+
+// TestCreateContainerWithMAC: on an API 1.41 engine the primary network's
+// MAC address goes in the create body's Config.MacAddress, the only one
+// those engines read, with the rest of the request as the moby client sends it.
+func TestCreateContainerWithMAC(t *testing.T) {
+	var got map[string]any
+	var query string
+	status := http.StatusCreated
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		if strings.HasSuffix(r.URL.Path, "/_ping") {
+			w.Write([]byte("OK"))
+			return
+		}
+		if r.Method != http.MethodPost || r.URL.Path != "/v1.41/containers/create" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		json.NewDecoder(r.Body).Decode(&got)
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		if status == http.StatusCreated {
+			json.NewEncoder(w).Encode(map[string]any{"Id": "c1", "Warnings": []string{}})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"message": "No such image: i:1"})
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("DOCKER_HOST", "tcp://"+srv.Listener.Addr().String())
+	t.Setenv("DOCKER_API_VERSION", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	b, err := New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	spec := service.ContainerSpec{Name: "p-web-1", Image: "i:1", Platform: "linux/amd64", CapAdd: []string{"net_admin"},
+		Links:    []string{"p-db-1:database"},
+		Networks: []service.Endpoint{{Network: "p_default", Aliases: []string{"web"}, MacAddress: "02:42:ac:11:00:99"}}}
+	id, err := b.CreateContainer(t.Context(), spec)
+	if err != nil || id != "c1" {
+		t.Fatalf("create: %q, %v", id, err)
+	}
+	if got["MacAddress"] != "02:42:ac:11:00:99" || got["Image"] != "i:1" {
+		t.Errorf("body = %v, want MacAddress and Image at the top", got)
+	}
+	hc, _ := got["HostConfig"].(map[string]any)
+	if hc["NetworkMode"] != "p_default" || fmt.Sprint(hc["CapAdd"]) != "[CAP_NET_ADMIN]" || fmt.Sprint(hc["Links"]) != "[p-db-1:database]" {
+		t.Errorf("HostConfig = %v", hc)
+	}
+	nc, _ := got["NetworkingConfig"].(map[string]any)
+	if ep := fmt.Sprint(nc["EndpointsConfig"]); !strings.Contains(ep, "Aliases:[web]") || !strings.Contains(ep, "Links:[p-db-1:database]") {
+		t.Errorf("EndpointsConfig = %s", ep)
+	}
+	if query != "name=p-web-1&platform=linux%2Famd64" {
+		t.Errorf("query = %q", query)
+	}
+	status = http.StatusNotFound
+	if _, err := b.CreateContainer(t.Context(), spec); !errors.Is(err, service.ErrNotFound) || !strings.Contains(err.Error(), `image "i:1" not found`) {
+		t.Errorf("missing image: err = %v", err)
 	}
 }
 

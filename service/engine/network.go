@@ -174,7 +174,7 @@ func (b *Backend) RemoveNetwork(ctx context.Context, id string) error {
 // aliases and addresses. ErrNotFound if either is missing; ErrConflict if
 // the container is already attached.
 func (b *Backend) ConnectNetwork(ctx context.Context, netw, ctr string, ep service.Endpoint) error {
-	es, err := endpointSettings(ep, b.c.ClientVersion())
+	es, err := endpointSettings(ep, nil, b.c.ClientVersion())
 	if err != nil {
 		return fmt.Errorf("connect container %q to network %q: %w", ctr, netw, err)
 	}

@@ -35,6 +35,10 @@ const (
 type createRequest struct {
 	options client.ContainerCreateOptions
 	connect []endpoint
+	// macAddress is the primary network's MAC address for engines before
+	// API 1.44, which read it from the container's Config.MacAddress only
+	// (a field the moby client's types no longer have).
+	macAddress string
 }
 
 // endpoint is a network to connect a container to, with its settings.
@@ -97,7 +101,15 @@ func newCreateRequest(spec service.ContainerSpec, apiVersion string) (createRequ
 	hc.NetworkMode = container.NetworkMode(eps[0].Network)
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
 	for i, ep := range eps {
-		es, err := endpointSettings(ep, apiVersion)
+		if i == 0 && ep.MacAddress != "" && below(apiVersion, apiMultiNetworkCreate) {
+			mac, err := net.ParseMAC(ep.MacAddress)
+			if err != nil {
+				return createRequest{}, fmt.Errorf("network %q: mac address: %w", ep.Network, err)
+			}
+			req.macAddress = mac.String()
+			ep.MacAddress = ""
+		}
+		es, err := endpointSettings(ep, spec.Links, apiVersion)
 		if err != nil {
 			return createRequest{}, err
 		}
@@ -119,11 +131,13 @@ func sortEndpoints(eps []service.Endpoint) []service.Endpoint {
 	return out
 }
 
-// endpointSettings maps an endpoint to the engine's settings for it.
-func endpointSettings(ep service.Endpoint, apiVersion string) (*network.EndpointSettings, error) {
+// endpointSettings maps an endpoint to the engine's settings for it, with
+// the container's links, which docker compose gives every endpoint: on a
+// user-defined network the engine resolves them per endpoint.
+func endpointSettings(ep service.Endpoint, links []string, apiVersion string) (*network.EndpointSettings, error) {
 	// The ID, when known, is what the engine resolves the network by at
 	// start, so that a name several networks share blocks nothing.
-	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases), NetworkID: ep.NetworkID}
+	es := &network.EndpointSettings{Aliases: slices.Clone(ep.Aliases), NetworkID: ep.NetworkID, Links: slices.Clone(links)}
 	if ep.IPv4Address != "" || ep.IPv6Address != "" {
 		es.IPAMConfig = &network.EndpointIPAMConfig{}
 		var err error
@@ -136,7 +150,7 @@ func endpointSettings(ep service.Endpoint, apiVersion string) (*network.Endpoint
 	}
 	if ep.MacAddress != "" {
 		if below(apiVersion, apiMultiNetworkCreate) {
-			return nil, unsupported(fmt.Sprintf("network %q: a MAC address per network", ep.Network), apiVersion, apiMultiNetworkCreate)
+			return nil, unsupported(fmt.Sprintf("network %q: a MAC address other than on the primary network at the container's creation", ep.Network), apiVersion, apiMultiNetworkCreate)
 		}
 		mac, err := net.ParseMAC(ep.MacAddress)
 		if err != nil {
@@ -248,6 +262,7 @@ func hostConfig(spec service.ContainerSpec, apiVersion string) (*container.HostC
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyMode(spec.Restart.Name), MaximumRetryCount: spec.Restart.MaxRetries},
 		AutoRemove:     spec.AutoRemove,
 		VolumesFrom:    slices.Clone(spec.VolumesFrom),
+		Links:          slices.Clone(spec.Links),
 		CapAdd:         slices.Clone(spec.CapAdd),
 		CapDrop:        slices.Clone(spec.CapDrop),
 		DNSOptions:     slices.Clone(spec.DNSOptions),
