@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,17 @@ import (
 // DefaultParallel bounds the backend calls Apply makes at once when
 // ApplyOptions.Parallel is not set.
 const DefaultParallel = 32
+
+// Limit is the bound a fan-out uses given COMPOSE_PARALLEL_LIMIT's value:
+// that number when it is one above 0, else DefaultParallel. Every fan-out
+// of berth (plan steps, image pulls and builds, observation, stats, cp,
+// top, watch) uses this one bound.
+func Limit(env string) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(env)); err == nil && n > 0 {
+		return n
+	}
+	return DefaultParallel
+}
 
 // Status is where a step is in its run.
 type Status int

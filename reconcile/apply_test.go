@@ -294,3 +294,11 @@ func TestVolumesFromNamesContainers(t *testing.T) {
 		}
 	}
 }
+
+func TestLimit(t *testing.T) {
+	for env, want := range map[string]int{"": DefaultParallel, "0": DefaultParallel, "-3": DefaultParallel, "x": DefaultParallel, "4": 4, " 7 ": 7} {
+		if got := Limit(env); got != want {
+			t.Errorf("Limit(%q) = %d, want %d", env, got, want)
+		}
+	}
+}

@@ -100,7 +100,7 @@ func ResolveImages(ctx context.Context, b service.Backend, p *project.Project) (
 	var missing []string
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
+	g.SetLimit(DefaultParallel)
 	for ref, svcs := range refs {
 		g.Go(func() error {
 			img, err := b.InspectImage(gctx, ref)

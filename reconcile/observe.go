@@ -122,7 +122,7 @@ func (o *Observed) setNetworks(ctx context.Context, b service.Backend, nets []se
 		byName[n.Name] = append(byName[n.Name], n)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(DefaultParallel)
 	for _, same := range byName {
 		if len(same) < 2 {
 			continue

@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
 )
 
@@ -177,11 +176,7 @@ func runCp(ctx context.Context, g *globals, o cpOptions, srcArg, dstArg string) 
 	}
 	pr := newProgress(g)
 	eg, ectx := errgroup.WithContext(ctx)
-	limit := g.parallelLimit()
-	if limit <= 0 {
-		limit = reconcile.DefaultParallel
-	}
-	eg.SetLimit(limit)
+	eg.SetLimit(g.parallelLimit())
 	for _, c := range targets {
 		eg.Go(func() error {
 			pr.line("Container", c.Name, "Copying", false)

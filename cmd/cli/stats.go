@@ -79,7 +79,7 @@ func runStats(ctx context.Context, g *globals, s *session, o statsOptions, servi
 		samples := make([]service.Stats, len(cs))
 		var mu sync.Mutex
 		eg, ectx := errgroup.WithContext(ctx)
-		eg.SetLimit(max(g.parallelLimit(), 1))
+		eg.SetLimit(g.parallelLimit())
 		for i, c := range cs {
 			eg.Go(func() error {
 				st, err := sr.Stats(ectx, c.ID)

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
 )
 
@@ -53,11 +52,7 @@ func runTop(ctx context.Context, g *globals, services []string) error {
 	}
 	tables := make([]*table, len(cs))
 	eg, ectx := errgroup.WithContext(ctx)
-	limit := g.parallelLimit()
-	if limit <= 0 {
-		limit = reconcile.DefaultParallel
-	}
-	eg.SetLimit(limit)
+	eg.SetLimit(g.parallelLimit())
 	for i, c := range cs {
 		eg.Go(func() error {
 			titles, procs, err := tp.Top(ectx, c.ID, nil)

@@ -255,12 +255,13 @@ func truthy(s string) bool {
 
 // parallelLimit is --parallel, else COMPOSE_PARALLEL_LIMIT, else 0 (the
 // default bound).
+// parallelLimit is the one bound of every fan-out of a command: --parallel,
+// else COMPOSE_PARALLEL_LIMIT, else reconcile.DefaultParallel.
 func (g *globals) parallelLimit() int {
 	if g.parallel > 0 {
 		return g.parallel
 	}
-	n, _ := strconv.Atoi(g.getenv("COMPOSE_PARALLEL_LIMIT"))
-	return n
+	return reconcile.Limit(g.getenv("COMPOSE_PARALLEL_LIMIT"))
 }
 
 // serviceContainers lists the project's running-or-not service containers

@@ -18,6 +18,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
 )
 
@@ -365,7 +366,7 @@ func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service
 	eg, ectx := errgroup.WithContext(ctx)
 	limit := l.Parallel
 	if limit <= 0 {
-		limit = 16
+		limit = reconcile.DefaultParallel
 	}
 	eg.SetLimit(limit)
 	data := buf.Bytes()
