@@ -19,6 +19,24 @@
 //	events.jsonl            the event log the CLI follows
 //	s/<id12>.sock           the shims' control sockets
 //
-// Networking is loopback-only for now: each container gets its own network
-// namespace with lo up (network_mode: host shares the host's).
+// Networking: each network is a Linux bridge with its own subnet (10.89.N.0/24
+// unless declared) and iptables rules (masquerading out, unless internal); a
+// container gets a veth pair per network, its addresses, aliases and MAC, and
+// a DNS server on the bridge that answers service names, aliases and links
+// (dns_linux.go). Published ports are forwarded by the shim (ports.go).
+// network_mode host, none and container:/service: share or skip this.
+//
+// Where things are, by seam:
+//
+//   - process supervision: shim.go (the shim), start_linux.go and
+//     init_linux.go (namespaces, overlayfs root, the container's init),
+//     reaper_linux.go, pty_linux.go, exec.go (exec, healthchecks);
+//   - confinement: confine_linux.go, caps.go, seccomp/, cgroup/, user.go;
+//   - networking: net_linux.go (bridges, veths, iptables), dns_linux.go,
+//     ports.go;
+//   - state and records: store.go (the root, locks, atomic writes, the
+//     .new-/.gone- sweeps), record.go, objects.go (networks, volumes),
+//     containers.go, events.go, logs.go, stats.go;
+//   - images and builds: images.go, image/, layer/, archive/, build.go,
+//     build/.
 package builtin
