@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/gc"
 	"github.com/berthdev/berth/reconcile/watch"
 	"github.com/berthdev/berth/service"
 )
@@ -33,6 +34,7 @@ type upOptions struct {
 	timeout                              int
 	abortOnExit, abortOnFailure          bool
 	exitCodeFrom                         string
+	ttl                                  time.Duration
 	attach, noAttach                     []string
 	noColor, noLogPrefix, timestamps     bool
 	yes, quietPull, quietBuild           bool
@@ -85,6 +87,7 @@ service that is not.`,
 	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "Stop all containers if any container stops")
 	f.BoolVar(&o.abortOnFailure, "abort-on-container-failure", false, "Stop all containers if any container exits with a non-zero code")
 	f.StringVar(&o.exitCodeFrom, "exit-code-from", "", "Return the exit code of this service's container (implies --abort-on-container-exit)")
+	f.DurationVar(&o.ttl, "ttl", 0, "Give what this up makes a lifetime (30m, 2h): berth gc (and every later up) removes the project once it passed, or once the process that ran this up (its parent: the CI job's shell) is gone")
 	f.StringArrayVar(&o.attach, "attach", nil, "Show only these services' output")
 	f.StringArrayVar(&o.noAttach, "no-attach", nil, "Don't show these services' output")
 	f.BoolVar(&o.noColor, "no-color", false, "Produce monochrome output")
@@ -161,11 +164,24 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if o.exitCodeFrom != "" && p.Service(o.exitCodeFrom) == nil {
 		return fmt.Errorf("--exit-code-from: no such service: %s", o.exitCodeFrom)
 	}
+	if o.ttl < 0 {
+		return fmt.Errorf("--ttl %v: want a positive duration", o.ttl)
+	}
+	if o.ttl > 0 {
+		gc.SetLifetime(p, time.Now().Add(o.ttl), gc.Owner(os.Getppid()))
+	}
 	b, closeBackend, err := g.backend(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeBackend()
+	if !g.dryRun {
+		// the projects whose lifetime is over go first (one list call
+		// when there are none)
+		if _, err := g.reap(ctx, b, p.Name); err != nil {
+			newProgress(g).warn(fmt.Sprintf("removing expired projects: %v", err))
+		}
+	}
 	// Held while images and containers change; not while attached.
 	unlock, err := g.lockProject(ctx, b, p.Name)
 	if err != nil {
