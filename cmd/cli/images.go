@@ -20,13 +20,16 @@ import (
 // error: a status line per image operation, as the other commands report
 // their steps (appended even on a terminal, because the build output
 // scrolls between them), the size of each build context, and each
-// service's build or pull output behind a "service  | " prefix. In a dry
+// service's pull output behind a "service  | " prefix; the build output,
+// behind the same prefix, goes to standard output, as docker compose's. In a dry
 // run it prints what would be done on standard output instead.
 type imageReport struct {
-	g      *globals
-	pr     *progress
-	mux    *logMux
-	dryRun bool
+	g   *globals
+	pr  *progress
+	mux *logMux
+	// buildMux gets the builds' output: standard output, as docker compose
+	buildMux *logMux
+	dryRun   bool
 	// quietPull and quietBuild drop the pull or build output (the status
 	// lines stay); quiet drops everything but errors.
 	quiet, quietPull, quietBuild bool
@@ -49,8 +52,9 @@ func newImageReport(g *globals, p *project.Project, quiet bool) *imageReport {
 	}
 	return &imageReport{
 		g: g, pr: pr, quiet: quiet, dryRun: g.dryRun,
-		mux: newLogMuxOn(g, g.stdio.Err, names, false, false, false),
-		ops: map[string]reconcile.ImageOp{},
+		mux:      newLogMuxOn(g, g.stdio.Err, names, false, false, false),
+		buildMux: newLogMuxOn(g, g.stdio.Out, names, false, false, false),
+		ops:      map[string]reconcile.ImageOp{},
 	}
 }
 
@@ -104,6 +108,9 @@ func (r *imageReport) output(svc string) io.Writer {
 	if r.quiet || r.dryRun || r.pr.mode == "json" || r.pr.mode == "quiet" ||
 		(r.quietPull && op == reconcile.ImagePull) || (r.quietBuild && op == reconcile.ImageBuild) {
 		return nil
+	}
+	if op == reconcile.ImageBuild {
+		return r.buildMux.writer(svc)
 	}
 	return r.mux.writer(svc)
 }

@@ -215,11 +215,16 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return nil
 	}
 
-	_, err = b.CreateContainer(ctx, spec)
+	pr := newProgress(g)
+	pr.detached = o.detach
+	pr.line("Container", spec.Name, "Creating", false)
+	id, err := b.CreateContainer(ctx, spec)
 	unlock()
 	if err != nil {
+		pr.line("Container", spec.Name, "Error: "+err.Error(), false)
 		return err
 	}
+	pr.line("Container", spec.Name, "Created", false)
 	cleanup := func() {
 		if o.rm {
 			_ = b.RemoveContainer(context.WithoutCancel(ctx), spec.Name, service.RemoveOptions{Force: true, Volumes: true})
@@ -237,7 +242,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			cleanup()
 			return err
 		}
-		fmt.Fprintln(g.stdio.Out, spec.Name)
+		fmt.Fprintln(g.stdio.Out, id) // the ID, as docker compose
 		return nil
 	}
 	att, ok := b.(service.Attacher)
