@@ -475,7 +475,8 @@ func TestHookFailureAsCompose(t *testing.T) {
 }
 
 // TestBuildOutputStreamAsCompose: a build's output goes to standard
-// output, its progress to standard error, as docker compose's.
+// output, its progress (" Image P-app:latest Built ") to standard error,
+// as docker compose's.
 func TestBuildOutputStreamAsCompose(t *testing.T) {
 	requireEngine(t)
 	ref := referenceCompose(t, "v5.5.0")
@@ -496,6 +497,12 @@ func TestBuildOutputStreamAsCompose(t *testing.T) {
 	}
 	if !strings.Contains(rb.stdout, "building-now") || strings.Contains(rb.stderr, "building-now") {
 		t.Errorf("berth's build output is not on standard output only:\nstdout:\n%s\nstderr:\n%s", rb.stdout, rb.stderr)
+	}
+	// the progress: " Image P-app:latest Building ", then "Built"
+	cl, _, _ := plainLines(mask(pc, rc.stderr))
+	bl, _, _ := plainLines(mask(pb, rb.stderr))
+	if fmt.Sprint(cl) != fmt.Sprint(bl) {
+		t.Errorf("the build's progress\ndocker compose: %q\nberth: %q", cl, bl)
 	}
 	for _, p := range []*testProject{pc, pb} {
 		docker(t, "image", "rm", "-f", p.name+"-app:latest")

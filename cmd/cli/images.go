@@ -77,7 +77,11 @@ func (r *imageReport) event(e reconcile.ImageEvent) {
 	working, done := "Pulling", "Pulled"
 	switch e.Op {
 	case reconcile.ImageBuild:
-		kind, id, working, done = "Service", e.Service, "Building", "Built"
+		// docker compose: "Image p-app:latest Building", then "Built"
+		working, done = "Building", "Built"
+		if id == "" {
+			kind, id = "Service", e.Service
+		}
 	case reconcile.ImagePush:
 		working, done = "Pushing", "Pushed"
 	}
@@ -85,9 +89,7 @@ func (r *imageReport) event(e reconcile.ImageEvent) {
 	case reconcile.StatusWorking:
 		if e.Op == reconcile.ImageBuild {
 			r.pr.text(fmt.Sprintf("Building %s: context %s", e.Service, units.HumanSize(float64(e.ContextSize))))
-			if r.pr.mode == "json" {
-				r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
-			}
+			r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
 			return
 		}
 		r.pr.line(kind, id, working, false)

@@ -80,8 +80,8 @@ type task struct {
 }
 
 // newProgress picks the renderer --progress (or COMPOSE_PROGRESS) asks for;
-// auto means tty on a terminal, plain otherwise (--ansi never: plain,
-// --ansi always: tty, as docker compose).
+// auto means tty on a terminal, plain otherwise (--ansi never: plain, as
+// docker compose).
 func newProgress(g *globals) *progress {
 	mode := g.progress
 	if mode == "" {
@@ -90,7 +90,9 @@ func newProgress(g *globals) *progress {
 	f, isFile := g.stdio.Err.(*os.File)
 	if mode == "" || mode == "auto" {
 		mode = "plain"
-		if (isFile && term.IsTerminal(int(f.Fd())) && g.ansi != "never") || g.ansi == "always" {
+		// (--ansi always does not make it tty: docker compose v5.5.0 looks
+		// at standard error only)
+		if isFile && term.IsTerminal(int(f.Fd())) && g.ansi != "never" {
 			mode = "tty"
 		}
 	}

@@ -225,3 +225,31 @@ func TestLogMuxStatus(t *testing.T) {
 		t.Errorf("the sixth colour is %s; docker compose's is intense cyan, 36;1", colors[5])
 	}
 }
+
+// TestNewProgressMode: --progress, COMPOSE_PROGRESS and --ansi pick the
+// view as docker compose v5.5.0 does (off a terminal here).
+func TestNewProgressMode(t *testing.T) {
+	tests := []struct {
+		progress, ansi, env, command string
+		want, op                     string
+	}{
+		{"", "auto", "", "up", "plain", "up"},
+		{"auto", "always", "", "up", "plain", "up"}, // --ansi always does not make it tty
+		{"tty", "auto", "", "rm", "tty", "remove"},
+		{"tty", "never", "", "up", "plain", "up"},
+		{"none", "auto", "", "cp", "quiet", "copy"},
+		{"", "auto", "COMPOSE_PROGRESS=json", "down", "json", "down"},
+		{"plain", "auto", "COMPOSE_PROGRESS=json", "down", "plain", "down"},
+	}
+	for _, tt := range tests {
+		var env []string
+		if tt.env != "" {
+			env = append(env, tt.env)
+		}
+		g := &globals{progress: tt.progress, ansi: tt.ansi, command: tt.command, env: env, wd: t.TempDir(), stdio: Stdio{Err: &bytes.Buffer{}}}
+		p := newProgress(g)
+		if p.mode != tt.want || p.op != tt.op {
+			t.Errorf("--progress %q --ansi %s %s, %s: mode %s op %s, want %s %s", tt.progress, tt.ansi, tt.env, tt.command, p.mode, p.op, tt.want, tt.op)
+		}
+	}
+}
