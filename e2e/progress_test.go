@@ -378,8 +378,13 @@ func TestAttachedUpAsCompose(t *testing.T) {
 	if rc.code != rb.code {
 		t.Errorf("docker compose exits %d, berth %d", rc.code, rb.code)
 	}
+	// docker compose pads the prefixes to the longest name among the
+	// containers whose output it has seen so far (so "other-1  | " or
+	// "other-1   | " by chance); berth to the longest of all from the
+	// start: the padding is left out of the comparison
+	pad := regexp.MustCompile(`(?m)^(\S+) +\| `)
 	sorted := func(s string) []string {
-		l := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		l := strings.Split(strings.TrimSuffix(pad.ReplaceAllString(s, "$1 | "), "\n"), "\n")
 		sort.Strings(l)
 		return l
 	}
@@ -401,6 +406,17 @@ func TestAttachedUpAsCompose(t *testing.T) {
 		if !ba[l] && !strings.Contains(l, "Creating") && !strings.Contains(l, "Created") && !strings.Contains(l, "Starting") {
 			t.Errorf("berth does not print %q", l)
 		}
+	}
+	runTool(ref, pc, "down", "-t", "0")
+	runTool(berthBin, pb, "down", "-t", "0")
+
+	// On a terminal: the view leaves Starting and Started out (not to mix
+	// them with the containers' output), as docker compose's.
+	const rows, cols = 30, 100
+	ch, cl := lastFrame(t, "docker compose up", pc, ttyRun(t, ref, pc, rows, cols, "up"), cols)
+	bh, bl := lastFrame(t, "berth up", pb, ttyRun(t, berthBin, pb, rows, cols, "up"), cols)
+	if ch != bh || !slices.Equal(cl, bl) {
+		t.Errorf("attached up on a terminal: the last frame\ndocker compose:\n%s\n%s\nberth:\n%s\n%s", ch, strings.Join(cl, "\n"), bh, strings.Join(bl, "\n"))
 	}
 	runTool(ref, pc, "down", "-t", "0")
 	runTool(berthBin, pb, "down", "-t", "0")

@@ -70,6 +70,7 @@ type progress struct {
 	numLines int              // tty: lines of the block drawn (without the header)
 	drawn    bool             // tty: a block is on screen
 	ticking  bool             // tty: the timer goroutine runs
+	finished bool             // tty: finish was called; nothing more is drawn
 }
 
 // task is the state of one object in the tty view.
@@ -302,6 +303,9 @@ func (p *progress) emit(kind, name, status, text, details string, extra map[stri
 	case "json":
 		p.writeJSON(jsonEvent{ID: id, Status: status, Text: text, Details: details, Kind: kind, Name: name}, extra)
 	case "tty":
+		if p.finished {
+			return
+		}
 		// (docker compose's restart hides them too, and ends its view on
 		// "Restarting 0/2": berth shows them there)
 		if p.op != "start" && p.op != "restart" && !p.detached && (text == "Starting" || text == "Started") {
@@ -443,13 +447,26 @@ func (p *progress) working() bool {
 	return false
 }
 
+// finish ends the tty view (docker compose's Done): it is drawn a last
+// time and no more, so that what the command prints next (the containers'
+// output) is not drawn over, even if a step was cut short and never
+// reported its end.
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == "tty" && !p.finished {
+		p.render()
+		p.finished = true
+	}
+}
+
 // tick redraws the tty view every 100ms (spinners, timers) while a task
 // works.
 func (p *progress) tick() {
 	for {
 		time.Sleep(100 * time.Millisecond)
 		p.mu.Lock()
-		if !p.working() {
+		if p.finished || !p.working() {
 			p.ticking = false
 			p.mu.Unlock()
 			return

@@ -253,3 +253,26 @@ func TestNewProgressMode(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressTTYFinish: once finished, the view is not drawn again, even
+// with a step still working (its timer goroutine stops).
+func TestProgressTTYFinish(t *testing.T) {
+	var out bytes.Buffer
+	p, _ := testProgress("tty", &out)
+	p.detached = true
+	p.event(reconcile.Event{Step: step(reconcile.OpStartContainer, "p-web-1"), Status: reconcile.StatusWorking})
+	p.finish()
+	p.mu.Lock()
+	n := out.Len()
+	p.mu.Unlock()
+	p.event(reconcile.Event{Step: step(reconcile.OpStartContainer, "p-db-1"), Status: reconcile.StatusWorking})
+	time.Sleep(300 * time.Millisecond)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if out.Len() != n {
+		t.Errorf("drawn after finish: %q", out.String()[n:])
+	}
+	if p.ticking {
+		t.Error("the timer goroutine still runs after finish")
+	}
+}

@@ -120,7 +120,9 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		}
 		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
 		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
-		if err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil); err != nil {
+		err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil)
+		pr.finish()
+		if err != nil {
 			return err
 		}
 	}
@@ -225,6 +227,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return err
 	}
 	pr.line("Container", spec.Name, "Created", false)
+	pr.finish()
 	cleanup := func() {
 		if o.rm {
 			_ = b.RemoveContainer(context.WithoutCancel(ctx), spec.Name, service.RemoveOptions{Force: true, Volumes: true})

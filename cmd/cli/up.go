@@ -215,6 +215,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		}
 		pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, upScope(p, args, o.noDeps)))
 	})
+	pr.finish()
 	unlock()
 	if err != nil || g.dryRun || o.noStart {
 		return err
@@ -335,6 +336,7 @@ func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Proje
 		pr.line("Container", name, "Waiting", false)
 	}
 	err = reconcile.WaitReady(wctx, b, p.Name, conds)
+	defer pr.finish()
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("application not healthy after %ds", o.waitTimeout)
 	}
