@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/servicetest"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -274,5 +279,88 @@ func TestProgressTTYFinish(t *testing.T) {
 	}
 	if p.ticking {
 		t.Error("the timer goroutine still runs after finish")
+	}
+}
+
+// TestAlreadyStopped: the containers a stop finds stopped, which docker
+// compose reports as Stopped too; one-offs, other services and what the
+// plan stops are left out.
+func TestAlreadyStopped(t *testing.T) {
+	c := func(name, svc, state string, oneoff bool) service.Container {
+		l := map[string]string{service.LabelService: svc}
+		if oneoff {
+			l[service.LabelOneoff] = service.OneoffTrue
+		}
+		return service.Container{Name: name, State: state, Labels: l}
+	}
+	obs := &reconcile.Observed{Containers: []service.Container{
+		c("p-web-1", "web", service.StateExited, false),
+		c("p-web-2", "web", service.StateRunning, false),
+		c("p-db-1", "db", service.StateCreated, false),
+		c("p-web-run-1", "web", service.StateExited, true),
+		c("p-cache-1", "cache", service.StatePaused, false),
+	}}
+	plan := &reconcile.Plan{Steps: []*reconcile.Step{step(reconcile.OpStopContainer, "p-web-2")}}
+	tests := []struct {
+		services []string
+		want     string
+	}{
+		{nil, "[p-db-1 p-web-1]"},
+		{[]string{"web"}, "[p-web-1]"},
+		{[]string{"cache"}, "[]"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(alreadyStopped(obs, plan, tt.services)); got != tt.want {
+			t.Errorf("alreadyStopped(%v) = %s, want %s", tt.services, got, tt.want)
+		}
+	}
+}
+
+// TestRunningUntouched: an up reports as Running the running containers
+// of the services it acts on (those named and their dependencies) that
+// its plan leaves alone, as docker compose.
+func TestRunningUntouched(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`services:
+  web: {image: busybox, depends_on: [db]}
+  db: {image: busybox}
+  other: {image: busybox}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := project.Load(t.Context(), project.Options{ProjectName: "p", WorkingDir: dir, Env: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := servicetest.NewFake()
+	f.AddImage("busybox", "sha256:0123")
+	for _, svc := range []string{"web", "db", "other"} {
+		id, err := f.CreateContainer(t.Context(), service.ContainerSpec{Name: "p-" + svc + "-1", Image: "busybox", Labels: map[string]string{
+			service.LabelProject: "p", service.LabelService: svc, service.LabelContainerNumber: "1",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.StartContainer(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := step(reconcile.OpWait, "p-db-1")
+	tests := []struct {
+		args   []string
+		noDeps bool
+		plan   []*reconcile.Step
+		want   string
+	}{
+		{nil, false, nil, "[p-db-1 p-other-1 p-web-1]"},
+		{[]string{"web"}, false, nil, "[p-db-1 p-web-1]"},
+		{[]string{"web"}, true, nil, "[p-web-1]"},
+		{[]string{"web"}, false, []*reconcile.Step{step(reconcile.OpStopContainer, "p-web-1"), wait}, "[p-db-1]"},
+	}
+	for _, tt := range tests {
+		got := runningUntouched(t.Context(), f, p, &reconcile.Plan{Steps: tt.plan}, upScope(p, tt.args, tt.noDeps))
+		if fmt.Sprint(got) != tt.want {
+			t.Errorf("up %v (no-deps %v): %v, want %s", tt.args, tt.noDeps, got, tt.want)
+		}
 	}
 }
