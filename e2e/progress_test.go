@@ -70,30 +70,36 @@ func plainLines(out string) (last map[string]string, all map[string]bool, other 
 // each, no line compose does not print; and the same standard output.
 func comparePlain(t *testing.T, what string, pc, pb *testProject, rc, rb result) {
 	t.Helper()
+	failed := false
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		failed = true
+		t.Errorf(format, args...)
+	}
 	if rc.code != rb.code {
-		t.Errorf("%s: docker compose exits %d, berth %d\ncompose:\n%s\nberth:\n%s", what, rc.code, rb.code, rc.stderr, rb.stderr)
+		errorf("%s: docker compose exits %d, berth %d\ncompose:\n%s\nberth:\n%s", what, rc.code, rb.code, rc.stderr, rb.stderr)
 	}
 	if c, b := mask(pc, rc.stdout), mask(pb, rb.stdout); c != b {
-		t.Errorf("%s: standard output\ndocker compose:\n%q\nberth:\n%q", what, c, b)
+		errorf("%s: standard output\ndocker compose:\n%q\nberth:\n%q", what, c, b)
 	}
 	cl, ca, _ := plainLines(mask(pc, rc.stderr))
 	bl, ba, _ := plainLines(mask(pb, rb.stderr))
 	for obj, c := range cl {
 		if b := bl[obj]; b != c {
-			t.Errorf("%s: %s: docker compose ends on %q, berth on %q", what, obj, c, b)
+			errorf("%s: %s: docker compose ends on %q, berth on %q", what, obj, c, b)
 		}
 	}
 	for obj, b := range bl {
 		if _, ok := cl[obj]; !ok {
-			t.Errorf("%s: berth reports %s (%q), docker compose does not", what, obj, b)
+			errorf("%s: berth reports %s (%q), docker compose does not", what, obj, b)
 		}
 	}
 	for l := range ba {
 		if !ca[l] {
-			t.Errorf("%s: berth prints %q, docker compose never does", what, l)
+			errorf("%s: berth prints %q, docker compose never does", what, l)
 		}
 	}
-	if t.Failed() {
+	if failed {
 		t.Logf("%s\ndocker compose's standard error:\n%s\nberth's:\n%s", what, mask(pc, rc.stderr), mask(pb, rb.stderr))
 	}
 }
@@ -423,8 +429,9 @@ func TestAttachedUpAsCompose(t *testing.T) {
 }
 
 // TestRunStreamsAsCompose: run prints the one-off container's progress on
-// standard error, its output on the streams it wrote to, and with -d its
-// ID on standard output, as docker compose does.
+// standard error (and its running dependencies as Running), its output on
+// the streams it wrote to, and with -d its ID on standard output, as
+// docker compose does.
 func TestRunStreamsAsCompose(t *testing.T) {
 	requireEngine(t)
 	ref := referenceCompose(t, "v5.5.0")
@@ -432,10 +439,16 @@ func TestRunStreamsAsCompose(t *testing.T) {
   box:
     image: %[1]s
     command: ["sh", "-c", "echo out line; echo err line >&2"]
+    depends_on: [dep]
+  dep:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
 `, busyboxImage())})
 	for _, args := range [][]string{
-		{"run", "--rm", "box"},
-		{"run", "--rm", "-T", "box", "sh", "-c", "echo o; echo e >&2; exit 2"},
+		{"run", "--rm", "box"}, // creates dep
+		{"run", "--rm", "-T", "box", "sh", "-c", "echo o; echo e >&2; exit 2"}, // "Container P-dep-1 Running"
+		{"run", "--rm", "--no-deps", "box"},
 	} {
 		what := strings.Join(args, " ")
 		args = append([]string{"--progress", "plain"}, args...)

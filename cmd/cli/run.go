@@ -120,7 +120,19 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		}
 		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
 		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal}
-		err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil)
+		// the dependencies already running: "Container p-db-1 Running",
+		// as docker compose
+		deps := map[string]bool{}
+		if !o.noDeps {
+			deps = upScope(p, []string{svcName}, false)
+			delete(deps, svcName)
+		}
+		onPlan := func(plan *reconcile.Plan) {
+			if !g.dryRun && len(deps) > 0 {
+				pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, deps))
+			}
+		}
+		err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, onPlan)
 		pr.finish()
 		if err != nil {
 			return err
