@@ -118,13 +118,6 @@ func (l *lineWriter) Close() error {
 	return err
 }
 
-// println prints a message behind name's prefix.
-func (m *logMux) println(name, msg string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), msg)
-}
-
 // status prints a line about a container as docker compose's log printer
 // does ("\r\x1b[Kweb-1 exited with code 0", in the container's colour), on
 // the output writer whatever the prefix flags.
