@@ -495,9 +495,19 @@ func (p *progress) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
-// ttyLine is one line of the tty view, before padding.
+// ttyLine is one line of the tty view, before padding: status and mark
+// already coloured (when colours are on).
 type ttyLine struct {
 	mark, id, status, statusColor, details, timer string
+	color                                         bool
+}
+
+// timerColored is the timer, blue when colours are on.
+func (l ttyLine) timerColored(timer string) string {
+	if !l.color {
+		return timer
+	}
+	return ansiBlue + timer + ansiReset
 }
 
 // render draws the tty view as docker compose's does: the cursor back to
@@ -524,56 +534,13 @@ func (p *progress) render() {
 	fmt.Fprintf(&b, "[+] %s %d/%d\n", p.op, done, len(p.tasks))
 
 	ids := p.ids
-	maxLines := max(height-2, 1)
-	more := len(ids) > maxLines
+	more := len(ids) > max(height-2, 1)
 	if more {
-		ids = ids[:maxLines-1]
+		ids = ids[:max(height-2, 1)-1]
 	}
-	now := p.now()
-	lines := make([]ttyLine, len(ids))
-	timerLen := 0
-	for i, id := range ids {
-		t := p.tasks[id]
-		end := now
-		if t.status != statusWorking {
-			end = t.end
-		}
-		l := ttyLine{id: t.id, status: t.text, details: t.details, timer: fmt.Sprintf("%.1fs", end.Sub(t.start).Seconds())}
-		switch t.status {
-		case statusDone:
-			l.mark, l.statusColor = p.paint(ansiGreen, "✔"), ansiGreen
-		case statusWarning:
-			l.mark, l.statusColor = p.paint(ansiWarning, "!"), ansiWarning
-		case statusError:
-			l.mark, l.statusColor = p.paint(ansiError, "✘"), ansiError
-		default:
-			if now.Sub(t.start) > 100*time.Millisecond {
-				t.spin = (t.spin + 1) % len(spinnerChars)
-			}
-			l.mark = p.paint(ansiYellow, spinnerChars[t.spin])
-		}
-		timerLen = max(timerLen, len(l.timer))
-		lines[i] = l
-	}
+	lines, timerLen := p.ttyLines(ids)
 	fitLines(lines, width, timerLen)
-	before := 0
-	for _, l := range lines {
-		before = max(before, 3+utf8.RuneCountInString(l.id))
-	}
-	for _, l := range lines {
-		timer := strings.Repeat(" ", timerLen-len(l.timer)) + l.timer
-		statusPad := before - (3 + utf8.RuneCountInString(l.id))
-		lineLen := before + 1 + utf8.RuneCountInString(l.status)
-		if l.details != "" {
-			lineLen += 1 + utf8.RuneCountInString(l.details)
-		}
-		timerPad := max(width-lineLen-timerLen, 1)
-		b.WriteString(" " + l.mark + " " + l.id + strings.Repeat(" ", statusPad) + " " + p.paint(l.statusColor, l.status))
-		if l.details != "" {
-			b.WriteString(" " + l.details)
-		}
-		b.WriteString(strings.Repeat(" ", timerPad) + p.paint(ansiBlue, timer) + "\n")
-	}
+	writeLines(&b, lines, width, timerLen)
 	n := len(lines)
 	if more {
 		text := fmt.Sprintf(" ... %d more", len(p.ids)-len(ids))
@@ -589,13 +556,87 @@ func (p *progress) render() {
 	p.numLines, p.drawn = n, true
 }
 
+// ttyLines makes the lines of the objects ids, their marks and timers, and
+// returns them with the width of the widest timer. Callers hold p.mu.
+func (p *progress) ttyLines(ids []string) ([]ttyLine, int) {
+	now := p.now()
+	lines := make([]ttyLine, len(ids))
+	timerLen := 0
+	for i, id := range ids {
+		t := p.tasks[id]
+		end := now
+		if t.status != statusWorking {
+			end = t.end
+		}
+		l := ttyLine{id: t.id, status: t.text, details: t.details, timer: fmt.Sprintf("%.1fs", end.Sub(t.start).Seconds()), color: p.color}
+		switch t.status {
+		case statusDone:
+			l.mark, l.statusColor = p.paint(ansiGreen, "✔"), ansiGreen
+		case statusWarning:
+			l.mark, l.statusColor = p.paint(ansiWarning, "!"), ansiWarning
+		case statusError:
+			l.mark, l.statusColor = p.paint(ansiError, "✘"), ansiError
+		default:
+			if now.Sub(t.start) > 100*time.Millisecond {
+				t.spin = (t.spin + 1) % len(spinnerChars)
+			}
+			l.mark = p.paint(ansiYellow, spinnerChars[t.spin])
+		}
+		if l.statusColor != "" {
+			l.status = p.paint(l.statusColor, l.status)
+		}
+		timerLen = max(timerLen, len(l.timer))
+		lines[i] = l
+	}
+	return lines, timerLen
+}
+
+// writeLines writes the lines: the statuses aligned, each timer ending at
+// the terminal's right edge.
+func writeLines(b *strings.Builder, lines []ttyLine, width, timerLen int) {
+	before := 0
+	for _, l := range lines {
+		before = max(before, 3+utf8.RuneCountInString(l.id))
+	}
+	for _, l := range lines {
+		timer := strings.Repeat(" ", timerLen-len(l.timer)) + l.timer
+		statusPad := before - (3 + utf8.RuneCountInString(l.id))
+		lineLen := before + 1 + visibleLen(l.status)
+		if l.details != "" {
+			lineLen += 1 + utf8.RuneCountInString(l.details)
+		}
+		timerPad := max(width-lineLen-timerLen, 1)
+		b.WriteString(" " + l.mark + " " + l.id + strings.Repeat(" ", statusPad) + " " + l.status)
+		if l.details != "" {
+			b.WriteString(" " + l.details)
+		}
+		b.WriteString(strings.Repeat(" ", timerPad) + l.timerColored(timer) + "\n")
+	}
+}
+
+// visibleLen is the width of s on a terminal, its colour codes left out.
+func visibleLen(s string) int {
+	n, esc := 0, false
+	for _, r := range s {
+		switch {
+		case r == '\x1b':
+			esc = true
+		case esc && r == 'm':
+			esc = false
+		case !esc:
+			n++
+		}
+	}
+	return n
+}
+
 // fitLines shortens details, then the longest ids, until the lines fit
 // the terminal's width, as docker compose does.
 func fitLines(lines []ttyLine, width, timerLen int) {
 	const minIDLen = 10
 	maxStatus := 0
 	for _, l := range lines {
-		maxStatus = max(maxStatus, utf8.RuneCountInString(l.status))
+		maxStatus = max(maxStatus, visibleLen(l.status))
 	}
 	for range 100 {
 		before, overflow := 0, 0
