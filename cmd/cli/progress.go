@@ -225,17 +225,25 @@ func (p *progress) event(e reconcile.Event) {
 			p.warn(msg)
 			return
 		}
-		p.emit(kind, name, statusWarning, "Warning", e.Err.Error(), nil)
+		p.emit(kind, name, statusWarning, "Warning", errText(e.Err), nil)
 	case reconcile.StatusFailed:
-		p.emit(kind, name, statusError, "Error", e.Err.Error(), nil)
+		p.emit(kind, name, statusError, "Error", errText(e.Err), nil)
 	}
+}
+
+// errText is err's message, "" for none.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // optionalDependency words an optional dependency that did not become
 // ready as docker compose does: the progress text ("Skipped: optional
 // dependency "db" failed to start") and the warning with the reason.
 func optionalDependency(s *reconcile.Step, err error) (text, warning string) {
-	msg := err.Error()
+	msg := errText(err)
 	switch s.Condition {
 	case reconcile.CondCompleted:
 		// reconcile says: service "db" didn't complete successfully: exit 1

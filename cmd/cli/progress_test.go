@@ -364,3 +364,22 @@ func TestRunningUntouched(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressNoErr: warning and failure events without an error do not
+// panic.
+func TestProgressNoErr(t *testing.T) {
+	var out bytes.Buffer
+	p, _ := testProgress("plain", &out)
+	w := step(reconcile.OpWait, "p-db-1")
+	w.Condition = reconcile.CondHealthy
+	for _, e := range []reconcile.Event{
+		{Step: w, Status: reconcile.StatusWarning},
+		{Step: step(reconcile.OpStartContainer, "p-web-1"), Status: reconcile.StatusWarning},
+		{Step: step(reconcile.OpStartContainer, "p-web-1"), Status: reconcile.StatusFailed},
+	} {
+		p.event(e)
+	}
+	if !strings.Contains(out.String(), " Container p-web-1 Error \n") {
+		t.Errorf("got %q", out.String())
+	}
+}
