@@ -45,8 +45,8 @@ RUN id -u > /app/uid
 	buildStatic(t, helloSource, filepath.Join(p.dir, "scratch", "hello"))
 
 	r := p.mustRun(t, "--progress", "plain", "up", "-d", "--build")
-	if !strings.Contains(r.stderr, `Step 4/7 : RUN echo "$MESSAGE" > message`) {
-		t.Errorf("the build output does not show the RUN step:\n%s", r.stderr)
+	if !strings.Contains(r.stdout, `Step 4/7 : RUN echo "$MESSAGE" > message`) {
+		t.Errorf("the build output (standard output, as docker compose) does not show the RUN step:\n%s", r.stdout)
 	}
 	if got := p.mustRun(t, "exec", "-T", "busy", "cat", "/work/message").stdout; got != "built by berth\n" {
 		t.Errorf("/work/message = %q: the build argument did not reach the RUN step", got)
@@ -71,15 +71,15 @@ RUN id -u > /app/uid
 	// Built again: every step from the cache, the same images.
 	before := p.mustRun(t, "images", "-q").stdout
 	r = p.mustRun(t, "--progress", "plain", "build")
-	if n := strings.Count(r.stderr, "Using cache"); n < 2 {
-		t.Errorf("a second build used the cache %d times, want the 2 RUN steps at least:\n%s", n, r.stderr)
+	if n := strings.Count(r.stdout, "Using cache"); n < 2 {
+		t.Errorf("a second build used the cache %d times, want the 2 RUN steps at least:\n%s", n, r.stdout)
 	}
 	if after := p.mustRun(t, "images", "-q").stdout; after != before {
 		t.Errorf("a second build changed the images: %q, then %q", before, after)
 	}
 
 	r = p.run("--profile", "broken", "up", "-d", "--build", "broken")
-	if r.code == 0 || !strings.Contains(r.stderr, "The command '/bin/sh -c echo going wrong && false' returned a non-zero code: 1") {
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "The command '/bin/sh -c echo going wrong && false' returned a non-zero code: 1") {
 		t.Errorf("up of a failing build: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	if ls := p.mustRun(t, "image", "ls").stdout; strings.Contains(ls, "berth-build") || strings.Contains(ls, p.name+"-broken") {

@@ -152,8 +152,8 @@ COPY . /app
 	if sizes["scratch"] < 500_000 {
 		t.Errorf("scratch's context is %d bytes, less than its program", sizes["scratch"])
 	}
-	if !strings.Contains(r.stderr, "busy     | Step 3/8 : RUN echo \"$MESSAGE\" > /message") {
-		t.Errorf("the build output is not shown behind the service's prefix:\n%s", r.stderr)
+	if !strings.Contains(r.stdout, "busy     | Step 3/8 : RUN echo \"$MESSAGE\" > /message") {
+		t.Errorf("the build output is not shown on standard output (as docker compose) behind the service's prefix:\n%s", r.stdout)
 	}
 	ps := p.ps(t)
 	for _, s := range []string{"busy", "scratch", "pulled"} {
@@ -306,7 +306,7 @@ services:
 	}
 	docker(t, "rmi", ref, extra)
 	r = p.mustRun(t, "--progress", "plain", "pull", "app")
-	if !strings.Contains(r.stderr, "Image "+ref+"  Pulled") {
+	if !strings.Contains(r.stderr, " Image "+ref+" Pulled \n") {
 		t.Errorf("pull output:\n%s", r.stderr)
 	}
 	if got := imageID(ref); got != id {

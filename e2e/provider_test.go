@@ -64,7 +64,7 @@ func TestProviderService(t *testing.T) {
 		p := newP(t, providerFiles(busyboxImage()))
 		withProvider(t, p)
 		r := p.mustRun(t, "up", "-d")
-		if !strings.Contains(r.stderr, "Provider db  creating db") || !strings.Contains(r.stderr, "Provider db  Created") {
+		if !strings.Contains(r.stderr, "Provider db creating db") || !strings.Contains(r.stderr, "Provider db Created") {
 			t.Errorf("up's progress does not show the provider:\n%s", r.stderr)
 		}
 		env := p.mustRun(t, "exec", "-T", "app", "env").stdout

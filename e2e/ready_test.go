@@ -33,7 +33,7 @@ func TestUpWaitOneShot(t *testing.T) {
 	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
 		p := newP(t, map[string]string{"compose.yaml": readyStack(busyboxImage())})
 		r := p.mustRun(t, "up", "-d", "--wait", "--wait-timeout", "60")
-		if !strings.Contains(r.stderr, p.name+"-migrate-1  Exited") {
+		if !strings.Contains(r.stderr, p.name+"-migrate-1 Exited") {
 			t.Errorf("up --wait does not report the one-shot as done:\n%s", r.stderr)
 		}
 		p.mustRun(t, "down", "-t", "0")

@@ -364,7 +364,13 @@ func runHooks(ctx context.Context, b service.Backend, s *Step, kind string) erro
 			return fmt.Errorf("container %s: %s hook %v: %w", s.Object, kind, h.Cmd, err)
 		}
 		if code != 0 {
-			return fmt.Errorf("container %s: %s hook %v exited with code %d: %s", s.Object, kind, h.Cmd, code, strings.TrimSpace(out.String()))
+			// docker compose's words first ("web hook exited with status
+			// 3"), then which hook, where, and what it printed
+			detail := fmt.Sprintf("%s %v in container %s", kind, h.Cmd, s.Object)
+			if o := strings.TrimSpace(out.String()); o != "" {
+				detail += ": " + o
+			}
+			return fmt.Errorf("%s hook exited with status %d (%s)", s.Service, code, detail)
 		}
 	}
 	return nil

@@ -20,13 +20,16 @@ import (
 // error: a status line per image operation, as the other commands report
 // their steps (appended even on a terminal, because the build output
 // scrolls between them), the size of each build context, and each
-// service's build or pull output behind a "service  | " prefix. In a dry
+// service's pull output behind a "service  | " prefix; the build output,
+// behind the same prefix, goes to standard output, as docker compose's. In a dry
 // run it prints what would be done on standard output instead.
 type imageReport struct {
-	g      *globals
-	pr     *progress
-	mux    *logMux
-	dryRun bool
+	g   *globals
+	pr  *progress
+	mux *logMux
+	// buildMux gets the builds' output: standard output, as docker compose
+	buildMux *logMux
+	dryRun   bool
 	// quietPull and quietBuild drop the pull or build output (the status
 	// lines stay); quiet drops everything but errors.
 	quiet, quietPull, quietBuild bool
@@ -49,8 +52,9 @@ func newImageReport(g *globals, p *project.Project, quiet bool) *imageReport {
 	}
 	return &imageReport{
 		g: g, pr: pr, quiet: quiet, dryRun: g.dryRun,
-		mux: newLogMuxOn(g, g.stdio.Err, names, false, false, false),
-		ops: map[string]reconcile.ImageOp{},
+		mux:      newLogMuxOn(g, g.stdio.Err, names, false, false, false),
+		buildMux: newLogMuxOn(g, g.stdio.Out, names, false, false, false),
+		ops:      map[string]reconcile.ImageOp{},
 	}
 }
 
@@ -73,7 +77,11 @@ func (r *imageReport) event(e reconcile.ImageEvent) {
 	working, done := "Pulling", "Pulled"
 	switch e.Op {
 	case reconcile.ImageBuild:
-		kind, id, working, done = "Service", e.Service, "Building", "Built"
+		// docker compose: "Image p-app:latest Building", then "Built"
+		working, done = "Building", "Built"
+		if id == "" {
+			kind, id = "Service", e.Service
+		}
 	case reconcile.ImagePush:
 		working, done = "Pushing", "Pushed"
 	}
@@ -81,9 +89,7 @@ func (r *imageReport) event(e reconcile.ImageEvent) {
 	case reconcile.StatusWorking:
 		if e.Op == reconcile.ImageBuild {
 			r.pr.text(fmt.Sprintf("Building %s: context %s", e.Service, units.HumanSize(float64(e.ContextSize))))
-			if r.pr.mode == "json" {
-				r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
-			}
+			r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
 			return
 		}
 		r.pr.line(kind, id, working, false)
@@ -104,6 +110,9 @@ func (r *imageReport) output(svc string) io.Writer {
 	if r.quiet || r.dryRun || r.pr.mode == "json" || r.pr.mode == "quiet" ||
 		(r.quietPull && op == reconcile.ImagePull) || (r.quietBuild && op == reconcile.ImageBuild) {
 		return nil
+	}
+	if op == reconcile.ImageBuild {
+		return r.buildMux.writer(svc)
 	}
 	return r.mux.writer(svc)
 }

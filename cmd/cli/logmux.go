@@ -15,14 +15,19 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-// colors are the ANSI colours of log prefixes, in docker compose's order.
-var colors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+// colors are the ANSI colours of log prefixes, in docker compose's order
+// (cmd/formatter/colors.go: cyan, yellow, green, magenta, blue, then the
+// same bold).
+var colors = []string{"36", "33", "32", "35", "34", "36;1", "33;1", "32;1", "35;1", "34;1"}
 
 // logMux prints the output of several containers on one writer, each line
 // behind a "service-1  | " prefix, as docker compose's log printer does.
 type logMux struct {
-	mu         sync.Mutex
-	w          io.Writer
+	mu sync.Mutex
+	w  io.Writer
+	// errW gets the containers' standard error where it is kept apart
+	// (attached up, as docker compose); nil: w gets it.
+	errW       io.Writer
 	width      int
 	color      bool
 	noPrefix   bool
@@ -65,12 +70,12 @@ func (m *logMux) prefix(name string) string {
 
 // writer returns a writer whose lines are printed behind name's prefix.
 func (m *logMux) writer(name string) io.WriteCloser {
-	return m.writerTracking(name, nil)
+	return m.writerTracking(m.w, name, nil)
 }
 
-// writerTracking is writer for lines that start with their timestamp:
-// seen gets each one, which is shown only with --timestamps.
-func (m *logMux) writerTracking(name string, seen func(time.Time)) io.WriteCloser {
+// writerTracking is writer, to out, for lines that start with their
+// timestamp: seen gets each one, which is shown only with --timestamps.
+func (m *logMux) writerTracking(out io.Writer, name string, seen func(time.Time)) io.WriteCloser {
 	pr, pw := io.Pipe()
 	lw := &lineWriter{pw: pw, done: make(chan struct{})}
 	go func() {
@@ -90,7 +95,7 @@ func (m *logMux) writerTracking(name string, seen func(time.Time)) io.WriteClose
 				}
 			}
 			m.mu.Lock()
-			fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), line)
+			fmt.Fprintf(out, "%s%s\n", m.prefix(name), line)
 			m.mu.Unlock()
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -113,11 +118,17 @@ func (l *lineWriter) Close() error {
 	return err
 }
 
-// println prints a message behind name's prefix.
-func (m *logMux) println(name, msg string) {
+// status prints a line about a container as docker compose's log printer
+// does ("\r\x1b[Kweb-1 exited with code 0", in the container's colour), on
+// the output writer whatever the prefix flags.
+func (m *logMux) status(name, msg string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Fprintf(m.w, "%s%s\n", m.prefix(name), msg)
+	line := "\r\x1b[K" + name + " " + msg + "\n"
+	if m.color {
+		line = "\x1b[" + m.assigned[name] + "m" + line + "\x1b[0m"
+	}
+	_, _ = io.WriteString(m.w, line)
 }
 
 // follow streams the logs of c until ctx is done or the container stops.
@@ -134,16 +145,24 @@ func (m *logMux) follow(ctx context.Context, l service.Logger, c service.Contain
 func (m *logMux) followTracked(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) (time.Time, error) {
 	var last time.Time
 	var mu sync.Mutex
-	w := m.writerTracking(displayName(c), func(t time.Time) {
+	seen := func(t time.Time) {
 		mu.Lock()
 		if t.After(last) {
 			last = t
 		}
 		mu.Unlock()
-	})
+	}
+	w := m.writerTracking(m.w, displayName(c), seen)
+	ew := io.WriteCloser(w)
+	if m.errW != nil {
+		ew = m.writerTracking(m.errW, displayName(c), seen)
+	}
 	opts.Stdout, opts.Stderr, opts.Timestamps = true, true, true
-	err := l.Logs(ctx, c.ID, opts, w, w)
+	err := l.Logs(ctx, c.ID, opts, w, ew)
 	w.Close()
+	if ew != w {
+		ew.Close()
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return last, err

@@ -120,7 +120,21 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		}
 		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
 		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
-		if err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, nil); err != nil {
+		// the dependencies already running: "Container p-db-1 Running",
+		// as docker compose
+		deps := map[string]bool{}
+		if !o.noDeps {
+			deps = upScope(p, []string{svcName}, false)
+			delete(deps, svcName)
+		}
+		onPlan := func(plan *reconcile.Plan) {
+			if !g.dryRun && len(deps) > 0 {
+				pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, deps))
+			}
+		}
+		err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, onPlan)
+		pr.finish()
+		if err != nil {
 			return err
 		}
 	}
@@ -218,11 +232,17 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return nil
 	}
 
-	_, err = b.CreateContainer(ctx, spec)
+	pr := newProgress(g)
+	pr.detached = o.detach
+	pr.line("Container", spec.Name, "Creating", false)
+	id, err := b.CreateContainer(ctx, spec)
 	unlock()
 	if err != nil {
+		pr.line("Container", spec.Name, "Error: "+err.Error(), false)
 		return err
 	}
+	pr.line("Container", spec.Name, "Created", false)
+	pr.finish()
 	cleanup := func() {
 		if o.rm {
 			_ = b.RemoveContainer(context.WithoutCancel(ctx), spec.Name, service.RemoveOptions{Force: true, Volumes: true})
@@ -240,7 +260,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			cleanup()
 			return err
 		}
-		fmt.Fprintln(g.stdio.Out, spec.Name)
+		fmt.Fprintln(g.stdio.Out, id) // the ID, as docker compose
 		return nil
 	}
 	att, ok := b.(service.Attacher)

@@ -127,6 +127,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if o.exitCodeFrom != "" {
 		o.abortOnExit = true
 	}
+	detachFlag := o.detach // docker compose's tty view reads -d itself, not --wait
 	if o.wait {
 		o.detach = true
 	}
@@ -217,6 +218,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		ImageIDs:           images,
 	}
 	pr := newProgress(g)
+	pr.detached = detachFlag
 	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), StopTimeout: stopTimeout(o.timeout), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
 	err = reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, func(plan *reconcile.Plan) {
 		for _, w := range plan.Warnings {
@@ -224,8 +226,11 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		}
 		if g.dryRun {
 			printPlan(g, plan)
+			return
 		}
+		pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, upScope(p, args, o.noDeps)))
 	})
+	pr.finish()
 	unlock()
 	if err != nil || g.dryRun || o.noStart {
 		return err
@@ -332,6 +337,7 @@ func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Proje
 		pr.line("Container", name, "Waiting", false)
 	}
 	err = reconcile.WaitUp(wctx, b, p.Name, conds)
+	defer pr.finish()
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("application not healthy after %ds: %w", o.waitTimeout, err)
 	}
@@ -391,7 +397,8 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 		}
 	}
 	mux := newLogMux(g, names, o.noColor, o.noLogPrefix, o.timestamps)
-	fmt.Fprintln(g.stdio.Err, "Attaching to "+strings.Join(names, ", "))
+	mux.errW = g.stdio.Err // the containers' standard error, as docker compose
+	fmt.Fprintln(g.stdio.Out, "Attaching to "+strings.Join(names, ", "))
 
 	// A second context, not cancelled by the first Ctrl+C, so that the
 	// output of stopping containers is still shown.
@@ -424,6 +431,7 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 				time.Sleep(200 * time.Millisecond)
 				ic, err := b.InspectContainer(logCtx, c.ID)
 				if err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
+					mux.status(displayName(c), fmt.Sprintf("exited with code %d (restarting)", code))
 					continue
 				}
 				if err == nil {
@@ -432,7 +440,7 @@ func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Pro
 				// the last run's output, if it started and ended meanwhile
 				opts.Follow = false
 				_, _ = mux.followTracked(logCtx, logger, c, opts)
-				mux.println(displayName(c), fmt.Sprintf("exited with code %d", code))
+				mux.status(displayName(c), fmt.Sprintf("exited with code %d", code))
 				exits <- exit{c, code}
 				return
 			}
@@ -533,5 +541,94 @@ func stopServices(ctx context.Context, g *globals, b service.Backend, p *project
 		return nil
 	}
 	pr := newProgress(g)
+	pr.done("Container", "Stopped", alreadyStopped(obs, plan, services))
 	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: name, StopTimeout: timeout, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)})
+}
+
+// alreadyStopped lists, by name, the service containers (no one-offs) of
+// the services (all when none) that are not running and that the plan
+// leaves alone: docker compose reports each as stopped too.
+func alreadyStopped(obs *reconcile.Observed, plan *reconcile.Plan, services []string) []string {
+	touched := map[string]bool{}
+	for _, s := range plan.Steps {
+		touched[s.Object] = true
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var out []string
+	for _, c := range obs.Containers {
+		svc := c.Labels[service.LabelService]
+		if c.Labels[service.LabelOneoff] == service.OneoffTrue || (len(want) > 0 && !want[svc]) {
+			continue
+		}
+		if c.State != service.StateRunning && c.State != service.StateRestarting && c.State != service.StatePaused && !touched[c.Name] {
+			out = append(out, c.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// upScope is the services an up acts on: those named and their
+// dependencies (only those named with --no-deps), all when none is named.
+func upScope(p *project.Project, args []string, noDeps bool) map[string]bool {
+	scope := map[string]bool{}
+	if len(args) == 0 {
+		for _, s := range p.Services {
+			scope[s.Name] = true
+		}
+		return scope
+	}
+	var add func(name string)
+	add = func(name string) {
+		if scope[name] {
+			return
+		}
+		scope[name] = true
+		if s := p.Service(name); s != nil && !noDeps {
+			for dep := range s.Config.DependsOn {
+				add(dep)
+			}
+		}
+	}
+	for _, a := range args {
+		add(a)
+	}
+	return scope
+}
+
+// runningUntouched lists, by name, the running containers of the services
+// in scope that the plan leaves as they are: docker compose reports each
+// as "Container p-web-1  Running" before it applies its plan. (A listing
+// that fails reports none: it only drives these lines.)
+func runningUntouched(ctx context.Context, b service.Backend, p *project.Project, plan *reconcile.Plan, scope map[string]bool) []string {
+	touched := map[string]bool{}
+	for _, s := range plan.Steps {
+		if s.Op == reconcile.OpWait {
+			continue
+		}
+		touched[s.Object], touched[s.Target], touched[s.NewName] = true, true, true
+	}
+	var svcs []string
+	for name := range scope {
+		if p.Service(name) != nil {
+			svcs = append(svcs, name)
+		}
+	}
+	if len(svcs) == 0 {
+		return nil
+	}
+	cs, err := serviceContainers(ctx, b, p.Name, svcs, false)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range cs {
+		if c.State == service.StateRunning && !touched[c.Name] && !touched[c.ID] {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
