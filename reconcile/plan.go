@@ -28,6 +28,7 @@ const (
 	OpKillContainer
 	OpPauseContainer
 	OpUnpauseContainer
+	OpCommitContainer
 )
 
 var opNames = map[Op]string{
@@ -47,6 +48,7 @@ var opNames = map[Op]string{
 	OpKillContainer:     "kill container",
 	OpPauseContainer:    "pause container",
 	OpUnpauseContainer:  "unpause container",
+	OpCommitContainer:   "commit container",
 }
 
 // String names the operation ("create container").
@@ -115,6 +117,10 @@ type Step struct {
 	// Hooks run in the container: after a start step (post_start), before
 	// a stop step (pre_stop).
 	Hooks []service.ExecSpec
+	// Commit is what a commit step makes of its container; Apply sets
+	// Made to the ID of the image made once the step is done.
+	Commit *service.CommitOptions
+	Made   string
 }
 
 // String renders the step as "#3 create container p-web-1: cause (after #1, #2)".
@@ -129,6 +135,11 @@ func (s *Step) String() string {
 		fmt.Fprintf(&b, "#%d %s %s to %s", s.ID, s.Op, s.Object, s.NewName)
 	case OpWait:
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Condition)
+	case OpCommitContainer:
+		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
+		if s.Commit != nil && s.Commit.Reference != "" {
+			fmt.Fprintf(&b, " as %s", s.Commit.Reference)
+		}
 	default:
 		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
 	}
