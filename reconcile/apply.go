@@ -296,10 +296,11 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 			opts = *s.Commit
 		}
 		id, err := cm.CommitContainer(ctx, s.Target, opts)
-		if err == nil {
-			s.Made = id
+		if err != nil {
+			return fmt.Errorf("commit container %s: %w", s.Object, err)
 		}
-		return err
+		s.Made = id
+		return nil
 	case OpStartContainer:
 		if len(s.Files) > 0 {
 			if err := inject(ctx, b, s.Target, s.Files); err != nil {

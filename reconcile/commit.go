@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,15 +19,38 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
+// commitChanges are the instructions docker commit --change accepts.
+var commitChanges = map[string]bool{
+	"cmd": true, "entrypoint": true, "env": true, "expose": true, "label": true,
+	"onbuild": true, "user": true, "volume": true, "workdir": true,
+}
+
 // Commit plans making an image of container c (docker compose commit):
 // one commit step, which Apply runs with the backend's Committer and which
-// then holds the new image's ID in Made.
-func Commit(c service.Container, opts service.CommitOptions) *Plan {
+// then holds the new image's ID in Made. A reference that is not one
+// (or names a digest) and a change that is not one of docker commit's
+// instructions are errors, in docker's words.
+func Commit(c service.Container, opts service.CommitOptions) (*Plan, error) {
+	if opts.Reference != "" {
+		named, err := reference.ParseNormalizedNamed(opts.Reference)
+		if err != nil {
+			return nil, fmt.Errorf("invalid reference format: %q: %w", opts.Reference, err)
+		}
+		if _, ok := named.(reference.Digested); ok {
+			return nil, fmt.Errorf("%s: refusing to create a tag with a digest reference", opts.Reference)
+		}
+	}
+	for _, ch := range opts.Changes {
+		word, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
+		if !commitChanges[strings.ToLower(word)] {
+			return nil, fmt.Errorf("change %q: %s is not a valid change command (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)", ch, strings.ToLower(word))
+		}
+	}
 	plan := &Plan{}
 	o := opts
 	o.Changes = slices.Clone(opts.Changes)
 	plan.add(&Step{Op: OpCommitContainer, Object: c.Name, Target: c.ID, Service: c.Labels[service.LabelService], Commit: &o})
-	return plan
+	return plan, nil
 }
 
 // Export writes the filesystem of container c as a tar stream to w
@@ -143,4 +168,47 @@ func splitReference(ref string) (repo, tag string) {
 		tag = t.Tag()
 	}
 	return reference.FamiliarName(named), tag
+}
+
+// ExportFile is Export to the file at path, replaced only once the whole
+// stream is written (a temporary file beside it, renamed, mode 0600, as
+// docker compose export -o writes it). The directory must exist; path
+// must not be a directory.
+func ExportFile(ctx context.Context, b service.Backend, c service.Container, path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("failed to export container: %s is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("failed to export container: directory %s does not exist", dir)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("export container %s: %w", c.Name, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := Export(ctx, b, c, f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("export container %s: %w", c.Name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("export container %s: %w", c.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("export container %s: %w", c.Name, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("export container %s: %w", c.Name, err)
+	}
+	done = true
+	return nil
 }

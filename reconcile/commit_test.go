@@ -42,7 +42,10 @@ func TestCommitPlan(t *testing.T) {
 	f.AddImage("busybox:latest", "sha256:"+strings.Repeat("b", 64))
 	c := newRunning(t, f, "p-web-1", "web", "busybox:latest", nil)
 	opts := service.CommitOptions{Reference: "snap:v1", Comment: "m", Pause: true, Changes: []string{"ENV A=1"}}
-	plan := Commit(c, opts)
+	plan, err := Commit(c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, want := plan.String(), "#1 commit container p-web-1 as snap:v1\n"; got != want {
 		t.Errorf("plan = %q, want %q", got, want)
 	}
@@ -74,10 +77,29 @@ func TestCommitPlan(t *testing.T) {
 
 func TestCommitUnsupported(t *testing.T) {
 	b := struct{ service.Backend }{servicetest.NewFake()}
-	plan := Commit(service.Container{ID: "x", Name: "p-web-1"}, service.CommitOptions{})
-	err := Apply(context.Background(), b, plan, ApplyOptions{})
+	plan, err := Commit(service.Container{ID: "x", Name: "p-web-1"}, service.CommitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Apply(context.Background(), b, plan, ApplyOptions{})
 	if !errors.Is(err, service.ErrUnsupported) || !strings.Contains(err.Error(), "p-web-1") {
 		t.Errorf("Apply = %v, want ErrUnsupported naming the container", err)
+	}
+}
+
+func TestCommitBadInput(t *testing.T) {
+	c := service.Container{ID: "x", Name: "p-web-1"}
+	for _, tt := range []struct {
+		opts service.CommitOptions
+		want string
+	}{
+		{service.CommitOptions{Reference: "Bad Ref"}, "invalid reference format"},
+		{service.CommitOptions{Reference: "app@sha256:" + strings.Repeat("a", 64)}, "refusing to create a tag with a digest reference"},
+		{service.CommitOptions{Changes: []string{"ENV A=1", "RUN rm -rf /"}}, "run is not a valid change command"},
+	} {
+		if _, err := Commit(c, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Commit(%+v) = %v, want an error with %q", tt.opts, err, tt.want)
+		}
 	}
 }
 
@@ -227,5 +249,34 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	if _, err := ParseTimestamp("garbage", now); err == nil || err.Error() != `failed to parse value as time or duration: "garbage"` {
 		t.Errorf("error = %v, want docker's words", err)
+	}
+}
+
+// closing is an EventHistory whose stream ends at once: the error channel
+// closed first, then the events one.
+type closing struct{ service.Backend }
+
+func (closing) EventsBetween(ctx context.Context, f service.Filter, since, until time.Time) (<-chan service.Event, <-chan error) {
+	evs, errs := make(chan service.Event), make(chan error)
+	close(errs)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		close(evs)
+	}()
+	return evs, errs
+}
+
+func TestEventsEndsWhenTheStreamEnds(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		done <- Events(context.Background(), closing{servicetest.NewFake()}, "p", EventsOptions{Until: time.Now()}, func(ProjectEvent) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Events = %v, want the end of the stream", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Events did not return when the stream ended")
 	}
 }

@@ -71,8 +71,15 @@ func Events(ctx context.Context, b service.Backend, project string, opts EventsO
 		select {
 		case ev, ok := <-evs:
 			if !ok {
-				if err := <-errs; err != nil && ctx.Err() == nil {
-					return err
+				if errs == nil {
+					return nil
+				}
+				select {
+				case err := <-errs:
+					if err != nil && ctx.Err() == nil {
+						return err
+					}
+				case <-ctx.Done():
 				}
 				return nil
 			}

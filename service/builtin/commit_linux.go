@@ -49,7 +49,7 @@ func (b *Backend) CommitContainer(ctx context.Context, ref string, opts service.
 		Options:    opts,
 	})
 	if err != nil {
-		return "", fmt.Errorf("commit container %s: %w", r.Name, err)
+		return "", fmt.Errorf("commit: %w", err)
 	}
 	return id, nil
 }

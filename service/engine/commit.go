@@ -27,7 +27,7 @@ func (b *Backend) CommitContainer(ctx context.Context, id string, opts service.C
 		NoPause:   !opts.Pause,
 	})
 	if err != nil {
-		return "", wrapf(err, "commit container %q", id)
+		return "", wrapf(err, "commit")
 	}
 	return res.ID, nil
 }
@@ -36,7 +36,7 @@ func (b *Backend) CommitContainer(ctx context.Context, id string, opts service.C
 func (b *Backend) ExportContainer(ctx context.Context, id string) (io.ReadCloser, error) {
 	rc, err := b.c.ContainerExport(ctx, id, client.ContainerExportOptions{})
 	if err != nil {
-		return nil, wrapf(err, "export container %q", id)
+		return nil, wrapf(err, "export")
 	}
 	return rc, nil
 }
