@@ -114,6 +114,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config
 		{"BuildImage", "build", testBuildImage},
 		{"BuildImageFailure", "buildfail", testBuildImageFailure},
 		{"RemoveImage", "rmimage", testRemoveImage},
+		{"EventsBetween", "evhist", testEventsBetween},
+		{"CommitContainer", "commit", testCommit},
+		{"ExportContainer", "export", testExport},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
