@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,6 +160,15 @@ func TestExport(t *testing.T) {
 		}
 		if r := p.run("export", "-o", filepath.Join(t.TempDir(), "missing", "x.tar"), "web"); r.code == 0 {
 			t.Errorf("export into a missing directory succeeded")
+		}
+		// a terminal on standard output is refused, as docker compose does
+		if script, err := exec.LookPath("script"); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+			defer cancel()
+			r := command(ctx, p.dir, p.environ(), nil, script, "-qec", berthBin+" export web", "/dev/null")
+			if r.code == 0 || !strings.Contains(r.stdout, "output option is required when exporting to terminal") || len(r.stdout) > 1000 {
+				t.Errorf("export to a terminal: exit %d, %d bytes: %.200q", r.code, len(r.stdout), r.stdout)
+			}
 		}
 		if r := p.run("export", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
 			t.Errorf("export of an unknown service: exit %d, %s", r.code, r.stderr)
