@@ -130,6 +130,9 @@ func TestEventsSinceUntil(t *testing.T) {
 			if e.Type != "container" || e.Service != "svc" || e.Attributes["name"] != p.name+"-svc-1" || e.Attributes["image"] == "" || e.ID == "" {
 				t.Errorf("event %+v: want compose's keys, the service, the name and image attributes", e)
 			}
+			if e.Action == "kill" && e.Attributes["signal"] != "9" {
+				t.Errorf("kill event %+v: want the signal attribute, 9 (stop_signal SIGKILL)", e)
+			}
 			if _, ok := e.Attributes["com.docker.compose.project"]; ok {
 				t.Errorf("event %+v: compose's labels are left out of the attributes", e)
 			}
@@ -137,7 +140,7 @@ func TestEventsSinceUntil(t *testing.T) {
 				t.Errorf("event at %v, outside [%v, %v]", e.Time, since, until)
 			}
 		}
-		for _, want := range []string{"create", "start", "die"} {
+		for _, want := range []string{"create", "start", "kill", "die"} {
 			if !slices.Contains(actions, want) {
 				t.Errorf("events %q: no %s", actions, want)
 			}

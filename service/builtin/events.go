@@ -27,6 +27,9 @@ type eventLine struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	ExitCode int               `json:"exitCode,omitempty"`
 	Image    string            `json:"image,omitempty"`
+	// Signal is the number of the signal of a kill event, as the engine
+	// gives it ("15").
+	Signal string `json:"signal,omitempty"`
 }
 
 func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl") }
@@ -34,7 +37,17 @@ func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl
 // emit appends an event about r to the event log. Losing an event is not
 // worth failing the operation that caused it, so errors are dropped.
 func (b *Backend) emit(r *record, action string, exitCode int) {
-	line, err := json.Marshal(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode, Image: r.Spec.Image})
+	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode, Image: r.Spec.Image})
+}
+
+// emitKill appends the kill event of signal sig sent to r.
+func (b *Backend) emitKill(r *record, sig int) {
+	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: "kill", ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, Image: r.Spec.Image, Signal: strconv.Itoa(sig)})
+}
+
+// writeEvent appends e to the event log, dropping errors (see emit).
+func (b *Backend) writeEvent(e eventLine) {
+	line, err := json.Marshal(e)
 	if err != nil {
 		return
 	}
@@ -73,8 +86,14 @@ func (b *Backend) EventsBetween(ctx context.Context, f service.Filter, since, un
 // toEvent is the event a log line records.
 func (e eventLine) toEvent() service.Event {
 	ev := service.Event{Time: e.Time, Action: e.Action, ContainerID: e.ID, ContainerName: e.Name, Labels: e.Labels, ExitCode: e.ExitCode}
+	if e.Image != "" || e.Signal != "" {
+		ev.Attributes = map[string]string{}
+	}
 	if e.Image != "" {
-		ev.Attributes = map[string]string{"image": e.Image}
+		ev.Attributes["image"] = e.Image
+	}
+	if e.Signal != "" {
+		ev.Attributes["signal"] = e.Signal
 	}
 	if e.Action == "die" {
 		if ev.Attributes == nil {

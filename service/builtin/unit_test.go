@@ -327,18 +327,20 @@ func TestEventsBetween(t *testing.T) {
 		return eventLine{Time: t0.Add(time.Duration(min) * time.Minute), Action: action, ID: "c", Name: "c1", Labels: map[string]string{"p": "x"}, Image: "busybox"}
 	}
 	write(b.eventLog()+".1", ev(0, "create"), ev(1, "start"))
-	write(b.eventLog(), ev(2, "kill"), ev(3, "die"), ev(4, "destroy"))
+	kill := ev(2, "kill")
+	kill.Signal = "15"
+	write(b.eventLog(), kill, ev(3, "die"), ev(4, "destroy"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	evs, errs := b.EventsBetween(ctx, service.Filter{Labels: map[string]string{"p": "x"}}, t0.Add(time.Minute), t0.Add(3*time.Minute))
 	var got []string
 	for e := range evs {
-		got = append(got, e.Action+" "+e.Attributes["image"])
+		got = append(got, e.Action+" "+e.Attributes["image"]+e.Attributes["signal"])
 	}
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"start busybox", "kill busybox", "die busybox"}; !slices.Equal(got, want) {
+	if want := []string{"start busybox", "kill busybox15", "die busybox"}; !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
 }
