@@ -307,6 +307,21 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 			return sig.PauseContainer(ctx, s.Target)
 		}
 		return sig.UnpauseContainer(ctx, s.Target)
+	case OpCommitContainer:
+		cm, ok := b.(service.Committer)
+		if !ok {
+			return fmt.Errorf("container %s: this backend cannot commit containers: %w", s.Object, service.ErrUnsupported)
+		}
+		var opts service.CommitOptions
+		if s.Commit != nil {
+			opts = *s.Commit
+		}
+		id, err := cm.CommitContainer(ctx, s.Target, opts)
+		if err != nil {
+			return fmt.Errorf("commit container %s: %w", s.Object, err)
+		}
+		s.Made = id
+		return nil
 	case OpStartContainer:
 		if len(s.Files) > 0 {
 			if err := inject(ctx, b, s.Target, s.Files); err != nil {

@@ -29,6 +29,7 @@ const (
 	OpPauseContainer
 	OpUnpauseContainer
 	OpRunProvider
+	OpCommitContainer
 )
 
 var opNames = map[Op]string{
@@ -49,6 +50,7 @@ var opNames = map[Op]string{
 	OpPauseContainer:    "pause container",
 	OpUnpauseContainer:  "unpause container",
 	OpRunProvider:       "run provider",
+	OpCommitContainer:   "commit container",
 }
 
 // String names the operation ("create container").
@@ -119,6 +121,10 @@ type Step struct {
 	Hooks []service.ExecSpec
 	// Provider is the call of a run-provider step.
 	Provider *ProviderCall
+	// Commit is what a commit step makes of its container; Apply sets
+	// Made to the ID of the image made once the step is done.
+	Commit *service.CommitOptions
+	Made   string
 }
 
 // String renders the step as "#3 create container p-web-1: cause (after #1, #2)".
@@ -135,6 +141,11 @@ func (s *Step) String() string {
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Condition)
 	case OpRunProvider:
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Provider.Command)
+	case OpCommitContainer:
+		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
+		if s.Commit != nil && s.Commit.Reference != "" {
+			fmt.Fprintf(&b, " as %s", s.Commit.Reference)
+		}
 	default:
 		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
 	}

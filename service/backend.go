@@ -235,3 +235,49 @@ type ImageRemover interface {
 	// container uses it).
 	RemoveImage(ctx context.Context, ref string, force bool) error
 }
+
+// CommitOptions say how CommitContainer makes an image, as docker commit's
+// flags do.
+type CommitOptions struct {
+	// Reference names the new image ("repository[:tag]"); empty leaves it
+	// untagged.
+	Reference string
+	// Comment (the commit message) and Author are recorded in the image.
+	Comment, Author string
+	// Changes are Dockerfile instructions applied to the new image's
+	// config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME,
+	// WORKDIR (others are an error).
+	Changes []string
+	// Pause freezes a running container for the time of the commit.
+	Pause bool
+}
+
+// Committer makes images from containers.
+type Committer interface {
+	// CommitContainer makes an image of the container's changes to its
+	// filesystem, on top of its image, with the container's configuration
+	// (command, environment, labels, ...) and opts.Changes, and returns the
+	// image's ID ("sha256:..."). Volumes and bind mounts are not part of
+	// it. ErrNotFound if there is no such container.
+	CommitContainer(ctx context.Context, id string, opts CommitOptions) (string, error)
+}
+
+// Exporter exports the filesystems of containers.
+type Exporter interface {
+	// ExportContainer returns a tar stream of the container's root
+	// filesystem (its image with its changes; volumes and bind mounts left
+	// out), created, running or stopped, as docker export makes it: entries
+	// named relative to the root ("bin/", "etc/hosts"), symbolic links
+	// archived as links, never followed. The caller closes the stream.
+	// ErrNotFound if there is no such container.
+	ExportContainer(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// EventHistory replays the container events a backend keeps.
+type EventHistory interface {
+	// EventsBetween sends the events of containers matching f that happen
+	// at or after since, the past ones the backend still keeps first (zero
+	// since: from now on), until until: then both channels are closed with
+	// no error (zero until: until ctx is done, as Events).
+	EventsBetween(ctx context.Context, f Filter, since, until time.Time) (<-chan Event, <-chan error)
+}

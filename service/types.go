@@ -352,6 +352,14 @@ type Image struct {
 	RepoTags, RepoDigests []string
 	// Labels are the image's labels.
 	Labels map[string]string
+	// Size is the image's size in bytes, as the backend counts it (the
+	// engine: its content; builtin: its stored layers).
+	Size int64
+	// Created is when the image was made; LastTagTime when it was last
+	// tagged (zero when the backend does not say).
+	Created, LastTagTime time.Time
+	// OS, Architecture and Variant are the image's platform.
+	OS, Architecture, Variant string
 }
 
 // Event is a container lifecycle event.
@@ -367,6 +375,10 @@ type Event struct {
 	Labels map[string]string
 	// ExitCode is set for "die".
 	ExitCode int
+	// Attributes are the event's other attributes, as the engine names
+	// them: "image", "signal" (kill), "exitCode" (die), "execDuration", ...
+	// (nil when there are none).
+	Attributes map[string]string
 }
 
 // LogOptions select the part of a container's log to read.

@@ -214,6 +214,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPullCmd(g),
 		newPushCmd(g),
 		newImageCmd(g),
+		newCommitCmd(g), newExportCmd(g),
 	)
 	return root
 }

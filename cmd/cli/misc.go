@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -102,109 +101,12 @@ func newWaitCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newImagesCmd(g *globals) *cobra.Command {
-	var format string
-	var quiet bool
-	cmd := &cobra.Command{
-		Use:   "images [OPTIONS] [SERVICE...]",
-		Short: "List images used by the created containers",
-		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
-			all, err := s.b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}, All: true})
-			if err != nil {
-				return err
-			}
-			type row struct {
-				ContainerName, Repository, Tag, ID string
-			}
-			var rows []row
-			for _, c := range selectContainers(all, args, nil) {
-				repo, tag := c.Image, "latest"
-				if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-					repo, tag = repo[:i], repo[i+1:]
-				}
-				rows = append(rows, row{c.Name, repo, tag, c.ImageID})
-			}
-			out := g.stdio.Out
-			switch {
-			case quiet:
-				seen := map[string]bool{}
-				for _, r := range rows {
-					if !seen[r.ID] {
-						seen[r.ID] = true
-						fmt.Fprintln(out, r.ID)
-					}
-				}
-			case format == "json":
-				return json.NewEncoder(out).Encode(rows)
-			default:
-				tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-				fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID")
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, r.Tag, shortImageID(r.ID))
-				}
-				return tw.Flush()
-			}
-			return nil
-		}),
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
-	return cmd
-}
-
 func shortImageID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 12 {
 		return id[:12]
 	}
 	return id
-}
-
-func newEventsCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "events [OPTIONS] [SERVICE...]",
-		Short: "Receive real time events from containers",
-		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
-			es, ok := s.b.(service.EventSource)
-			if !ok {
-				return fmt.Errorf("this backend has no event stream: %w", service.ErrUnsupported)
-			}
-			want := map[string]bool{}
-			for _, a := range args {
-				want[a] = true
-			}
-			evs, errs := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
-			out := g.stdio.Out
-			for {
-				select {
-				case ev, ok := <-evs:
-					if !ok {
-						return nil
-					}
-					svc := ev.Labels[service.LabelService]
-					if len(want) > 0 && !want[svc] {
-						continue
-					}
-					if asJSON {
-						b, _ := json.Marshal(map[string]any{"time": ev.Time.UTC().Format(time.RFC3339Nano), "type": "container", "action": ev.Action, "id": ev.ContainerID, "service": svc, "attributes": map[string]string{"name": ev.ContainerName, "image": ev.Labels["image"]}})
-						fmt.Fprintf(out, "%s\n", b)
-					} else {
-						fmt.Fprintf(out, "%s container %s %s (name=%s, service=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ContainerID, ev.ContainerName, svc)
-					}
-				case err := <-errs:
-					if err != nil && ctx.Err() == nil {
-						return err
-					}
-					return nil
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}),
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "Output events as a stream of JSON objects")
-	return cmd
 }
 
 func newLsCmd(g *globals) *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/berthdev/berth/service"
@@ -25,6 +26,10 @@ type eventLine struct {
 	Name     string            `json:"name"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	ExitCode int               `json:"exitCode,omitempty"`
+	Image    string            `json:"image,omitempty"`
+	// Signal is the number of the signal of a kill event, as the engine
+	// gives it ("15").
+	Signal string `json:"signal,omitempty"`
 }
 
 func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl") }
@@ -32,7 +37,17 @@ func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl
 // emit appends an event about r to the event log. Losing an event is not
 // worth failing the operation that caused it, so errors are dropped.
 func (b *Backend) emit(r *record, action string, exitCode int) {
-	line, err := json.Marshal(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode})
+	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode, Image: r.Spec.Image})
+}
+
+// emitKill appends the kill event of signal sig sent to r.
+func (b *Backend) emitKill(r *record, sig int) {
+	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: "kill", ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, Image: r.Spec.Image, Signal: strconv.Itoa(sig)})
+}
+
+// writeEvent appends e to the event log, dropping errors (see emit).
+func (b *Backend) writeEvent(e eventLine) {
+	line, err := json.Marshal(e)
 	if err != nil {
 		return
 	}
@@ -58,10 +73,73 @@ func (b *Backend) emit(r *record, action string, exitCode int) {
 // Events implements service.EventSource by following the event log from
 // its current end.
 func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.Event, <-chan error) {
+	return b.events(ctx, f, time.Time{}, time.Time{})
+}
+
+// EventsBetween implements service.EventHistory with the event log: the
+// events it still holds (it keeps the last 8 to 16 MiB: the current file
+// and the one before) from since, then those that come, until until.
+func (b *Backend) EventsBetween(ctx context.Context, f service.Filter, since, until time.Time) (<-chan service.Event, <-chan error) {
+	return b.events(ctx, f, since, until)
+}
+
+// toEvent is the event a log line records.
+func (e eventLine) toEvent() service.Event {
+	ev := service.Event{Time: e.Time, Action: e.Action, ContainerID: e.ID, ContainerName: e.Name, Labels: e.Labels, ExitCode: e.ExitCode}
+	if e.Image != "" || e.Signal != "" {
+		ev.Attributes = map[string]string{}
+	}
+	if e.Image != "" {
+		ev.Attributes["image"] = e.Image
+	}
+	if e.Signal != "" {
+		ev.Attributes["signal"] = e.Signal
+	}
+	if e.Action == "die" {
+		if ev.Attributes == nil {
+			ev.Attributes = map[string]string{}
+		}
+		ev.Attributes["exitCode"] = strconv.Itoa(e.ExitCode)
+	}
+	return ev
+}
+
+// replay sends the events of the rotated log at path with times from
+// since on, and reports whether to go on (ctx not done, until not
+// passed).
+func replay(ctx context.Context, path string, f service.Filter, since, until time.Time, evs chan<- service.Event) bool {
+	file, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64<<10), maxEventLog)
+	for sc.Scan() {
+		var e eventLine
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Time.Before(since) || !f.Matches(e.Labels) {
+			continue
+		}
+		if !until.IsZero() && e.Time.After(until) {
+			return false
+		}
+		select {
+		case evs <- e.toEvent():
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// events follows the event log: from its start (after the rotated log's
+// events) when since is set, else from its end; events before since are
+// skipped, and the stream ends at until (when set) with no error.
+func (b *Backend) events(ctx context.Context, f service.Filter, since, until time.Time) (<-chan service.Event, <-chan error) {
 	evs, errs := make(chan service.Event), make(chan error, 1)
 	path := b.eventLog()
 	file, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err == nil {
+	if err == nil && since.IsZero() {
 		_, err = file.Seek(0, io.SeekEnd)
 	}
 	if err != nil {
@@ -74,6 +152,9 @@ func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.
 		defer close(errs)
 		defer close(evs)
 		defer func() { file.Close() }()
+		if !since.IsZero() && !replay(ctx, path+".1", f, since, until, evs) {
+			return
+		}
 		rd := bufio.NewReader(file)
 		var partial []byte
 		rotated := false
@@ -82,10 +163,13 @@ func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.
 			partial = append(partial, line...)
 			if err == nil {
 				var e eventLine
-				if json.Unmarshal(partial, &e) == nil && f.Matches(e.Labels) {
-					ev := service.Event{Time: e.Time, Action: e.Action, ContainerID: e.ID, ContainerName: e.Name, Labels: e.Labels, ExitCode: e.ExitCode}
+				ok := json.Unmarshal(partial, &e) == nil
+				if ok && !until.IsZero() && e.Time.After(until) {
+					return
+				}
+				if ok && !e.Time.Before(since) && f.Matches(e.Labels) {
 					select {
-					case evs <- ev:
+					case evs <- e.toEvent():
 					case <-ctx.Done():
 						return
 					}
@@ -95,6 +179,9 @@ func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.
 			}
 			if !errors.Is(err, io.EOF) {
 				errs <- err
+				return
+			}
+			if !until.IsZero() && time.Now().After(until) {
 				return
 			}
 			select {

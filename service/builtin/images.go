@@ -21,7 +21,13 @@ func (b *Backend) InspectImage(ctx context.Context, ref string) (service.Image, 
 	if err != nil {
 		return service.Image{}, err
 	}
-	out := service.Image{ID: img.ID, Labels: img.Config.Labels}
+	out := service.Image{
+		ID: img.ID, Labels: img.Config.Labels, Created: img.Config.Created,
+		OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant,
+	}
+	for _, l := range img.Layers {
+		out.Size += l.Size
+	}
 	for _, r := range img.Refs {
 		if strings.Contains(r, "@") {
 			out.RepoDigests = append(out.RepoDigests, familiar(r))

@@ -269,12 +269,21 @@ func (s *shim) stop(signal string, grace time.Duration) {
 	p, exited, cg := s.proc, s.exited, s.cg
 	s.mu.Unlock()
 	if p != nil {
+		// kill events, as the engine's stop gives: the stop signal, then
+		// SIGKILL after the grace period
+		r, lerr := s.b.load(s.id)
 		if sig, err := parseSignal(signal); err == nil {
+			if lerr == nil {
+				s.b.emitKill(r, int(sig))
+			}
 			_ = p.Signal(sig)
 		}
 		select {
 		case <-exited:
 		case <-time.After(grace):
+			if lerr == nil {
+				s.b.emitKill(r, int(syscall.SIGKILL))
+			}
 			_ = p.Kill()
 			if cg != nil {
 				_ = cg.Kill()
@@ -300,7 +309,7 @@ func (s *shim) kill(signal string) error {
 		return fmt.Errorf("it is not running: %w", service.ErrConflict)
 	}
 	if r, err := s.b.load(s.id); err == nil {
-		s.b.emit(r, "kill", 0)
+		s.b.emitKill(r, int(sig))
 	}
 	err = p.Signal(sig)
 	if sig == syscall.SIGKILL && cg != nil {

@@ -126,7 +126,11 @@ func (f *fakeClient) NetworkCreateChecked(_ context.Context, name string, _ clie
 
 func (f *fakeClient) Events(ctx context.Context, o client.EventsListOptions) client.EventsResult {
 	b, _ := json.Marshal(o.Filters)
-	f.record(fmt.Sprintf("events filters=%s", b))
+	call := fmt.Sprintf("events filters=%s", b)
+	if o.Since != "" || o.Until != "" {
+		call += fmt.Sprintf(" since=%s until=%s", o.Since, o.Until)
+	}
+	f.record(call)
 	return client.EventsResult{Messages: f.events, Err: f.eventErrs}
 }
 
@@ -1085,6 +1089,7 @@ func TestEventFrom(t *testing.T) {
 	want := service.Event{
 		Time: time.Unix(0, 1700000000123456789), Action: "die", ContainerID: "c1", ContainerName: "p-web-1",
 		Labels: map[string]string{service.LabelProject: "p"}, ExitCode: 137,
+		Attributes: map[string]string{"image": "busybox", "exitCode": "137"},
 	}
 	if !reflect.DeepEqual(ev, want) {
 		t.Errorf("event = %+v, want %+v", ev, want)
@@ -1127,6 +1132,27 @@ func TestEvents(t *testing.T) {
 			t.Errorf("error after cancel: %v", err)
 		}
 	})
+}
+
+func TestEventsBetween(t *testing.T) {
+	f := &fakeClient{version: "1.41", events: make(chan events.Message, 1), eventErrs: make(chan error, 1)}
+	since, until := time.Unix(100, 5), time.Unix(200, 0)
+	evs, errc := NewWithClient(f).EventsBetween(t.Context(), service.Filter{}, since, until)
+	if want := `events filters={"type":{"container":true}} since=100.000000005 until=200.000000000`; f.calls[0] != want {
+		t.Errorf("call = %s, want %s", f.calls[0], want)
+	}
+	f.events <- events.Message{Type: events.ContainerEventType, Action: "kill", Actor: events.Actor{ID: "c1", Attributes: map[string]string{"name": "x", "signal": "15", "image": "busybox", "l": "v"}}}
+	ev := <-evs
+	if want := map[string]string{"signal": "15", "image": "busybox"}; !reflect.DeepEqual(ev.Attributes, want) || ev.Labels["l"] != "v" {
+		t.Errorf("event = %+v, want attributes %v", ev, want)
+	}
+	// the engine ends the stream at until with EOF: an end, not an error
+	f.eventErrs <- io.EOF
+	for range evs {
+	}
+	if err, ok := <-errc; ok {
+		t.Errorf("error at until: %v", err)
+	}
 }
 
 func TestTop(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -23,7 +24,16 @@ func (b *Backend) InspectImage(ctx context.Context, ref string) (service.Image, 
 	if err != nil {
 		return service.Image{}, wrapf(err, "inspect image %q", ref)
 	}
-	img := service.Image{ID: res.ID, RepoTags: res.RepoTags, RepoDigests: res.RepoDigests}
+	img := service.Image{
+		ID: res.ID, RepoTags: res.RepoTags, RepoDigests: res.RepoDigests,
+		Size: res.Size, LastTagTime: res.Metadata.LastTagTime,
+		OS: res.Os, Architecture: res.Architecture, Variant: res.Variant,
+	}
+	if res.Created != "" {
+		if t, err := time.Parse(time.RFC3339Nano, res.Created); err == nil {
+			img.Created = t
+		}
+	}
 	if res.Config != nil {
 		img.Labels = res.Config.Labels
 	}

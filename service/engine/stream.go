@@ -30,13 +30,19 @@ var eventAttributes = map[string]bool{
 // ctx is done or the stream fails; a failure is sent on the error channel,
 // the end of ctx is not. Both channels are closed at the end.
 func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.Event, <-chan error) {
+	return b.events(ctx, f, "", "")
+}
+
+// events is Events from since until until (the events API's forms, ""
+// for none): the stream the engine ends at until ends with no error.
+func (b *Backend) events(ctx context.Context, f service.Filter, since, until string) (<-chan service.Event, <-chan error) {
 	out := make(chan service.Event, 16)
 	errc := make(chan error, 1)
 
 	filters := labelFilters(f)
 	filters.Add("type", string(events.ContainerEventType))
 	ctx, cancel := context.WithCancel(ctx)
-	res := b.c.Events(ctx, client.EventsListOptions{Filters: filters})
+	res := b.c.Events(ctx, client.EventsListOptions{Filters: filters, Since: since, Until: until})
 
 	go func() {
 		defer close(errc)
@@ -57,6 +63,9 @@ func (b *Backend) Events(ctx context.Context, f service.Filter) (<-chan service.
 					return
 				}
 			case err, ok := <-res.Err:
+				if until != "" && errors.Is(err, io.EOF) {
+					return // the engine ended the stream at until
+				}
 				if ok && err != nil && ctx.Err() == nil {
 					errc <- wrapf(err, "container events")
 				}
@@ -85,9 +94,14 @@ func eventFrom(m events.Message) service.Event {
 		switch {
 		case k == "name":
 			ev.ContainerName = v
-		case k == "exitCode":
-			ev.ExitCode, _ = strconv.Atoi(v)
 		case eventAttributes[k]:
+			if k == "exitCode" {
+				ev.ExitCode, _ = strconv.Atoi(v)
+			}
+			if ev.Attributes == nil {
+				ev.Attributes = map[string]string{}
+			}
+			ev.Attributes[k] = v
 		default:
 			if ev.Labels == nil {
 				ev.Labels = map[string]string{}

@@ -114,7 +114,8 @@ type Fake struct {
 	faults     []fault
 	calls      []Call
 	subs       map[*subscriber]struct{}
-	waiting    int // WaitContainer calls blocked, for tests
+	history    []service.Event // the last maxHistory events, for EventsBetween
+	waiting    int             // WaitContainer calls blocked, for tests
 }
 
 // NewFake returns an empty Fake: no images, containers, networks or volumes,
@@ -188,11 +189,11 @@ func opMutates(op string) (mutates, known bool) {
 		"CreateVolume", "RemoveVolume",
 		"KillContainer", "PauseContainer", "UnpauseContainer", "RestartContainer",
 		"Exec", "CopyTo",
-		"BuildImage", "PullImage", "PushImage", "RemoveImage":
+		"BuildImage", "PullImage", "PushImage", "RemoveImage", "CommitContainer":
 		return true, true
 	case "ListContainers", "InspectContainer", "ListNetworks", "InspectNetwork",
 		"ListVolumes", "InspectVolume", "InspectImage",
-		"WaitContainer", "Events", "Logs", "Attach", "CopyFrom", "Top":
+		"WaitContainer", "Events", "Logs", "Attach", "CopyFrom", "Top", "ExportContainer":
 		return false, true
 	}
 	return false, false
@@ -244,10 +245,12 @@ func (f *Fake) ClearFaults() {
 // Calls returns the mutating calls made so far, oldest first: every call of
 // a method that creates, changes or removes something (Create*, Start*,
 // Stop*, Remove*, Rename*, Connect*, Disconnect*, Kill*, Pause*, Unpause*,
-// Restart*, Exec, CopyTo, BuildImage, PullImage, PushImage), whether it
+// Restart*, Exec, CopyTo, BuildImage, PullImage, PushImage,
+// CommitContainer), whether it
 // succeeded or not. A call made with a
 // context already done is not recorded. Reads (List*, Inspect*, Wait, Logs,
-// Events, Attach, CopyFrom, Top) and the test controls are never recorded.
+// Events, Attach, CopyFrom, ExportContainer, Top) and the test controls are
+// never recorded.
 func (f *Fake) Calls() []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()

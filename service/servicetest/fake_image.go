@@ -36,7 +36,7 @@ func (f *Fake) addImageLocked(tag, id string, labels map[string]string) *fakeIma
 	}
 	img := f.images[id]
 	if img == nil {
-		img = &fakeImage{id: id, labels: maps.Clone(labels)}
+		img = &fakeImage{id: id, labels: maps.Clone(labels), created: f.now()}
 		f.images[id] = img
 	}
 	if !slices.Contains(img.tags, tag) {

@@ -29,6 +29,8 @@ type fakeImage struct {
 	tags   []string // normalized, sorted
 	labels map[string]string
 	parent string // the ID of the image it was built on, if any
+	// created is when the Fake made it
+	created time.Time
 }
 
 // labelAnonymous marks the volumes the engine creates for volume mounts
@@ -404,7 +406,10 @@ func (f *Fake) InspectImage(ctx context.Context, ref string) (service.Image, err
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	return service.Image{ID: id, RepoTags: slices.Clone(img.tags), Labels: labels}, nil
+	return service.Image{
+		ID: id, RepoTags: slices.Clone(img.tags), Labels: labels,
+		Size: fakeImageSize, Created: img.created, OS: "linux", Architecture: "amd64",
+	}, nil
 }
 
 // normalizeRef returns the short form of an image reference with its tag:

@@ -159,17 +159,20 @@ type subscriber struct {
 // matches c's labels. Queues are unbounded, so a slow reader never blocks
 // the Fake.
 func (f *Fake) emitLocked(c *fakeContainer, action string) {
-	if len(f.subs) == 0 {
-		return
-	}
 	ev := service.Event{
 		Time:          f.now(),
 		Action:        action,
 		ContainerID:   c.id,
 		ContainerName: c.name,
+		Attributes:    map[string]string{"image": c.spec.Image},
 	}
 	if action == "die" {
 		ev.ExitCode = c.exitCode
+		ev.Attributes["exitCode"] = strconv.Itoa(c.exitCode)
+	}
+	f.keepLocked(ev, c.spec.Labels)
+	if len(f.subs) == 0 {
+		return
 	}
 	for s := range f.subs {
 		if !s.filter.Matches(c.spec.Labels) {

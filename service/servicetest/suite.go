@@ -121,6 +121,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) service.Backend, cfg Config
 		{"Stats", "stats", testStats},
 		{"ResizeTTY", "resize", testResize},
 		{"PullPush", "pullpush", testPullPush},
+		{"EventsBetween", "evhist", testEventsBetween},
+		{"CommitContainer", "commit", testCommit},
+		{"ExportContainer", "export", testExport},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,12 @@
 package archive
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Archive returns a tar stream of path inside root, as the Docker Engine
@@ -45,4 +48,53 @@ func Extract(ctx context.Context, root, dir string, r io.Reader) error {
 		return fmt.Errorf("copy to %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Export returns a tar stream of the whole tree at root, as docker export
+// makes it: the entries of Archive(root, "/.") named relative to the root
+// ("bin/", "etc/hosts"; hard link targets likewise), the root itself left
+// out. Symbolic links are archived as links and never followed, so a
+// hostile tree cannot make it read outside root. The caller closes the
+// stream.
+func Export(ctx context.Context, root string) (io.ReadCloser, error) {
+	rc, err := archive(ctx, root, "/.")
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		err := relativeNames(rc, pw)
+		rc.Close()
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+// relativeNames copies the tar stream r to w with the "./" prefix of the
+// entry names and hard link targets removed, and the "./" entry dropped.
+func relativeNames(r io.Reader, w io.Writer) error {
+	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		if name == "" || name == "." {
+			continue
+		}
+		h.Name = name
+		if h.Typeflag == tar.TypeLink {
+			h.Linkname = strings.TrimPrefix(h.Linkname, "./")
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("export: %s: %w", name, err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("export: %s: %w", name, err)
+		}
+	}
 }

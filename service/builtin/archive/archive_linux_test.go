@@ -504,3 +504,24 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+func TestExport(t *testing.T) {
+	sb := newSandbox(t)
+	rc, err := Export(t.Context(), sb.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := entries(t, rc)
+	// names relative to the root, no entry for the root itself, links
+	// (those climbing out included) kept as links, the host untouched
+	want := []string{"l abs->/etc", "l esc->../../../../etc/passwd", "l escabs->/etc/passwd", "l escdir->../../../../etc",
+		"d etc/", "f etc/hosts=" + hosts, "h etc/hosts2->etc/hosts", "f etc/passwd=" + passwd, "d etc/sub/", "f etc/sub/deep.txt=deep\n",
+		"p fifo", "l hostdir->" + sb.outside, "l tmp->/var/tmp", "d var/", "d var/tmp/", "f var/tmp/t.txt=t\n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Export =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sb.check(t)
+	if _, err := Export(t.Context(), filepath.Join(sb.base, "absent")); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("Export of a missing root = %v, want ErrNotFound", err)
+	}
+}

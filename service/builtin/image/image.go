@@ -102,6 +102,9 @@ type Config struct {
 	Architecture, OS string
 	// Variant is the CPU variant ("v8"), if any.
 	Variant string
+	// Created is when the image was made (zero when its config does not
+	// say).
+	Created time.Time
 }
 
 // Healthcheck is an image healthcheck; zero durations and retries mean the
@@ -132,6 +135,7 @@ func configFrom(cf *v1.ConfigFile) Config {
 		Architecture: cf.Architecture,
 		OS:           cf.OS,
 		Variant:      cf.Variant,
+		Created:      cf.Created.Time,
 	}
 	for p := range c.ExposedPorts {
 		out.ExposedPorts = append(out.ExposedPorts, p)
