@@ -213,6 +213,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPullCmd(g),
 		newPushCmd(g),
 		newImageCmd(g),
+		newPublishCmd(g),
 	)
 	return root
 }
