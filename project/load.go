@@ -50,6 +50,10 @@ type Options struct {
 	NoNormalize bool
 	// AllResources keeps networks and volumes that no selected service uses.
 	AllResources bool
+	// Compatibility names containers and built images as docker compose v1
+	// did, with "_" (project_service_1), as --compatibility and
+	// COMPOSE_COMPATIBILITY.
+	Compatibility bool
 	// CacheDir holds the validation cache (see cache.go); "" disables it.
 	CacheDir string
 }

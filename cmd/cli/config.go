@@ -92,7 +92,8 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 	var buf bytes.Buffer
 	opts := g.loadOptions(args)
 	opts.NoConsistency = o.noConsistency
-	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize
+	// --compatibility prints the model unnormalized, as docker compose.
+	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize || g.compatibility
 
 	if o.noInterpolate || o.variables {
 		opts.NoInterpolate = true
