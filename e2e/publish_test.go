@@ -147,9 +147,26 @@ func TestPublish(t *testing.T) {
 		t.Errorf("compose.yaml layer:\n%s", got.Layers[0].Data)
 	}
 
-	// docker compose runs berth's artifact: the extends, the env file and
+	// An OCI 1.0 manifest, for registries without 1.1: no artifactType,
+	// docker compose's config media type.
+	p.mustRun(t, append(args, "--oci-version", "1.0", addr+"/"+repo+":oci10")...)
+	if m, _ := getManifest(t, addr, repo, "oci10"); m.ArtifactType != "" || m.Config.MediaType != "application/vnd.docker.compose.config.empty.v1+json" || len(m.Layers) != len(got.Layers) {
+		t.Errorf("--oci-version 1.0: artifactType %q config %s, %d layers", m.ArtifactType, m.Config.MediaType, len(m.Layers))
+	}
+
+	// docker compose runs berth's artifacts: the extends, the env file and
 	// the pinned image all come from the registry.
-	out := refCompose(t, bin, p, "--insecure-registry", addr, "-f", "oci://"+addr+"/"+repo+":berth", "config", "--format", "json")
+	for _, tag := range []string{"berth", "oci10"} {
+		checkReadBack(t, bin, p, "oci://"+addr+"/"+repo+":"+tag, ref+"@"+digest)
+	}
+}
+
+// checkReadBack has docker compose v5.5.0 load the artifact at url and
+// checks web's image, command and environment.
+func checkReadBack(t *testing.T, bin string, p *testProject, url, image string) {
+	t.Helper()
+	addr := strings.SplitN(strings.TrimPrefix(url, "oci://"), "/", 2)[0]
+	out := refCompose(t, bin, p, "--insecure-registry", addr, "-f", url, "config", "--format", "json")
 	var model struct {
 		Services map[string]struct {
 			Image       string            `json:"image"`
@@ -161,7 +178,7 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.stdout)
 	}
 	web := model.Services["web"]
-	if web.Image != ref+"@"+digest || web.Environment["FROM_ENV_FILE"] != "1" || web.Environment["FROM_BASE"] != "yes" || strings.Join(web.Command, " ") != "sleep 60" {
+	if web.Image != image || web.Environment["FROM_ENV_FILE"] != "1" || web.Environment["FROM_BASE"] != "yes" || strings.Join(web.Command, " ") != "sleep 60" {
 		t.Errorf("docker compose reads back web as %+v\n%s", web, out.stdout)
 	}
 }

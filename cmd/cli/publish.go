@@ -48,7 +48,7 @@ loopback are reached over plain HTTP.`,
 	f.BoolVar(&o.withEnv, "with-env", false, "Include the env files in the published artifact")
 	f.BoolVarP(&o.yes, "yes", "y", false, `Assume "yes" as answer to all prompts`)
 	f.BoolVar(&o.app, "app", false, "Also copy the referenced images into the repository (not supported by berth)")
-	f.BoolVar(&o.insecure, "insecure-registry", false, "Accepted for docker compose compatibility; registries on the loopback use plain HTTP anyway")
+	f.BoolVar(&o.insecure, "insecure-registry", false, "Allow plain HTTP to the registry (for tests; registries on the loopback are reached so anyway)")
 	_ = f.MarkHidden("insecure-registry")
 	return cmd
 }
@@ -75,7 +75,7 @@ func runPublish(ctx context.Context, g *globals, o publishOptions, repository st
 		DryRun:         g.dryRun,
 		Confirm:        confirm,
 		Version:        project.Version,
-		Registry:       registry.Client{},
+		Registry:       registry.Client{Insecure: o.insecure},
 		Resolve:        registry.Client{}.Digest,
 		PushImages: func(ctx context.Context) error {
 			pr.line("Artifact", repository, "Publishing", false)

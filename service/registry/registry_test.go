@@ -66,3 +66,19 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRefScheme(t *testing.T) {
+	for _, tt := range []struct {
+		ref      string
+		insecure bool
+		want     string
+	}{{"127.0.0.1:5000/a:1", false, "http"}, {"example.com/a:1", false, "https"}, {"example.com/a:1", true, "http"}} {
+		r, err := parseRef(tt.ref, tt.insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Context().Scheme(); got != tt.want {
+			t.Errorf("parseRef(%q, %v): scheme %s, want %s", tt.ref, tt.insecure, got, tt.want)
+		}
+	}
+}
