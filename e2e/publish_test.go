@@ -224,3 +224,35 @@ func TestPublishRefusals(t *testing.T) {
 		t.Errorf("answered yes: exit %d, published %v\n%s", r.code, ok, r.stderr)
 	}
 }
+
+// TestPublishPushesBuiltImages: publish pushes the images the services
+// build before the artifact, as docker compose does, so that the artifact
+// can be run elsewhere.
+func TestPublishPushesBuiltImages(t *testing.T) {
+	requireEngine(t)
+	addr := startRegistry(t)
+	image := addr + "/berthe2e/pubbuilt:1"
+	t.Cleanup(func() { removeImages(image) })
+	p := newProject(t, map[string]string{
+		"compose.yaml": "services:\n  app:\n    image: " + image + "\n    build: .\n",
+		"Dockerfile":   "FROM " + busyboxImage() + "\nRUN echo built > /built\n",
+	})
+	p.mustRun(t, "build")
+	r := p.mustRun(t, "publish", "-y", addr+"/berthe2e/pubart:1")
+	if !strings.Contains(r.stderr, "Pushed") {
+		t.Errorf("publish did not report the image push:\n%s", r.stderr)
+	}
+	req, _ := http.NewRequest(http.MethodHead, "http://"+addr+"/v2/berthe2e/pubbuilt/manifests/1", nil)
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the built image is not in the registry: %s", resp.Status)
+	}
+	if _, ok := getManifest(t, addr, "berthe2e/pubart", "1"); !ok {
+		t.Error("the artifact is not in the registry")
+	}
+}
