@@ -94,6 +94,9 @@ func TestCompatibilityNames(t *testing.T) {
 	requireEngine(t)
 	bin := referenceCompose(t, "v5.5.0")
 	p := newProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: " + busyboxImage() + "\n    command: sleep 300\n"})
+	if got, want := p.mustRun(t, "--compatibility", "config").stdout, refCompose(t, bin, p, "--compatibility", "config").stdout; got != want {
+		t.Errorf("--compatibility config (not normalized):\n--- berth\n%s\n--- docker compose\n%s", got, want)
+	}
 	p.mustRun(t, "--compatibility", "up", "-d")
 	filter := "label=com.docker.compose.project=" + p.name
 	before := docker(t, "ps", "-a", "--filter", filter, "--format", "{{.Names}} {{.ID}}")
