@@ -114,7 +114,7 @@ func TestPublish(t *testing.T) {
 	ref, digest := pushTestImage(t, addr, "berthe2e/publish-img")
 	p := newProject(t, map[string]string{
 		"compose.yaml": "services:\n  web:\n    image: " + ref + "\n    env_file: app.env\n    extends:\n      file: base.yaml\n      service: base\n  debug:\n    image: " + ref + "\n    profiles: [debug]\n",
-		"base.yaml":    "services:\n  base:\n    command: [\"sleep\", \"60\"]\n    environment:\n      FROM_BASE: \"yes\"\n",
+		"base.yaml":    "services:\n  base:\n    command: [\"sleep\", \"60\"]\n    environment:\n      FROM_BASE: \"base\"\n",
 		"app.env":      "FROM_ENV_FILE=1\n",
 	})
 	repo := "berthe2e/" + p.name
@@ -159,6 +159,24 @@ func TestPublish(t *testing.T) {
 	for _, tag := range []string{"berth", "oci10"} {
 		checkReadBack(t, bin, p, "oci://"+addr+"/"+repo+":"+tag, ref+"@"+digest)
 	}
+
+	// berth loads -f oci:// as docker compose does (its artifact and
+	// berth's), and runs it.
+	for _, tag := range []string{"berth", "compose", "oci10"} {
+		url := "oci://" + addr + "/" + repo + ":" + tag
+		got := p.mustRun(t, "-f", url, "config")
+		want := refCompose(t, bin, p, "--insecure-registry", addr, "-f", url, "config")
+		if got.stdout != want.stdout {
+			t.Errorf("berth -f %s config differs from docker compose v5.5.0's:\n--- berth\n%s\n--- docker compose\n%s", url, got.stdout, want.stdout)
+		}
+	}
+	url := "oci://" + addr + "/" + repo + ":berth"
+	p.mustRun(t, "-f", url, "up", "-d")
+	env := docker(t, "inspect", "--format", "{{json .Config.Env}}", p.name+"-web-1")
+	if !strings.Contains(env, `"FROM_ENV_FILE=1"`) || !strings.Contains(env, `"FROM_BASE=base"`) {
+		t.Errorf("berth -f %s up: web's environment %s", url, env)
+	}
+	p.mustRun(t, "-f", url, "down")
 }
 
 // checkReadBack has docker compose v5.5.0 load the artifact at url and
@@ -178,7 +196,7 @@ func checkReadBack(t *testing.T, bin string, p *testProject, url, image string) 
 		t.Fatalf("%v\n%s", err, out.stdout)
 	}
 	web := model.Services["web"]
-	if web.Image != image || web.Environment["FROM_ENV_FILE"] != "1" || web.Environment["FROM_BASE"] != "yes" || strings.Join(web.Command, " ") != "sleep 60" {
+	if web.Image != image || web.Environment["FROM_ENV_FILE"] != "1" || web.Environment["FROM_BASE"] != "base" || strings.Join(web.Command, " ") != "sleep 60" {
 		t.Errorf("docker compose reads back web as %+v\n%s", web, out.stdout)
 	}
 }

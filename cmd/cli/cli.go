@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/service/registry"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=...".
@@ -241,7 +244,18 @@ func (g *globals) loadOptions(services []string) project.Options {
 
 		AllResources:  g.allResources,
 		Compatibility: g.compatibility || truthy(g.getenv("COMPOSE_COMPATIBILITY")),
+		// -f oci://REGISTRY/REPO:TAG, as docker compose (see publish)
+		ResourceLoaders: []loader.ResourceLoader{&registry.ComposeLoader{CacheDir: ociCacheDir()}},
 	}
+}
+
+// ociCacheDir holds the compose artifacts -f oci:// pulls.
+func ociCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "berth-oci")
+	}
+	return filepath.Join(d, "berth", "oci")
 }
 
 // envWithDotEnv is the process environment plus the COMPOSE_* variables the

@@ -29,8 +29,8 @@ func newPublishCmd(g *globals) *cobra.Command {
 		Use:   "publish [OPTIONS] REPOSITORY[:TAG]",
 		Short: "Publish the compose files to a registry as an OCI artifact",
 		Long: `Push the compose files (every profile) to a registry as an OCI artifact, as
-docker compose publish does, so that "docker compose -f oci://REPOSITORY:TAG up"
-runs it (berth does not load oci:// files yet). env_file and extends paths are replaced by
+docker compose publish does, so that "berth -f oci://REPOSITORY:TAG up" (or docker
+compose's) runs it. env_file and extends paths are replaced by
 hashes; --with-env adds the env files. The images the services build are pushed
 first. Bind mounts, data that looks sensitive and env declarations are shown
 and must be confirmed (on standard input, or with -y). Registries on the
