@@ -199,3 +199,17 @@ func TestBuildFlags(t *testing.T) {
 		t.Errorf("build --push: the registry answers %s for the image", resp.Status)
 	}
 }
+
+// TestBuiltinBuildMemory: build -m limits the RUN steps of the built-in
+// runtime's builder too.
+func TestBuiltinBuildMemory(t *testing.T) {
+	p := newBuiltinProject(t, map[string]string{
+		"compose.yaml": "services:\n  app:\n    build: .\n",
+		"Dockerfile":   "FROM " + busyboxImage() + "\nARG BIG=0\nRUN if [ \"$BIG\" = 1 ]; then dd if=/dev/zero of=/dev/null bs=100M count=1; fi && echo done\n",
+	})
+	if r := p.run("build", "-m", "32m", "--build-arg", "BIG=1"); r.code == 0 {
+		t.Errorf("build -m 32m of a step that fills a 100 MB buffer passed:\n%s", r.stderr)
+	}
+	p.mustRun(t, "build", "-m", "256m", "--build-arg", "BIG=1")
+	p.mustRun(t, "down", "--rmi", "all")
+}
