@@ -274,3 +274,66 @@ func TestPublishPushesBuiltImages(t *testing.T) {
 		t.Error("the artifact is not in the registry")
 	}
 }
+
+// TestPublishApp: publish --app copies the services' images into the
+// artifact's repository and pushes an index of them whose subject is the
+// artifact, as docker compose v5.5.0 (same entries and annotations); the
+// artifact is still read back by docker compose.
+func TestPublishApp(t *testing.T) {
+	requireEngine(t)
+	bin := referenceCompose(t, "v5.5.0")
+	addr := startRegistry(t)
+	ref, digest := pushTestImage(t, addr, "berthe2e/app-img")
+	p := newProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: " + ref + "\n"})
+	repo := "berthe2e/" + p.name
+	r := p.mustRun(t, "publish", "-y", "--app", addr+"/"+repo+":1")
+	_, after, ok := strings.Cut(r.stderr, "Index "+addr+"/"+repo+":1  Published ")
+	if !ok {
+		t.Fatalf("publish --app printed no index:\n%s", r.stderr)
+	}
+	indexDigest := strings.Fields(after)[0]
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v2/"+repo+"/manifests/"+indexDigest, nil)
+	req.Header.Set("Accept", ocispec.MediaTypeImageIndex)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index ocispec.Index
+	err = json.NewDecoder(resp.Body).Decode(&index)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, _ := getManifest(t, addr, repo, "1")
+	head, _ := http.NewRequest(http.MethodHead, "http://"+addr+"/v2/"+repo+"/manifests/1", nil)
+	head.Header.Set("Accept", ocispec.MediaTypeImageManifest)
+	hresp, err := http.DefaultClient.Do(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hresp.Body.Close()
+	if len(index.Manifests) != 1 || index.Manifests[0].Digest.String() != digest ||
+		index.Manifests[0].Annotations["containerd.io/distribution.source.127.0.0.1"] != "berthe2e/app-img" ||
+		index.Subject == nil || index.Subject.Digest.String() != hresp.Header.Get("Docker-Content-Digest") ||
+		index.Subject.ArtifactType != "application/vnd.docker.compose.project" {
+		t.Errorf("index %+v; want the image %s and the artifact %s as subject", index, digest, hresp.Header.Get("Docker-Content-Digest"))
+	}
+	copied, _ := http.NewRequest(http.MethodHead, "http://"+addr+"/v2/"+repo+"/manifests/"+digest, nil)
+	copied.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+	cresp, err := http.DefaultClient.Do(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cresp.Body.Close()
+	if cresp.StatusCode != http.StatusOK {
+		t.Errorf("the image was not copied into %s: %s", repo, cresp.Status)
+	}
+	// the digests override is there, as --app implies it
+	if !strings.Contains(string(manifest.Layers[len(manifest.Layers)-1].Data), ref+"@"+digest) {
+		t.Errorf("--app without the digests override: %s", manifest.Layers[len(manifest.Layers)-1].Data)
+	}
+	out := refCompose(t, bin, p, "--insecure-registry", addr, "-f", "oci://"+addr+"/"+repo+":1", "config", "--images")
+	if strings.TrimSpace(out.stdout) != ref+"@"+digest {
+		t.Errorf("docker compose reads the image as %q", out.stdout)
+	}
+}

@@ -47,16 +47,13 @@ loopback are reached over plain HTTP.`,
 	f.StringVar(&o.ociVersion, "oci-version", "", "OCI image/artifact specification version: 1.0 or 1.1 (default: 1.1, else 1.0 on a registry that refuses it)")
 	f.BoolVar(&o.withEnv, "with-env", false, "Include the env files in the published artifact")
 	f.BoolVarP(&o.yes, "yes", "y", false, `Assume "yes" as answer to all prompts`)
-	f.BoolVar(&o.app, "app", false, "Also copy the referenced images into the repository (not supported by berth)")
+	f.BoolVar(&o.app, "app", false, "Also copy the services' images into the repository, with an index of them whose subject is the artifact (implies --resolve-image-digests)")
 	f.BoolVar(&o.insecure, "insecure-registry", false, "Allow plain HTTP to the registry (for tests; registries on the loopback are reached so anyway)")
 	_ = f.MarkHidden("insecure-registry")
 	return cmd
 }
 
 func runPublish(ctx context.Context, g *globals, o publishOptions, repository string) error {
-	if o.app {
-		return errors.New("publish --app is not supported by berth: it copies every service image into the artifact's repository; publish the compose files, and push the images with `berth push`")
-	}
 	opts := g.loadOptions(nil)
 	opts.Profiles = []string{"*"}
 	p, err := project.Load(ctx, opts)
@@ -71,6 +68,7 @@ func runPublish(ctx context.Context, g *globals, o publishOptions, repository st
 	res, err := publish.Publish(ctx, p, repository, publish.Options{
 		WithEnv:        o.withEnv,
 		ResolveDigests: o.resolveDigests,
+		App:            o.app,
 		OCIVersion:     o.ociVersion,
 		DryRun:         g.dryRun,
 		Confirm:        confirm,
@@ -98,6 +96,9 @@ func runPublish(ctx context.Context, g *globals, o publishOptions, repository st
 		return nil
 	}
 	pr.line("Artifact", repository, "Published "+res.Manifest.Digest.String(), false)
+	if o.app {
+		pr.line("Index", repository, "Published "+res.Index.Digest.String(), false)
+	}
 	return nil
 }
 

@@ -52,8 +52,13 @@ func TestPublishRoundTrip(t *testing.T) {
 	if _, errOut, code := runCLI(t, dir, env, "-p", "pub", "-f", "bind.yaml", "publish", host+"/team/app:bind"); code != 130 || !strings.Contains(errOut, "bind mounts") {
 		t.Errorf("bind mounts without -y: exit %d, stderr %s", code, errOut)
 	}
-	if _, errOut, code := runCLI(t, dir, env, "-p", "pub", "publish", "--app", host+"/team/app:app"); code != 1 || !strings.Contains(errOut, "--app is not supported") {
+	if _, errOut, code := runCLI(t, dir, env, "-p", "pub", "publish", "-y", "--app", host+"/team/app:app"); code != 0 || !strings.Contains(errOut, "Index") {
 		t.Errorf("--app: exit %d, stderr %s", code, errOut)
+	}
+	// the image is now in the artifact's repository too
+	copied, _ := name.ParseReference(host+"/team/app@"+d.String(), name.Insecure)
+	if _, err := remote.Head(copied); err != nil {
+		t.Errorf("--app did not copy the image: %v", err)
 	}
 	if _, errOut, code := runCLI(t, dir, env, "-p", "pub", "publish", "-y", "--with-env", "--resolve-image-digests", host+"/team/app:v1"); code != 0 {
 		t.Fatalf("publish: exit %d, stderr %s", code, errOut)

@@ -24,6 +24,10 @@ type Options struct {
 	// ResolveDigests adds image-digests.yaml, pinning each service's image
 	// to its registry's digest (--resolve-image-digests).
 	ResolveDigests bool
+	// App also copies each service's image into the repository and pushes
+	// an index of them whose subject is the artifact (--app; it implies
+	// ResolveDigests).
+	App bool
 	// OCIVersion is "1.1" or "1.0"; "" tries 1.1 and falls back to 1.0 on
 	// a registry that refuses it, as docker compose does.
 	OCIVersion string
@@ -52,6 +56,8 @@ type Options struct {
 // gives an error wrapping service.ErrUnsupported.
 type Registry interface {
 	PushArtifact(ctx context.Context, ref string, blobs []ocispec.Descriptor, manifest ocispec.Descriptor) error
+	// CopyImage copies the image src into the repository dst, by digest.
+	CopyImage(ctx context.Context, src, dst string) (ocispec.Descriptor, error)
 }
 
 // Result is what Publish pushed (or, in a dry run, would push).
@@ -64,6 +70,8 @@ type Result struct {
 	Manifest ocispec.Descriptor
 	// Layers are the manifest's layers, in order.
 	Layers []ocispec.Descriptor
+	// Index is, with App, the index of the images copied, pushed by digest.
+	Index ocispec.Descriptor
 }
 
 // Publish checks p as docker compose does (refusals, then questions asked
@@ -95,7 +103,7 @@ func Publish(ctx context.Context, p *project.Project, repository string, opts Op
 	if res.Layers, err = src.layers(ctx, opts.WithEnv); err != nil {
 		return res, err
 	}
-	if opts.ResolveDigests {
+	if opts.ResolveDigests || opts.App {
 		l, err := digestsLayer(ctx, p, opts.Resolve, src)
 		if err != nil {
 			return res, err
@@ -116,6 +124,7 @@ func Publish(ctx context.Context, p *project.Project, repository string, opts Op
 		if err != nil {
 			return res, err
 		}
+		manifest.Annotations = map[string]string{AnnotationVersion: opts.Version}
 		res.Manifest = manifest
 		if opts.DryRun {
 			return res, nil
@@ -125,10 +134,57 @@ func Publish(ctx context.Context, p *project.Project, repository string, opts Op
 			if err != nil {
 				return res, fmt.Errorf("publish %s: %w", repository, err)
 			}
-			return res, nil
+			break
+		}
+	}
+	if opts.App {
+		if res.Index, err = pushApp(ctx, p, repository, res.Manifest, opts); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// pushApp copies the services' images into the repository and pushes, by
+// digest, an index of them whose subject is the artifact's manifest.
+func pushApp(ctx context.Context, p *project.Project, repository string, manifest ocispec.Descriptor, opts Options) (ocispec.Descriptor, error) {
+	named, err := reference.ParseDockerRef(repository)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	repo := named.Name()
+	var manifests []ocispec.Descriptor
+	for _, s := range p.Services {
+		d, err := opts.Registry.CopyImage(ctx, s.Config.Image, repo)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("publish --app: service %s: %w", s.Name, err)
+		}
+		manifests = append(manifests, d)
+	}
+	subject := manifest
+	subject.Data = nil
+	raw, err := json.Marshal(ocispec.Index{
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Manifests:   manifests,
+		Subject:     &subject,
+		Annotations: map[string]string{AnnotationVersion: opts.Version},
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("encode the index: %w", err)
+	}
+	index := ocispec.Descriptor{
+		MediaType:    ocispec.MediaTypeImageIndex,
+		ArtifactType: ArtifactType,
+		Digest:       digest.FromBytes(raw),
+		Size:         int64(len(raw)),
+		Annotations:  map[string]string{AnnotationVersion: opts.Version},
+		Data:         raw,
+	}
+	if err := opts.Registry.PushArtifact(ctx, repo+"@"+index.Digest.String(), nil, index); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("publish --app: push the index: %w", err)
+	}
+	return index, nil
 }
 
 // digestsLayer is the image-digests.yaml layer: an override with each

@@ -87,6 +87,15 @@ func (f *fakeRegistry) PushArtifact(_ context.Context, ref string, blobs []ocisp
 	return nil
 }
 
+func (f *fakeRegistry) CopyImage(_ context.Context, src, dst string) (ocispec.Descriptor, error) {
+	d := digest.FromString(src)
+	if f.blobs == nil {
+		f.blobs, f.manifests = map[digest.Digest][]byte{}, map[string]ocispec.Descriptor{}
+	}
+	f.manifests[dst+"@"+d.String()] = ocispec.Descriptor{Digest: d}
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d, Size: 1}, nil
+}
+
 func yes(string) (bool, error) { return true, nil }
 
 var clock = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
@@ -252,5 +261,37 @@ func TestImagesOnlyAndLockModel(t *testing.T) {
 	b, _ := json.Marshal(model)
 	if string(b) != `{"services":{"web":{"image":"web:1","volumes":[{"source":"img","type":"image"}]}}}` {
 		t.Errorf("LockModel: %s", b)
+	}
+}
+
+// TestApp: --app copies each service's image into the repository and
+// pushes an index of them, by digest, whose subject is the artifact.
+func TestApp(t *testing.T) {
+	p := load(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: example.com/a:1\n  b:\n    image: example.com/b:1\n"})
+	reg := &fakeRegistry{}
+	res, err := Publish(context.Background(), p, "example.com/team/app:v1", Options{App: true, Registry: reg, Now: clock, Version: "v",
+		Resolve: func(_ context.Context, ref reference.Named) (digest.Digest, error) {
+			return digest.FromString(ref.String()), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := res.Layers[len(res.Layers)-1]; last.Annotations[AnnotationFile] != "image-digests.yaml" {
+		t.Errorf("--app without the digests layer: %+v", last)
+	}
+	idx, ok := reg.manifests["example.com/team/app@"+res.Index.Digest.String()]
+	if !ok {
+		t.Fatalf("no index pushed: %v", reg.manifests)
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(idx.Data, &index); err != nil {
+		t.Fatal(err)
+	}
+	if len(index.Manifests) != 2 || index.Manifests[0].Digest != digest.FromString("example.com/a:1") || index.Subject == nil ||
+		index.Subject.Digest != res.Manifest.Digest || index.Subject.Data != nil || index.Annotations[AnnotationVersion] != "v" {
+		t.Errorf("index %s", idx.Data)
+	}
+	if _, ok := reg.manifests["example.com/team/app@"+digest.FromString("example.com/b:1").String()]; !ok {
+		t.Errorf("image b not copied: %v", reg.manifests)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -143,4 +144,51 @@ func refused(err error) bool {
 	}
 	c := terr.StatusCode
 	return c >= 400 && c < 500 && !slices.Contains([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusProxyAuthRequired}, c)
+}
+
+// CopyImage copies the image (or index) src points at, with its blobs,
+// into the repository dst by digest, as docker compose publish --app
+// does, and returns its descriptor, annotated with its source as
+// containerd annotates it.
+func (c Client) CopyImage(ctx context.Context, src, dst string) (ocispec.Descriptor, error) {
+	s, err := parseRef(src, c.Insecure)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	opts := c.options(ctx)
+	desc, err := remote.Get(s, opts...)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("copy %s: %w", src, translate(err))
+	}
+	d, err := parseRef(dst+"@"+desc.Digest.String(), c.Insecure)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err == nil {
+			err = remote.WriteIndex(d, idx, opts...)
+		}
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("copy %s to %s: %w", src, dst, translate(err))
+		}
+	} else {
+		img, err := desc.Image()
+		if err == nil {
+			err = remote.Write(d, img, opts...)
+		}
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("copy %s to %s: %w", src, dst, translate(err))
+		}
+	}
+	out := ocispec.Descriptor{MediaType: string(desc.MediaType), Digest: digest.Digest(desc.Digest.String()), Size: desc.Size}
+	if named, err := reference.ParseDockerRef(src); err == nil {
+		// the host without its port, as containerd's label
+		host := reference.Domain(named)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		out.Annotations = map[string]string{"containerd.io/distribution.source." + host: reference.Path(named)}
+	}
+	return out, nil
 }
