@@ -83,7 +83,7 @@ func guard(files []string, env map[string]string) error {
 	var errs []error
 	var visit func(file string, depth int)
 	visit = func(file string, depth int) {
-		if file == "-" || file == "" || seen[file] || depth > 16 {
+		if file == "-" || file == "" || remote(file) || seen[file] || depth > 16 {
 			return
 		}
 		seen[file] = true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -55,6 +56,13 @@ type Options struct {
 	NoNormalize bool
 	// AllResources keeps networks and volumes that no selected service uses.
 	AllResources bool
+	// Compatibility names containers and built images as docker compose v1
+	// did, with "_" (project_service_1), as --compatibility and
+	// COMPOSE_COMPATIBILITY.
+	Compatibility bool
+	// ResourceLoaders load remote compose files (-f oci://...), as
+	// compose-go's loader.ResourceLoader.
+	ResourceLoaders []loader.ResourceLoader
 	// CacheDir holds the validation cache (see cache.go); "" disables it.
 	CacheDir string
 }
@@ -162,7 +170,7 @@ func prepare(opts Options) (*cli.ProjectOptions, []cli.ProjectOptionsFn, []strin
 		}
 	}
 	abs := func(f string) string {
-		if f != "-" && f != "" && !filepath.IsAbs(f) {
+		if f != "-" && f != "" && !filepath.IsAbs(f) && !remote(f) {
 			return filepath.Join(wd, f)
 		}
 		return f
@@ -204,12 +212,19 @@ func prepare(opts Options) (*cli.ProjectOptions, []cli.ProjectOptionsFn, []strin
 	if opts.ProjectName != "" {
 		fns = append(fns, cli.WithName(opts.ProjectName))
 	}
+	for _, l := range opts.ResourceLoaders {
+		fns = append(fns, cli.WithResourceLoader(l))
+	}
 	po, err := cli.NewProjectOptions(files, fns...)
 	if err != nil {
 		return nil, nil, nil, explain(err, files)
 	}
 	return po, fns, envFiles, nil
 }
+
+// remote reports whether a compose file is a remote resource (oci://,
+// git), loaded by a ResourceLoader rather than read from disk.
+func remote(file string) bool { return strings.Contains(file, "://") }
 
 // withConfigFileEnv is cli.WithConfigFileEnv with relative COMPOSE_FILE
 // entries taken from wd rather than the process's working directory.

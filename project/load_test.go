@@ -237,3 +237,30 @@ func TestDotEnvComposeVars(t *testing.T) {
 		t.Errorf("got %v, want %v (the process environment wins, only COMPOSE_* is taken)", got, want)
 	}
 }
+
+// TestCompatibilityNames: with Options.Compatibility, containers and built
+// images are named with "_" as docker compose v1 (and --compatibility) did.
+func TestCompatibilityNames(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"compose.yaml": "name: proj\nservices:\n  web:\n    image: busybox\n  built:\n    build: .\n  named:\n    image: busybox\n    container_name: fixed\n"})
+	for _, tt := range []struct {
+		compat          bool
+		web, built, img string
+	}{{false, "proj-web-2", "proj-built-1", "proj-built"}, {true, "proj_web_2", "proj_built_1", "proj_built"}} {
+		p, err := Load(context.Background(), Options{WorkingDir: dir, Env: []string{}, Compatibility: tt.compat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Service("web").Replica(p.Name, 2).Name; got != tt.web {
+			t.Errorf("compatibility %v: web replica 2 is %s, want %s", tt.compat, got, tt.web)
+		}
+		if got := p.Service("built").Replica(p.Name, 1).Name; got != tt.built {
+			t.Errorf("compatibility %v: built replica 1 is %s, want %s", tt.compat, got, tt.built)
+		}
+		if got := p.Service("built").Image; got != tt.img {
+			t.Errorf("compatibility %v: built image %s, want %s", tt.compat, got, tt.img)
+		}
+		if got := p.Service("named").Replica(p.Name, 1).Name; got != "fixed" {
+			t.Errorf("compatibility %v: container_name gives %s", tt.compat, got)
+		}
+	}
+}

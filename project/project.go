@@ -49,6 +49,8 @@ type Project struct {
 
 	// unresolved is the model before env_file resolution, for ConfigHashes.
 	unresolved *types.Project
+	// compatibility is Options.Compatibility.
+	compatibility bool
 }
 
 // ConfigHashes returns the values `docker compose config --hash` prints, by
@@ -102,6 +104,10 @@ type Service struct {
 	// Labels are the labels every replica carries (user labels plus the
 	// com.docker.compose.* ones), without the per-replica number.
 	Labels map[string]string
+
+	// separator joins project, service and number in container names:
+	// "-", or "_" in compatibility mode (Options.Compatibility).
+	separator string
 }
 
 // Network is the desired state of one network.
@@ -161,6 +167,9 @@ func (s *Service) Replica(project string, n int) Replica {
 	name := s.Config.ContainerName
 	if name == "" {
 		name = ContainerName(project, s.Name, n)
+		if s.separator != "" {
+			name = project + s.separator + s.Name + s.separator + strconv.Itoa(n)
+		}
 	}
 	labels := make(map[string]string, len(s.Labels)+1)
 	for k, v := range s.Labels {
@@ -178,10 +187,23 @@ func ContainerName(project, svc string, n int) string {
 // ImageName is the image a service runs: its image:, or project-service for
 // a service that is only built.
 func ImageName(project string, s types.ServiceConfig) string {
+	return imageName(project, "-", s)
+}
+
+func imageName(project, sep string, s types.ServiceConfig) string {
 	if s.Image != "" {
 		return s.Image
 	}
-	return project + "-" + s.Name
+	return project + sep + s.Name
+}
+
+// Separator joins the parts of a container name, as docker compose's
+// api.Separator: "-", or "_" in compatibility mode (docker compose v1's).
+func (p *Project) Separator() string {
+	if p.compatibility {
+		return "_"
+	}
+	return "-"
 }
 
 // derive computes berth's desired state from the loaded model.
@@ -198,6 +220,8 @@ func derive(model *types.Project, opts Options, envFiles []string) (*Project, er
 		ComposeFiles: model.ComposeFiles,
 		EnvFiles:     envFiles,
 		unresolved:   model,
+
+		compatibility: opts.Compatibility,
 	}
 
 	if opts.DiscardEnvFiles {
@@ -292,8 +316,10 @@ func (p *Project) newService(name string, cfg types.ServiceConfig) (*Service, er
 		Hash:   h,
 		Hashes: hashes,
 		Scale:  cfg.GetScale(),
-		Image:  ImageName(p.Name, cfg),
+		Image:  imageName(p.Name, p.Separator(), cfg),
 		Labels: labels,
+
+		separator: p.Separator(),
 	}, nil
 }
 

@@ -97,6 +97,8 @@ type ImageOptions struct {
 	// NoCache builds without the builder's cache; PullBase pulls the base
 	// images first (build --no-cache, build --pull).
 	NoCache, PullBase bool
+	// BuildFlags are the build command's builder flags (see buildflags.go).
+	BuildFlags BuildFlags
 	// IgnoreBuildable skips services that have a build section (pull
 	// --ignore-buildable).
 	IgnoreBuildable bool
@@ -559,6 +561,7 @@ func buildTarget(p *project.Project, s *project.Service, opts ImageOptions) (Bui
 		Pull:       bc.Pull || opts.PullBase,
 		Network:    bc.Network,
 		ShmSize:    int64(bc.ShmSize),
+		Memory:     opts.BuildFlags.Memory,
 		ExtraHosts: hosts,
 		CacheFrom:  slices.Clone([]string(bc.CacheFrom)),
 		Platform:   platform,
@@ -574,6 +577,9 @@ func buildTarget(p *project.Project, s *project.Service, opts ImageOptions) (Bui
 // others. It reads opts.Services, BuildArgs, NoCache, PullBase, Parallel,
 // DryRun, Progress and Output.
 func Build(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) (map[string]string, error) {
+	if err := opts.BuildFlags.Validate(); err != nil {
+		return nil, err
+	}
 	svcs, err := selectServices(p, opts.Services)
 	if err != nil {
 		return nil, err

@@ -190,6 +190,8 @@ type BuildSpec struct {
 	Network string
 	// ShmSize is the size of /dev/shm for RUN steps, in bytes (0: default).
 	ShmSize int64
+	// Memory limits the memory of RUN steps, in bytes (0: no limit).
+	Memory int64
 	// ExtraHosts are "host:ip" lines for RUN steps.
 	ExtraHosts []string
 	// CacheFrom are images to use as cache sources.

@@ -14,7 +14,10 @@ import (
 // backend opens the runtime --backend or BERTH_BACKEND names; by default
 // the Docker engine when one answers, else the built-in runtime.
 func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) {
-	name, _ := g.backendKind()
+	name, why := g.backendKind()
+	if g.verbose {
+		fmt.Fprintf(g.stdio.Err, "berth: container runtime %s (%s)\n", name, why)
+	}
 	switch name {
 	case "engine":
 		b, err := engine.New(ctx)

@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/service/registry"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=...".
@@ -57,6 +60,10 @@ type globals struct {
 	dryRun      bool
 	parallel    int
 	backendName string
+	// verbose prints what berth decides on its own (the backend and why)
+	// and internal errors' stacks; compatibility names containers
+	// project_service_1; allResources keeps unused networks and volumes.
+	verbose, compatibility, allResources bool
 
 	// command is the subcommand running ("up"), for the project lock.
 	command string
@@ -82,16 +89,16 @@ func Run(ctx context.Context, args []string, stdio Stdio) int {
 
 // run is Run with the environment and working directory given, for tests.
 func run(ctx context.Context, args []string, stdio Stdio, env []string, wd string) (code int) {
+	g := &globals{stdio: stdio, env: env, wd: wd}
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stdio.Err, "berth: internal error: %v (please report it; set BERTH_DEBUG=1 for details)\n", r)
-			if os.Getenv("BERTH_DEBUG") != "" {
+			fmt.Fprintf(stdio.Err, "berth: internal error: %v (please report it; set BERTH_DEBUG=1 or --verbose for details)\n", r)
+			if os.Getenv("BERTH_DEBUG") != "" || g.verbose {
 				fmt.Fprintf(stdio.Err, "%s\n", debug.Stack())
 			}
 			code = 70
 		}
 	}()
-	g := &globals{stdio: stdio, env: env, wd: wd}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
@@ -177,6 +184,9 @@ manages the other's projects. It talks to a Docker engine when one answers
 	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
 	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
 	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (the Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (berth's own, state in BERTH_ROOT, default /var/lib/berth); default: BERTH_BACKEND, else engine when one answers, else builtin")
+	f.BoolVar(&g.compatibility, "compatibility", false, "Run in backward compatibility mode: container names with \"_\" (project_service_1), as docker compose v1 (default: COMPOSE_COMPATIBILITY)")
+	f.BoolVar(&g.allResources, "all-resources", false, "Include all resources, even those not used by services (networks, volumes)")
+	f.BoolVar(&g.verbose, "verbose", false, "Show more output: the container runtime chosen and why, internal errors' stacks")
 	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
 	_ = f.MarkHidden("workdir")
 
@@ -215,6 +225,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPushCmd(g),
 		newImageCmd(g),
 		newCommitCmd(g), newExportCmd(g),
+		newPublishCmd(g),
 	)
 	return root
 }
@@ -232,7 +243,21 @@ func (g *globals) loadOptions(services []string) project.Options {
 		Env:         g.envWithDotEnv(),
 		WorkingDir:  g.wd,
 		CacheDir:    g.cacheDir(),
+
+		AllResources:  g.allResources,
+		Compatibility: g.compatibility || truthy(g.getenv("COMPOSE_COMPATIBILITY")),
+		// -f oci://REGISTRY/REPO:TAG, as docker compose (see publish)
+		ResourceLoaders: []loader.ResourceLoader{&registry.ComposeLoader{CacheDir: ociCacheDir()}},
 	}
+}
+
+// ociCacheDir holds the compose artifacts -f oci:// pulls.
+func ociCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "berth-oci")
+	}
+	return filepath.Join(d, "berth", "oci")
 }
 
 // envWithDotEnv is the process environment plus the COMPOSE_* variables the

@@ -16,6 +16,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile/publish"
+	"github.com/berthdev/berth/service/registry"
 )
 
 type configOptions struct {
@@ -35,6 +37,9 @@ type configOptions struct {
 	noResolveEnv  bool
 	noPaths       bool
 	noNormalize   bool
+	// resolveDigests pins images to digests; lockDigests prints only the
+	// override with them.
+	resolveDigests, lockDigests bool
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -70,6 +75,8 @@ exit code is 1. Use -q in CI to validate without printing.`,
 	f.BoolVar(&o.variables, "variables", false, "Print the variables the model uses, with their defaults")
 	f.BoolVar(&o.noPaths, "no-path-resolution", false, "Don't resolve file paths (print them as written)")
 	f.BoolVar(&o.noNormalize, "no-normalize", false, "Don't normalize the model (defaults, default network)")
+	f.BoolVar(&o.resolveDigests, "resolve-image-digests", false, "Pin image tags to digests (asked from the images' registries)")
+	f.BoolVar(&o.lockDigests, "lock-image-digests", false, "Print an override file with the images pinned to digests only")
 	f.BoolVar(&o.noResolveEnv, "no-env-resolution", false, "Don't merge env_file contents into environment (the model, and --hash as docker compose v2 computed it)")
 	return cmd
 }
@@ -81,16 +88,26 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 	default:
 		return fmt.Errorf("unsupported format %q: use yaml or json", o.format)
 	}
+	o.resolveDigests = o.resolveDigests || o.lockDigests
 	var buf bytes.Buffer
 	opts := g.loadOptions(args)
 	opts.NoConsistency = o.noConsistency
-	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize
+	// --compatibility prints the model unnormalized, as docker compose.
+	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize || g.compatibility
 
 	if o.noInterpolate || o.variables {
 		opts.NoInterpolate = true
 		model, err := project.LoadModel(ctx, opts)
 		if err != nil {
 			return err
+		}
+		if o.resolveDigests && !o.variables {
+			if err := publish.ResolveModelImageDigests(ctx, model, registry.Client{}.Digest); err != nil {
+				return err
+			}
+		}
+		if o.lockDigests && !o.variables {
+			publish.LockModel(model)
 		}
 		if o.variables {
 			if err := writeVariables(&buf, model, o.format); err != nil {
@@ -167,6 +184,9 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 		if o.noResolveEnv {
 			model = p.UnresolvedModel()
 		}
+		if model, err = pinDigests(cmd, model, o); err != nil {
+			return err
+		}
 		out, err := project.Render(model, o.format)
 		if err != nil {
 			return fmt.Errorf("render the model: %w", err)
@@ -175,6 +195,23 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 		buf.Write(bytes.ReplaceAll(out, []byte("$"), []byte("$$")))
 	}
 	return emit(cmd.OutOrStdout(), o, buf.Bytes())
+}
+
+// pinDigests applies --resolve-image-digests and --lock-image-digests to
+// the model printed, as docker compose v5 does.
+func pinDigests(cmd *cobra.Command, model *types.Project, o configOptions) (*types.Project, error) {
+	if !o.resolveDigests {
+		return model, nil
+	}
+	model, err := publish.ResolveImageDigests(cmd.Context(), model, registry.Client{}.Digest)
+	if err != nil || !o.lockDigests {
+		return model, err
+	}
+	model, warnings := publish.ImagesOnly(model)
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "WARN "+w)
+	}
+	return model, nil
 }
 
 func emit(w io.Writer, o configOptions, out []byte) error {

@@ -167,7 +167,9 @@ func newBuildCmd(g *globals) *cobra.Command {
 	var (
 		buildArgs                   []string
 		noCache, pull, quiet, print bool
-		withDeps                    bool
+		withDeps, push              bool
+		flags                       reconcile.BuildFlags
+		memory                      string
 	)
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] [SERVICE...]",
@@ -191,6 +193,16 @@ context sent.
   berth build --print               # the builds as JSON, without building`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if memory != "" {
+				n, err := units.RAMInBytes(memory)
+				if err != nil {
+					return fmt.Errorf("invalid -m/--memory %q: %w", memory, err)
+				}
+				flags.Memory = n
+			}
+			if err := flags.Validate(); err != nil {
+				return err
+			}
 			p, err := g.load(ctx, args)
 			if err != nil {
 				return err
@@ -200,12 +212,13 @@ context sent.
 				services = nil
 			}
 			opts := reconcile.ImageOptions{
-				Services:  services,
-				BuildArgs: parseBuildArgs(buildArgs),
-				NoCache:   noCache,
-				PullBase:  pull,
-				Parallel:  g.parallelLimit(),
-				DryRun:    g.dryRun,
+				Services:   services,
+				BuildArgs:  parseBuildArgs(buildArgs),
+				NoCache:    noCache,
+				PullBase:   pull,
+				BuildFlags: flags,
+				Parallel:   g.parallelLimit(),
+				DryRun:     g.dryRun,
 			}
 			if print {
 				return printBuilds(g.stdio.Out, p, opts)
@@ -222,8 +235,10 @@ context sent.
 			defer unlock()
 			r := newImageReport(g, p, quiet)
 			opts.Progress, opts.Output = r.event, r.output
-			_, err = reconcile.Build(ctx, b, p, opts)
-			return err
+			if _, err = reconcile.Build(ctx, b, p, opts); err != nil || !push {
+				return err
+			}
+			return reconcile.PushImages(ctx, b, p, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -232,6 +247,13 @@ context sent.
 	f.BoolVar(&pull, "pull", false, "Always try to pull newer versions of the base images")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Print nothing but errors")
 	f.BoolVar(&withDeps, "with-dependencies", false, "Also build the services the named ones depend on")
+	f.BoolVar(&push, "push", false, "Push the images built (services with an image: and a build section) once all are built")
+	f.StringVarP(&memory, "memory", "m", "", "Memory limit of the build's RUN steps (e.g. 512m)")
+	f.StringVar(&flags.Builder, "builder", "", `Builder to use: only "default" (the container runtime's own builder)`)
+	f.StringVar(&flags.SSH, "ssh", "", "SSH agent or keys to forward: refused (needs BuildKit; berth's builders cannot)")
+	f.StringVar(&flags.Provenance, "provenance", "", "Provenance attestation: only false (berth's builders make none)")
+	f.StringVar(&flags.SBOM, "sbom", "", "SBOM attestation: only false (berth's builders make none)")
+	f.BoolVar(&flags.Check, "check", false, "Check the build configuration: refused (BuildKit's Dockerfile linter; berth has no build checks)")
 	f.BoolVar(&print, "print", false, "Print the builds as JSON (a bake-like file: context, dockerfile, args, tags, labels per service) and build nothing")
 	return cmd
 }

@@ -51,7 +51,7 @@ type publisher struct {
 func newPsCmd(g *globals) *cobra.Command {
 	var (
 		all, quiet, services bool
-		noTrunc              bool
+		noTrunc, orphans     bool
 		format               string
 		status, filter       []string
 	)
@@ -82,6 +82,12 @@ func newPsCmd(g *globals) *cobra.Command {
 				for _, s := range args {
 					if p.Service(s) == nil {
 						return fmt.Errorf("no such service: %s", s)
+					}
+				}
+				if len(args) == 0 && !orphans {
+					// only the services the files declare (and enable)
+					for _, s := range p.Services {
+						args = append(args, s.Name)
 					}
 				}
 			}
@@ -140,6 +146,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output (IDs, commands, mount names)")
 	f.BoolVar(&services, "services", false, "Display services")
+	f.BoolVar(&orphans, "orphans", true, "Include orphaned containers (of services the compose files do not declare); --orphans=false hides them")
 	f.StringVar(&format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Service}} {{.State}}')")
 	f.StringArrayVar(&status, "status", nil, "Filter by status: created, restarting, running, removing, paused, exited, dead")
 	f.StringArrayVar(&filter, "filter", nil, "Filter by property (status=STATE)")

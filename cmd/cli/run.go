@@ -23,7 +23,8 @@ import (
 
 type runOptions struct {
 	rm, detach, noDeps, noTTY, tty, interactive, servicePorts, useAliases bool
-	removeOrphans                                                         bool
+	removeOrphans, quiet                                                  bool
+	envFiles                                                              []string
 	images                                                                imageFlags
 	env, labels, volumes, publish, capAdd, capDrop                        []string
 	name, entrypoint, user, workdir                                       string
@@ -62,6 +63,8 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
 	f.BoolVar(&o.useAliases, "use-aliases", false, "Use the service's network aliases")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "Remove containers of services not in the compose files")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "Set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	f.StringArrayVar(&o.envFiles, "env-from-file", nil, "Set environment variables from a file (KEY=VALUE lines, as env_file; -e wins)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Don't print progress (pulls, builds, containers created); the command's output is shown")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "Add or override a label")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume (SRC:DST[:ro])")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port to the host ([IP:]HOST:CONTAINER[/proto])")
@@ -79,6 +82,10 @@ Standard input is passed through (-i, on by default), so "echo x | berth run
 }
 
 func runRun(ctx context.Context, g *globals, o runOptions, svcName string, command []string, entrypointSet bool) error {
+	if o.quiet {
+		g.progress = "quiet"
+		o.images.quietPull, o.images.quietBuild = true, true
+	}
 	p, err := g.load(ctx, []string{svcName})
 	if err != nil {
 		return err
@@ -86,6 +93,11 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	svc := p.Service(svcName)
 	if svc == nil {
 		return fmt.Errorf("no such service: %s", svcName)
+	}
+	env := resolveEnv(o.env, p.Model.Environment)
+	fromFiles, err := envFromFiles(o.envFiles, env)
+	if err != nil {
+		return err
 	}
 	b, closeBackend, err := g.backend(ctx)
 	if err != nil {
@@ -149,7 +161,8 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 	slug := make([]byte, 6)
 	_, _ = rand.Read(slug)
 	slugHex := hex.EncodeToString(slug)
-	spec.Name = p.Name + "-" + svcName + "-run-" + slugHex
+	sep := p.Separator()
+	spec.Name = p.Name + sep + svcName + sep + "run" + sep + slugHex
 	if o.name != "" {
 		spec.Name = o.name
 	}
@@ -175,7 +188,7 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 			spec.Command = []string{}
 		}
 	}
-	spec.Env = append(spec.Env, resolveEnv(o.env, p.Model.Environment)...)
+	spec.Env = append(append(spec.Env, env...), fromFiles...)
 	if o.user != "" {
 		spec.User = o.user
 	}

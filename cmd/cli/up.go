@@ -98,6 +98,7 @@ service that is not.`,
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
 	f.BoolVar(&o.attachDeps, "attach-dependencies", false, "Show the output of the named services' dependencies too")
 	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
+	f.Bool("menu", false, "Accepted for docker compose compatibility (as COMPOSE_MENU), and ignored: berth has no interactive shortcuts menu")
 	return cmd
 }
 

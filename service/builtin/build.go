@@ -124,7 +124,7 @@ func (r *stepRunner) RunStep(ctx context.Context, ref string, step build.RunStep
 		User:         user,
 		Healthcheck:  &service.Healthcheck{Test: []string{"NONE"}},
 		ExtraHosts:   step.ExtraHosts,
-		Resources:    service.Resources{ShmSize: step.ShmSize},
+		Resources:    service.Resources{ShmSize: step.ShmSize, Memory: step.Memory},
 		AttachStdout: true, AttachStderr: true,
 	}
 	switch step.Network {

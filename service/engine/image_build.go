@@ -92,6 +92,7 @@ func buildOptions(spec service.BuildSpec) (client.ImageBuildOptions, error) {
 		PullParent:  spec.Pull,
 		NetworkMode: spec.Network,
 		ShmSize:     spec.ShmSize,
+		Memory:      spec.Memory,
 		ExtraHosts:  spec.ExtraHosts,
 		CacheFrom:   spec.CacheFrom,
 		Remove:      true,

@@ -72,6 +72,8 @@ type RunStep struct {
 	ExtraHosts []string
 	// ShmSize is the size of /dev/shm in bytes (0: the runtime's default).
 	ShmSize int64
+	// Memory limits the step's memory in bytes (0: no limit).
+	Memory int64
 }
 
 // epoch is the time given to entries and configs that have no time of

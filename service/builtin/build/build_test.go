@@ -275,7 +275,7 @@ func TestBuildRun(t *testing.T) {
 	files := map[string]string{
 		"Dockerfile": "FROM base:1\nARG V=1\nENV E=e\nWORKDIR /src\nUSER app\nRUN make\nRUN [\"cleanup\"]\nRUN --network=none reset cache\nRUN noop\n",
 	}
-	spec := service.BuildSpec{Tags: []string{"ran"}, Args: map[string]*string{"V": &v}, Network: "host", ExtraHosts: []string{"h:1.2.3.4"}, ShmSize: 1 << 20}
+	spec := service.BuildSpec{Tags: []string{"ran"}, Args: map[string]*string{"V": &v}, Network: "host", ExtraHosts: []string{"h:1.2.3.4"}, ShmSize: 1 << 20, Memory: 1 << 28}
 	id, progress, err := doBuild(t, s, run, spec, files)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress)
@@ -290,7 +290,7 @@ func TestBuildRun(t *testing.T) {
 	wantEnv := []string{"PATH=/usr/bin:/bin", "E=e", "V=2"}
 	if !slices.Equal(first.step.Cmd, []string{"/bin/sh", "-c", "make"}) || !slices.Equal(first.step.Env, wantEnv) ||
 		first.step.User != "app" || first.step.WorkDir != "/src" || first.step.Network != "host" ||
-		!slices.Equal(first.step.ExtraHosts, spec.ExtraHosts) || first.step.ShmSize != 1<<20 {
+		!slices.Equal(first.step.ExtraHosts, spec.ExtraHosts) || first.step.ShmSize != 1<<20 || first.step.Memory != 1<<28 {
 		t.Errorf("first step = %+v", first.step)
 	}
 	if first.cfg.WorkingDir != "/src" || !strings.HasPrefix(first.image, tempRepo+":") {

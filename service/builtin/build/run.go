@@ -31,6 +31,7 @@ func (b *builder) runStep(ctx context.Context, s *stage, c *instructions.RunComm
 		Network:    b.spec.Network,
 		ExtraHosts: b.spec.ExtraHosts,
 		ShmSize:    b.spec.ShmSize,
+		Memory:     b.spec.Memory,
 	}
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		step.Network = n
