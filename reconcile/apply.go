@@ -134,6 +134,8 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				}
 				if s.Op == OpRunProvider {
 					err = runProvider(gctx, s, opts, progress)
+				} else if s.Op == OpRunHook {
+					err = runHookContainer(gctx, b, s)
 				} else {
 					err = run(gctx, b, s, opts, made)
 				}

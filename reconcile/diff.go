@@ -746,6 +746,9 @@ func (d *differ) start(svc *project.Service) {
 			needs = append(needs, d.started[dep]...)
 		}
 	}
+	if hooks := d.preStart(svc, needs); len(hooks) > 0 {
+		needs = append(needs, hooks[len(hooks)-1])
+	}
 	for _, r := range d.replicas[svc.Name] {
 		if !d.toStart(r) {
 			continue

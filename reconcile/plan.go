@@ -29,6 +29,7 @@ const (
 	OpPauseContainer
 	OpUnpauseContainer
 	OpRunProvider
+	OpRunHook
 	OpCommitContainer
 )
 
@@ -50,6 +51,7 @@ var opNames = map[Op]string{
 	OpPauseContainer:    "pause container",
 	OpUnpauseContainer:  "unpause container",
 	OpRunProvider:       "run provider",
+	OpRunHook:           "run hook container",
 	OpCommitContainer:   "commit container",
 }
 
@@ -119,6 +121,8 @@ type Step struct {
 	// Hooks run in the container: after a start step (post_start), before
 	// a stop step (pre_stop).
 	Hooks []service.ExecSpec
+	// Hook is the index of a run-hook step's pre_start hook.
+	Hook int
 	// Provider is the call of a run-provider step.
 	Provider *ProviderCall
 	// Commit is what a commit step makes of its container; Apply sets

@@ -184,6 +184,8 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 		return "Container", name, "Pausing", "Paused", false
 	case reconcile.OpUnpauseContainer:
 		return "Container", name, "Unpausing", "Unpaused", false
+	case reconcile.OpRunHook:
+		return "Hook", name, "Running", "Completed", false
 	case reconcile.OpRunProvider:
 		switch s.Provider.Command {
 		case "down":
