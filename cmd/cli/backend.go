@@ -14,6 +14,9 @@ import (
 // backend opens the runtime --backend or BERTH_BACKEND names; by default
 // the Docker engine when one answers, else the built-in runtime.
 func (g *globals) backend(ctx context.Context) (service.Backend, func(), error) {
+	if g.newBackend != nil {
+		return g.newBackend(ctx)
+	}
 	name, why := g.backendKind()
 	if g.verbose {
 		fmt.Fprintf(g.stdio.Err, "berth: container runtime %s (%s)\n", name, why)

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/registry"
 )
 
@@ -74,6 +75,10 @@ type globals struct {
 	stdio Stdio
 	env   []string
 	wd    string
+
+	// newBackend, when set, replaces the backend --backend picks (tests
+	// inject servicetest's fake through it).
+	newBackend func(ctx context.Context) (service.Backend, func(), error)
 }
 
 // Run runs berth with args (without the program name) and returns the exit
@@ -89,7 +94,12 @@ func Run(ctx context.Context, args []string, stdio Stdio) int {
 
 // run is Run with the environment and working directory given, for tests.
 func run(ctx context.Context, args []string, stdio Stdio, env []string, wd string) (code int) {
-	g := &globals{stdio: stdio, env: env, wd: wd}
+	return runWith(ctx, &globals{stdio: stdio, env: env, wd: wd}, args)
+}
+
+// runWith runs berth with g's streams, environment, directory and backend.
+func runWith(ctx context.Context, g *globals, args []string) (code int) {
+	stdio := g.stdio
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stdio.Err, "berth: internal error: %v (please report it; set BERTH_DEBUG=1 or --verbose for details)\n", r)
