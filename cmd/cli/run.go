@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
-	"github.com/compose-spec/compose-go/v2/format"
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -151,129 +148,61 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		}
 	}
 
-	spec, files, err := reconcile.ContainerSpec(p, svc, 1)
-	if err != nil {
-		return err
-	}
-	if spec.Links, err = reconcile.LiveLinks(ctx, b, p, svc, -1); err != nil {
-		return err
-	}
 	slug := make([]byte, 6)
 	_, _ = rand.Read(slug)
-	slugHex := hex.EncodeToString(slug)
-	sep := p.Separator()
-	spec.Name = p.Name + sep + svcName + sep + "run" + sep + slugHex
-	if o.name != "" {
-		spec.Name = o.name
-	}
-	delete(spec.Labels, service.LabelContainerNumber)
-	spec.Labels[service.LabelOneoff] = service.OneoffTrue
-	spec.Labels[service.LabelSlug] = slugHex
-	if id := images[svcName]; id != "" {
-		spec.Labels[service.LabelImage] = id
-	}
-	for _, l := range o.labels {
-		k, v, _ := strings.Cut(l, "=")
-		spec.Labels[k] = v
-	}
-	if len(command) > 0 {
-		spec.Command = command
-	}
-	if entrypointSet {
-		spec.Entrypoint = []string{}
-		if o.entrypoint != "" {
-			spec.Entrypoint = strings.Fields(o.entrypoint)
-		}
-		if len(command) == 0 {
-			spec.Command = []string{}
-		}
-	}
-	spec.Env = append(append(spec.Env, env...), fromFiles...)
-	if o.user != "" {
-		spec.User = o.user
-	}
-	if o.workdir != "" {
-		spec.WorkingDir = o.workdir
-	}
-	spec.CapAdd = append(spec.CapAdd, o.capAdd...)
-	spec.CapDrop = append(spec.CapDrop, o.capDrop...)
-	spec.Restart = service.RestartPolicy{Name: "no"}
-	if !o.servicePorts {
-		spec.Ports = nil
-	}
-	for _, pub := range o.publish {
-		ports, err := types.ParsePortConfig(pub)
-		if err != nil {
-			return fmt.Errorf("invalid -p %q: %w", pub, err)
-		}
-		for _, port := range ports {
-			spec.Ports = append(spec.Ports, service.PortBinding{HostIP: port.HostIP, HostPort: port.Published, ContainerPort: uint16(port.Target), Protocol: port.Protocol})
-		}
-	}
-	for _, v := range o.volumes {
-		vol, err := format.ParseVolume(v)
-		if err != nil {
-			return fmt.Errorf("invalid -v %q: %w", v, err)
-		}
-		m := service.Mount{Type: service.MountVolume, Source: vol.Source, Target: vol.Target, ReadOnly: vol.ReadOnly}
-		if vol.Type == types.VolumeTypeBind {
-			src := vol.Source
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(g.wd, src)
-			}
-			m = service.Mount{Type: service.MountBind, Source: src, Target: vol.Target, ReadOnly: vol.ReadOnly, CreateHostPath: true}
-		} else if pv, ok := p.Model.Volumes[vol.Source]; ok {
-			m.Source = pv.Name
-		}
-		spec.Mounts = append(spec.Mounts, m)
-	}
-	if !o.useAliases {
-		for i := range spec.Networks {
-			spec.Networks[i].Aliases = []string{spec.Name}
-		}
-	}
 	stdinTTY := false
 	if f, ok := g.stdio.In.(*os.File); ok {
 		stdinTTY = term.IsTerminal(int(f.Fd()))
 	}
-	spec.Tty = !o.noTTY && (stdinTTY || o.tty) && !o.detach
-	spec.OpenStdin = o.interactive && !o.detach
-	spec.AttachStdin = spec.OpenStdin
-	spec.AttachStdout, spec.AttachStderr = !o.detach, !o.detach
+	oo := reconcile.OneOffOptions{
+		Name: o.name, Slug: hex.EncodeToString(slug), Command: command,
+		EntrypointSet: entrypointSet, Entrypoint: o.entrypoint,
+		Env: append(env, fromFiles...), Labels: o.labels, User: o.user, WorkingDir: o.workdir,
+		CapAdd: o.capAdd, CapDrop: o.capDrop, ServicePorts: o.servicePorts, Publish: o.publish,
+		Volumes: o.volumes, HostDir: g.wd, UseAliases: o.useAliases,
+		Tty:       !o.noTTY && (stdinTTY || o.tty) && !o.detach,
+		OpenStdin: o.interactive && !o.detach,
+		Attach:    !o.detach,
+		ImageID:   images[svcName],
+	}
+	spec, files, err := reconcile.OneOffSpec(ctx, b, p, svc, oo)
+	if err != nil {
+		return err
+	}
+	plan := reconcile.OneOff(spec, files, o.detach)
 	if g.dryRun {
-		fmt.Fprintf(g.stdio.Out, "create container %s: one-off run of %s\nstart container %s\n", spec.Name, svcName, spec.Name)
+		printPlan(g, plan)
 		return nil
 	}
 
 	pr := newProgress(g)
 	pr.detached = o.detach
-	pr.line("Container", spec.Name, "Creating", false)
-	id, err := b.CreateContainer(ctx, spec)
-	unlock()
-	if err != nil {
-		pr.line("Container", spec.Name, "Error: "+err.Error(), false)
-		return err
+	apply := func(ctx context.Context, plan *reconcile.Plan) error {
+		return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
 	}
-	pr.line("Container", spec.Name, "Created", false)
+	err = apply(ctx, plan)
+	unlock()
 	pr.finish()
 	cleanup := func() {
 		if o.rm {
-			_ = b.RemoveContainer(context.WithoutCancel(ctx), spec.Name, service.RemoveOptions{Force: true, Volumes: true})
+			_ = reconcile.Apply(context.WithoutCancel(ctx), b, reconcile.RemoveOneOff(spec.Name, svcName), reconcile.ApplyOptions{Project: p.Name})
 		}
+	}
+	if err != nil {
+		if o.detach {
+			cleanup()
+		}
+		return err
 	}
 	start := func() error {
-		if len(files) > 0 {
-			plan := &reconcile.Plan{Steps: []*reconcile.Step{{ID: 1, Op: reconcile.OpStartContainer, Object: spec.Name, Target: spec.Name, Files: files}}}
-			return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{})
-		}
-		return b.StartContainer(ctx, spec.Name)
+		return reconcile.Apply(ctx, b, reconcile.StartOneOff(spec.Name, svcName, files), reconcile.ApplyOptions{Project: p.Name})
 	}
 	if o.detach {
-		if err := start(); err != nil {
-			cleanup()
+		c, err := b.InspectContainer(ctx, spec.Name)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintln(g.stdio.Out, id) // the ID, as docker compose
+		fmt.Fprintln(g.stdio.Out, c.ID) // the ID, as docker compose
 		return nil
 	}
 	att, ok := b.(service.Attacher)
