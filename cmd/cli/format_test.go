@@ -41,3 +41,29 @@ func TestWriteList(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteListArray: ls and images print JSON as one array, "[]" for none
+// (docker compose prints "[]"; berth's ls printed "null"), and take Go
+// templates like the other listing commands.
+func TestWriteListArray(t *testing.T) {
+	type e struct{ Name string }
+	style := listStyle{minWidth: 20, jsonArray: true}
+	for _, tt := range []struct {
+		format  string
+		entries []e
+		want    string
+	}{
+		{"json", nil, "[]\n"},
+		{"json", []e{{"a"}, {"b"}}, `[{"Name":"a"},{"Name":"b"}]` + "\n"},
+		{"{{.Name}}!", []e{{"a"}}, "a!\n"},
+		{"table", []e{{"a"}}, "NAME\n"},
+	} {
+		var out bytes.Buffer
+		if err := writeListStyled(&out, tt.format, tt.entries, style, func(tw *tabwriter.Writer) { fmt.Fprintln(tw, "NAME") }); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tt.want {
+			t.Errorf("%s %v: %q, want %q", tt.format, tt.entries, out.String(), tt.want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,7 +50,7 @@ it.`,
 			return printImages(g, sums, format, quiet, time.Now())
 		}),
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table, json, or a Go template ('{{.Repository}}:{{.Tag}}')")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
 	return cmd
 }
@@ -72,25 +71,18 @@ func printImages(g *globals, sums []reconcile.ImageSummary, format string, quiet
 			fmt.Fprintln(out, id)
 		}
 		return nil
-	case format == "json":
-		list := make([]imageEntry, 0, len(sums))
-		for _, s := range sums {
-			e := imageEntry{ID: s.ID, ContainerName: s.Container, Repository: s.Repository, Tag: s.Tag,
-				Platform: s.Platform(), Size: s.Size, LastTagTime: s.LastTagTime}
-			if !s.Created.IsZero() {
-				e.Created = &s.Created
-			}
-			list = append(list, e)
+	}
+	list := make([]imageEntry, 0, len(sums))
+	for _, s := range sums {
+		e := imageEntry{ID: s.ID, ContainerName: s.Container, Repository: s.Repository, Tag: s.Tag,
+			Platform: s.Platform(), Size: s.Size, LastTagTime: s.LastTagTime}
+		if !s.Created.IsZero() {
+			e.Created = &s.Created
 		}
-		b, err := json.Marshal(list)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
-	case format == "" || format == "table":
-		// docker compose's table: columns at least 20 wide, 3 apart
-		tw := tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
+		list = append(list, e)
+	}
+	// docker compose's table: columns at least 20 wide, 3 apart
+	return writeListStyled(out, format, list, listStyle{minWidth: 20, jsonArray: true}, func(tw *tabwriter.Writer) {
 		fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tPLATFORM\tIMAGE ID\tSIZE\tCREATED")
 		for _, s := range sums {
 			repo, tag := s.Repository, s.Tag
@@ -107,7 +99,5 @@ func printImages(g *globals, sums []reconcile.ImageSummary, format string, quiet
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Container, repo, tag, s.Platform(), shortImageID(s.ID),
 				units.HumanSizeWithPrecision(float64(s.Size), 3), created)
 		}
-		return tw.Flush()
-	}
-	return fmt.Errorf("format value %q could not be parsed: use table or json", format)
+	})
 }

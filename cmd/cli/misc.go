@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -176,16 +175,15 @@ func newLsCmd(g *globals) *cobra.Command {
 				for _, p := range list {
 					fmt.Fprintln(out, p.Name)
 				}
-			case format == "json":
-				return json.NewEncoder(out).Encode(list)
 			default:
-				// docker compose's ls table: columns at least 20 wide.
-				tw := tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
-				for _, p := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
-				}
-				return tw.Flush()
+				// docker compose's ls: a table with columns at least 20
+				// wide, JSON as one array ("[]" for none)
+				return writeListStyled(out, format, list, listStyle{minWidth: 20, jsonArray: true}, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+					for _, p := range list {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
+					}
+				})
 			}
 			return nil
 		},
@@ -193,7 +191,7 @@ func newLsCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all stopped projects too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display project names")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Filter the projects: name=REGEXP (a match anywhere in the name, as docker compose)")
-	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table, json, or a Go template ('{{.Name}} {{.Status}}')")
 	return cmd
 }
 
