@@ -37,6 +37,7 @@ type upOptions struct {
 	noColor, noLogPrefix, timestamps     bool
 	yes, quietPull, quietBuild           bool
 	watch, attachDeps                    bool
+	ephemeralPorts                       bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -94,6 +95,7 @@ service that is not.`,
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
 	f.BoolVar(&o.attachDeps, "attach-dependencies", false, "Show the output of the named services' dependencies too")
+	f.BoolVar(&o.ephemeralPorts, "ephemeral-ports", false, "Publish the ports the files fix on the host on ephemeral ones instead (see berth endpoints), so copies of the project run side by side")
 	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
 	return cmd
 }
@@ -146,6 +148,11 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	p, err := g.load(ctx, args)
 	if err != nil {
 		return err
+	}
+	if o.ephemeralPorts {
+		if _, err := p.EphemeralPorts(); err != nil {
+			return err
+		}
 	}
 	var rules []*watch.Rule
 	if o.watch {
