@@ -198,6 +198,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newExecCmd(g),
 		newPortCmd(g),
 		newEndpointsCmd(g),
+		newTestCmd(g),
 		newWaitCmd(g),
 		newImagesCmd(g),
 		newVolumesCmd(g),
