@@ -16,7 +16,8 @@ import (
 
 // testStack is the issue's stack (a one-shot migration, a db with a
 // healthcheck publishing a fixed host port, an app depending on the db),
-// and, with tests, a tests service that exits with code 5 after printing.
+// and, with tests, a tests service (under a profile, so that up leaves it)
+// that exits with code 5 after printing.
 func testStack(port int, tests bool) string {
 	s := fmt.Sprintf(`services:
   migrate:
@@ -38,6 +39,7 @@ func testStack(port int, tests bool) string {
     image: berth-test/busybox
     command: ["sh", "-c", "sleep 1; echo tests ran; exit 5"]
     depends_on: [app, migrate]
+    profiles: [tests]
 `
 	}
 	return s
@@ -120,7 +122,8 @@ func TestBerthTest(t *testing.T) {
 }
 
 // TestBerthTestInterrupted: SIGINT while the command runs ends it, and
-// berth test takes everything down and exits 130, on both backends.
+// berth test takes everything down and exits 130; --timeout does the same
+// with 124 and the logs; on both backends.
 func TestBerthTestInterrupted(t *testing.T) {
 	onBothBackends(t, func(t *testing.T, newP newProjectFunc) {
 		p := newP(t, map[string]string{"compose.yaml": testStack(25434, false)})
@@ -153,6 +156,14 @@ func TestBerthTestInterrupted(t *testing.T) {
 		}
 		if out, _ := exec.Command("pgrep", "-f", "sleep 600").Output(); len(out) > 0 {
 			t.Errorf("the command still runs: pids %s", out)
+		}
+
+		r := p.run("-p", p.name, "test", "--timeout", "3s", "--logs-dir", "timeout-logs", "--", "sleep", "600")
+		if _, err := os.Stat(filepath.Join(p.dir, "timeout-logs", "db.log")); r.code != 124 || !strings.Contains(r.stderr, "timeout after 3s") || err != nil {
+			t.Errorf("berth test --timeout 3s -- sleep 600: exit %d, want 124 with the logs (%v)\n%s", r.code, err, r.stderr)
+		}
+		if left := p.leftovers(t); len(left) > 0 {
+			t.Errorf("left behind after --timeout: %v", left)
 		}
 	})
 }

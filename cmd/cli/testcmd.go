@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -67,8 +68,9 @@ func runTest(ctx context.Context, g *globals, o testOptions, command []string) e
 	}
 	var upScope []string
 	if o.service != "" {
-		if p.Service(o.service) == nil {
-			return errors.New("--service: no such service: " + o.service)
+		// as run, a service whose profile is not active may be named
+		if sp, err := g.load(ctx, []string{o.service}); err != nil || sp.Service(o.service) == nil {
+			return fmt.Errorf("--service: no such service: %s", o.service)
 		}
 		for _, s := range p.Services {
 			if s.Name != o.service {
