@@ -321,3 +321,51 @@ func TestContainerNameClash(t *testing.T) {
 		first.mustRun(t, "down", "-t", "0")
 	})
 }
+
+// TestContainerNameClashAsCompose: against a project docker compose v5.5.0
+// made, whose container_name another project also sets, docker compose
+// v5.5.0's up of the second project fails halfway (the engine's conflict,
+// after creating the network and the other service's container); berth's
+// fails before creating anything and names both projects.
+func TestContainerNameClashAsCompose(t *testing.T) {
+	requireEngine(t)
+	bin := referenceCompose(t, "v5.5.0")
+	compose := func(name string) map[string]string {
+		return map[string]string{"compose.yaml": fmt.Sprintf(`services:
+  db:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    stop_signal: SIGKILL
+    container_name: %s
+  other:
+    image: berth-test/busybox
+    command: ["sleep", "600"]
+    stop_signal: SIGKILL
+`, name)}
+	}
+	first := newProject(t, nil)
+	shared := first.name + "-shared"
+	if err := os.WriteFile(filepath.Join(first.dir, "compose.yaml"), []byte(compose(shared)["compose.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refCompose(t, bin, first, "up", "-d")
+
+	second := newProject(t, compose(shared))
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	r := command(ctx, second.dir, second.environ(), nil, bin, "-p", second.name, "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, "Conflict") || len(second.leftovers(t)) == 0 {
+		t.Errorf("docker compose v5.5.0 up with a clashing container_name: exit %d, leftovers %v (expected a failure halfway)\n%s", r.code, second.leftovers(t), r.stderr)
+	}
+	if err := second.removeEngineObjects(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = second.run("up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, `project "`+first.name+`"`) || !strings.Contains(r.stderr, `project "`+second.name+`"`) {
+		t.Errorf("berth up with a clashing container_name: exit %d\n%s", r.code, r.stderr)
+	}
+	if left := second.leftovers(t); len(left) > 0 {
+		t.Errorf("berth created %v", left)
+	}
+}
