@@ -85,13 +85,17 @@ func runTest(ctx context.Context, g *globals, o testOptions, command []string) e
 		return err
 	}
 	defer closeBackend()
+	// the steps run commands on this name (set once: a cancelled step may
+	// still be running while the teardown starts)
+	if g.projectName == "" {
+		g.projectName = testenv.UniqueName(p.Name)
+	}
 	eo := testenv.Options{
-		Project: g.projectName, Base: p.Name, Timeout: o.timeout, KeepOnFailure: o.keepOnFailure,
+		Project: g.projectName, Timeout: o.timeout, KeepOnFailure: o.keepOnFailure,
 		EndpointsFile: absIn(g.wd, o.endpointsFile), LogsDir: absIn(g.wd, o.logsDir), Messages: g.stdio.Err,
 	}
 	steps := testenv.Steps{
-		Up: func(ctx context.Context, name string) error {
-			g.projectName = name
+		Up: func(ctx context.Context, _ string) error {
 			if o.service != "" && len(upScope) == 0 {
 				return nil // run brings up the networks and volumes
 			}
@@ -99,7 +103,6 @@ func runTest(ctx context.Context, g *globals, o testOptions, command []string) e
 		},
 		Test: testenv.HostCommand(command, g.stdio.In, g.stdio.Out, g.stdio.Err, 10*time.Second),
 		Down: func(ctx context.Context, name string) error {
-			g.projectName = name
 			dp, _, err := g.projectOrName(ctx, nil)
 			if err != nil {
 				dp = nil // down by labels
