@@ -369,3 +369,24 @@ func TestContainerNameClashAsCompose(t *testing.T) {
 		t.Errorf("berth created %v", left)
 	}
 }
+
+// TestBenchReportBerthTest prints, with make bench (BERTH_BENCH=1), the
+// median time of berth test -- true on the three-service stack against
+// that of up -d --wait followed by down -v, on the engine.
+func TestBenchReportBerthTest(t *testing.T) {
+	if os.Getenv("BERTH_BENCH") == "" {
+		t.Skip("set BERTH_BENCH=1 (make bench)")
+	}
+	requireEngine(t)
+	p := newProject(t, map[string]string{"compose.yaml": testStack(25437, false)})
+	berth := tool{"berth", []string{berthBin}}
+	whole := timeIt(t, nil, func() error { return berth.run(p, "-p", p.name, "test", "--", "true") })
+	parts := timeIt(t, nil, func() error {
+		if err := berth.run(p, "up", "-d", "--wait"); err != nil {
+			return err
+		}
+		return berth.run(p, "down", "-v")
+	})
+	fmt.Printf("\nmedians of %d runs, the 3-service stack (a one-shot, a db with a healthcheck, an app)\n", benchRuns)
+	fmt.Printf("%-36s%10.2fs\n%-36s%10.2fs\n", "berth test -- true", whole.Seconds(), "berth up -d --wait + down -v", parts.Seconds())
+}
