@@ -130,7 +130,7 @@ func TestBerthTestInterrupted(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 		defer cancel()
 		marker := filepath.Join(p.dir, "started")
-		cmd := exec.CommandContext(ctx, berthBin, "-p", p.name, "test", "--", "sh", "-c", "touch "+marker+"; exec sleep 600")
+		cmd := exec.CommandContext(ctx, berthBin, "-p", p.name, "test", "--", "sh", "-c", "echo $$ > "+marker+"; exec sleep 600")
 		cmd.Dir, cmd.Env = p.dir, p.environ()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -138,8 +138,10 @@ func TestBerthTestInterrupted(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		var pid string
 		eventually(t, func() string {
-			if _, err := os.Stat(marker); err != nil {
+			data, err := os.ReadFile(marker)
+			if pid = strings.TrimSpace(string(data)); err != nil || pid == "" {
 				return "the command has not started"
 			}
 			return ""
@@ -154,8 +156,8 @@ func TestBerthTestInterrupted(t *testing.T) {
 		if left := p.leftovers(t); len(left) > 0 {
 			t.Errorf("left behind after SIGINT: %v", left)
 		}
-		if out, _ := exec.Command("pgrep", "-f", "sleep 600").Output(); len(out) > 0 {
-			t.Errorf("the command still runs: pids %s", out)
+		if stat, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil && !strings.Contains(string(stat), ") Z ") {
+			t.Errorf("the command (pid %s) still runs: %s", pid, stat)
 		}
 
 		r := p.run("-p", p.name, "test", "--timeout", "3s", "--logs-dir", "timeout-logs", "--", "sleep", "600")

@@ -239,9 +239,10 @@ func writeEndpoints(path, project string, eps []reconcile.Endpoint) error {
 }
 
 // HostCommand is a Steps.Test that runs argv on this host, with the
-// process's environment plus env, its output to stdout and stderr. When ctx
-// is done it gets SIGTERM, then SIGKILL after grace. A command killed by a
-// signal gives 128+signal, as a shell does.
+// process's environment plus env, its output to stdout and stderr, in a
+// process group of its own. When ctx is done the group gets SIGTERM, then
+// SIGKILL after grace. A command killed by a signal gives 128+signal, as a
+// shell does.
 func HostCommand(argv []string, stdin io.Reader, stdout, stderr io.Writer, grace time.Duration) func(ctx context.Context, project string, env []string) (int, error) {
 	return func(ctx context.Context, _ string, env []string) (int, error) {
 		if len(argv) == 0 {
@@ -250,9 +251,16 @@ func HostCommand(argv []string, stdin io.Reader, stdout, stderr io.Writer, grace
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		// its own process group, so that the whole tree it starts (make,
+		// go test and the test binaries) is signalled, not only its head
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 		cmd.WaitDelay = grace
 		err := cmd.Run()
+		if cmd.Process != nil && ctx.Err() != nil {
+			// what of the group outlived grace
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		var ee *exec.ExitError
 		switch {
 		case err == nil:

@@ -201,6 +201,7 @@ func TestUniqueName(t *testing.T) {
 
 func TestHostCommand(t *testing.T) {
 	var out bytes.Buffer
+	pidFile := filepath.Join(t.TempDir(), "pid")
 	for _, tc := range []struct {
 		name     string
 		argv     []string
@@ -212,6 +213,7 @@ func TestHostCommand(t *testing.T) {
 		{name: "exit code", argv: []string{"sh", "-c", "exit 3"}, want: 3},
 		{name: "environment", argv: []string{"sh", "-c", `echo "$DB_5432"`}, wantOut: "127.0.0.1:1\n"},
 		{name: "terminated on cancel", argv: []string{"sh", "-c", "trap 'exit 7' TERM; sleep 30 >/dev/null 2>&1 & wait"}, cancelIn: 200 * time.Millisecond, want: 7},
+		{name: "its children terminated on cancel", argv: []string{"sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $! > " + pidFile + "; wait"}, cancelIn: 300 * time.Millisecond, want: 128 + 15},
 		{name: "missing", argv: []string{"/nonexistent/berth-test-command"}, want: CodeSetupFailed, wantErr: true},
 		{name: "none", want: CodeSetupFailed, wantErr: true},
 	} {
@@ -228,6 +230,16 @@ func TestHostCommand(t *testing.T) {
 			}
 			if tc.wantOut != "" && out.String() != tc.wantOut {
 				t.Errorf("output %q, want %q", out.String(), tc.wantOut)
+			}
+			if pid, err := os.ReadFile(pidFile); err == nil {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+					stat, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+					if !strings.Contains(string(stat), ") Z ") {
+						t.Errorf("the command's child %s still runs", pid)
+					}
+				}
+				os.Remove(pidFile)
 			}
 		})
 	}
