@@ -11,7 +11,7 @@ import (
 
 // TestNameClash: a container_name held by a container of another project
 // (or of none) is reported before anything is created, naming both
-// projects; the project's own container is no clash.
+// projects; the project's own container (kept or recreated) is no clash.
 func TestNameClash(t *testing.T) {
 	const compose = `
 name: shop
@@ -26,15 +26,16 @@ services:
     image: busybox
 `
 	for _, tc := range []struct {
-		name     string
-		owner    map[string]string // labels of the container already named shared-db
-		services []string
-		wantErr  []string // substrings; none: no error
+		name    string
+		owner   map[string]string // labels of the container already named shared-db
+		opts    Options
+		wantErr []string // substrings; none: no error
 	}{
-		{"other project", map[string]string{service.LabelProject: "billing"}, nil,
+		{"other project", map[string]string{service.LabelProject: "billing"}, Options{},
 			[]string{`service "db" of project "shop"`, `container_name "shared-db"`, `project "billing"`, "berth -p billing down", "nothing was created"}},
-		{"no project", map[string]string{}, nil, []string{`service "db"`, "belongs to no compose project"}},
-		{"own project", nil, nil, nil},
+		{"no project", map[string]string{}, Options{}, []string{`service "db"`, "belongs to no compose project"}},
+		{"own project", nil, Options{}, nil},
+		{"own project, recreated", nil, Options{ForceRecreate: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -48,7 +49,7 @@ services:
 				t.Fatal(err)
 			}
 			before, _ := f.ListContainers(ctx, service.Filter{All: true})
-			err := Converge(ctx, f, p, Options{Services: tc.services}, ApplyOptions{}, false, nil)
+			err := Converge(ctx, f, p, tc.opts, ApplyOptions{}, false, nil)
 			if len(tc.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
