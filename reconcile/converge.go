@@ -23,7 +23,9 @@ const maxPasses = 3
 // first plan is passed to onPlan before anything is applied (for warnings,
 // or to print it). With dryRun nothing is applied.
 //
-// The provider services it needs run first (UpProviders).
+// The provider services it needs run first (UpProviders). A container_name
+// held by a container of another project is reported (CheckNameClashes)
+// before the first plan is applied.
 //
 // When opts.ImageIDs is nil, the images are resolved (ResolveImages) while
 // the first observation runs.
@@ -54,6 +56,13 @@ func Converge(ctx context.Context, b service.Backend, p *project.Project, opts O
 		}
 		if pass == 0 && onPlan != nil {
 			onPlan(plan)
+		}
+		if pass == 0 {
+			// a container_name another project holds would fail
+			// halfway through: report it before anything is created
+			if err := CheckNameClashes(ctx, b, p, plan); err != nil {
+				return err
+			}
 		}
 		if dryRun {
 			return nil

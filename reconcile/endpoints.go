@@ -14,6 +14,23 @@ import (
 // endpoints --format json): a field renamed or removed raises it.
 const EndpointsVersion = 1
 
+// EndpointsDocument is the JSON of berth endpoints --format json and of
+// berth test --endpoints-file (version EndpointsVersion).
+type EndpointsDocument struct {
+	Version   int        `json:"version"`
+	Project   string     `json:"project"`
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// NewEndpointsDocument is the document of project's endpoints (an empty
+// list, not null, when there are none).
+func NewEndpointsDocument(project string, eps []Endpoint) EndpointsDocument {
+	if eps == nil {
+		eps = []Endpoint{}
+	}
+	return EndpointsDocument{Version: EndpointsVersion, Project: project, Endpoints: eps}
+}
+
 // Endpoint is a published port of a service's container, as a client on
 // this host reaches it.
 type Endpoint struct {

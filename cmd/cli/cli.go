@@ -219,6 +219,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPortCmd(g),
 		newEndpointsCmd(g),
 		newGCCmd(g),
+		newTestCmd(g),
 		newWaitCmd(g),
 		newImagesCmd(g),
 		newVolumesCmd(g),

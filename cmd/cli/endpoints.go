@@ -9,13 +9,6 @@ import (
 	"github.com/berthdev/berth/reconcile"
 )
 
-// endpointsJSON is endpoints --format json (version reconcile.EndpointsVersion).
-type endpointsJSON struct {
-	Version   int                  `json:"version"`
-	Project   string               `json:"project"`
-	Endpoints []reconcile.Endpoint `json:"endpoints"`
-}
-
 func newEndpointsCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -52,12 +45,9 @@ and, for a service with several replicas, WEB_2_80... for each one.
 			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
-				if eps == nil {
-					eps = []reconcile.Endpoint{}
-				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(endpointsJSON{Version: reconcile.EndpointsVersion, Project: s.name, Endpoints: eps})
+				return enc.Encode(reconcile.NewEndpointsDocument(s.name, eps))
 			}
 			for _, kv := range reconcile.EndpointEnv(eps) {
 				fmt.Fprintln(out, kv)

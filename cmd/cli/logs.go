@@ -16,6 +16,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		follow, timestamps, noColor, noPrefix bool
 		tail, since, until                    string
 		index                                 int
+		output                                string
 	)
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] [SERVICE...]",
@@ -24,6 +25,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Example: `  berth logs -f web
   berth logs -n 20 --since 10m`,
 		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
+			if output != "" {
+				return writeLogsOutput(ctx, g, s, args, output, service.LogOptions{Tail: tail, Since: since, Until: until, Timestamps: timestamps}, follow || index > 0)
+			}
 			logger, ok := s.b.(service.Logger)
 			if !ok {
 				return fmt.Errorf("this backend cannot read logs: %w", service.ErrUnsupported)
@@ -139,6 +143,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print a prefix in logs")
 	f.IntVar(&index, "index", 0, "Index of the container if the service has several replicas")
+	f.StringVar(&output, "output", "", "Write each service's logs to DIR/<service>.log (plain text, for CI artifacts) instead of printing them")
 	return cmd
 }
 

@@ -35,10 +35,14 @@ type upOptions struct {
 	abortOnExit, abortOnFailure          bool
 	exitCodeFrom                         string
 	ttl                                  time.Duration
-	attach, noAttach                     []string
-	noColor, noLogPrefix, timestamps     bool
-	yes, quietPull, quietBuild           bool
-	watch, attachDeps                    bool
+	// ttlOwnedByBerth makes this berth process the project's owner (berth
+	// test), not its parent.
+	ttlOwnedByBerth                  bool
+	attach, noAttach                 []string
+	noColor, noLogPrefix, timestamps bool
+	yes, quietPull, quietBuild       bool
+	watch, attachDeps                bool
+	ephemeralPorts                   bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -97,6 +101,7 @@ service that is not.`,
 	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolVar(&o.quietBuild, "quiet-build", false, "Build without printing the builds' output")
 	f.BoolVar(&o.attachDeps, "attach-dependencies", false, "Show the output of the named services' dependencies too")
+	f.BoolVar(&o.ephemeralPorts, "ephemeral-ports", false, "Publish the ports the files fix on the host on ephemeral ones instead (see berth endpoints), so copies of the project run side by side")
 	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
 	f.Bool("menu", false, "Accepted for docker compose compatibility (as COMPOSE_MENU), and ignored: berth has no interactive shortcuts menu")
 	return cmd
@@ -152,6 +157,11 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.ephemeralPorts {
+		if _, err := p.EphemeralPorts(); err != nil {
+			return err
+		}
+	}
 	var rules []*watch.Rule
 	if o.watch {
 		if rules, err = watch.Rules(p, args); err != nil {
@@ -170,7 +180,11 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		return fmt.Errorf("--ttl %v: want a positive duration", o.ttl)
 	}
 	if o.ttl > 0 {
-		gc.SetLifetime(p, time.Now().Add(o.ttl), gc.Owner(os.Getppid()))
+		owner := os.Getppid()
+		if o.ttlOwnedByBerth {
+			owner = os.Getpid()
+		}
+		gc.SetLifetime(p, time.Now().Add(o.ttl), gc.Owner(owner))
 	}
 	b, closeBackend, err := g.backend(ctx)
 	if err != nil {
