@@ -90,7 +90,7 @@ func TestCommit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("commit made no image %s: %v\n%s", ref, err, r.stderr)
 		}
-		if want := fmt.Sprintf("Container %s-web-1  Committed as %s", p.name, img.ID); !strings.Contains(r.stderr, want) {
+		if want := fmt.Sprintf("Container %s-web-1 Committed as %s", p.name, img.ID); !strings.Contains(r.stderr, want) {
 			t.Errorf("commit said %q, want %q", r.stderr, want)
 		}
 		if img.Labels[service.LabelService] != "web" {

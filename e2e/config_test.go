@@ -28,7 +28,7 @@ services:
 		"web.env":               "GREETING=hello\n",
 	})
 	out := p.mustRun(t, "config").stdout
-	for _, want := range []string{"name: " + p.name, "image: busybox:1.36", "GREETING: hello", "FROM_OVERRIDE: \"yes\"", "published: \"8080\"", "  db:"} {
+	for _, want := range []string{"name: " + p.name, "image: busybox:1.36", "GREETING: hello", "FROM_OVERRIDE: 'yes'", "published: \"8080\"", "  db:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config output lacks %q:\n%s", want, out)
 		}

@@ -109,9 +109,9 @@ func TestCompatibilityNames(t *testing.T) {
 	if after := docker(t, "ps", "-a", "--filter", filter, "--format", "{{.Names}} {{.ID}}"); after != before {
 		t.Errorf("docker compose --compatibility up, then COMPOSE_COMPATIBILITY=1 berth up changed %q to %q", before, after)
 	}
-	r := p.mustRun(t, "run", "-d", "web", "sleep", "60")
-	if !strings.HasPrefix(r.stdout, p.name+"_web_run_") {
-		t.Errorf("run -d in compatibility mode made %q", r.stdout)
+	r := p.mustRun(t, "run", "-d", "web", "sleep", "60") // prints the container's ID, as docker compose
+	if name := docker(t, "inspect", "--format", "{{.Name}}", strings.TrimSpace(r.stdout)); !strings.HasPrefix(name, "/"+p.name+"_web_run_") {
+		t.Errorf("run -d in compatibility mode made %q", name)
 	}
 }
 

@@ -287,7 +287,7 @@ func TestPublishApp(t *testing.T) {
 	p := newProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: " + ref + "\n"})
 	repo := "berthe2e/" + p.name
 	r := p.mustRun(t, "publish", "-y", "--app", addr+"/"+repo+":1")
-	_, after, ok := strings.Cut(r.stderr, "Index "+addr+"/"+repo+":1  Published ")
+	_, after, ok := strings.Cut(r.stderr, "Index "+addr+"/"+repo+":1 Published ")
 	if !ok {
 		t.Fatalf("publish --app printed no index:\n%s", r.stderr)
 	}
