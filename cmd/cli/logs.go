@@ -94,11 +94,14 @@ func newLogsCmd(g *globals) *cobra.Command {
 					}
 				}()
 			}
+			// events from before the streams start: a restart while the
+			// event stream connects is not missed
+			since := time.Now()
 			for _, c := range cs {
 				start(c, opts)
 			}
 			if follow {
-				followNew(ctx, s, args, func(c service.Container) {
+				followNew(ctx, s, args, since, func(c service.Container) {
 					o := opts
 					o.Tail, o.Since = "all", "0"
 					if c.StartedAt.Unix() > 0 {
@@ -148,9 +151,10 @@ func newLogsCmd(g *globals) *cobra.Command {
 }
 
 // followNew calls fn for every container of the project (of the services,
-// when named) that starts from now on, until ctx is done. Without an event
+// when named) that starts from since on (from the moment it is called when
+// the backend keeps no event history), until ctx is done. Without an event
 // stream it returns at once.
-func followNew(ctx context.Context, s *session, services []string, fn func(service.Container)) {
+func followNew(ctx context.Context, s *session, services []string, since time.Time, fn func(service.Container)) {
 	es, ok := s.b.(service.EventSource)
 	if !ok {
 		return
@@ -159,7 +163,14 @@ func followNew(ctx context.Context, s *session, services []string, fn func(servi
 	for _, svc := range services {
 		want[svc] = true
 	}
-	evs, errs := es.Events(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
+	f := service.Filter{Labels: map[string]string{service.LabelProject: s.name}}
+	var evs <-chan service.Event
+	var errs <-chan error
+	if eh, ok := s.b.(service.EventHistory); ok {
+		evs, errs = eh.EventsBetween(ctx, f, since, time.Time{})
+	} else {
+		evs, errs = es.Events(ctx, f)
+	}
 	go func() {
 		for {
 			select {
@@ -167,7 +178,7 @@ func followNew(ctx context.Context, s *session, services []string, fn func(servi
 				if !ok {
 					return
 				}
-				if ev.Action != "start" || (len(want) > 0 && !want[ev.Labels[service.LabelService]]) {
+				if ev.Action != "start" || (len(want) > 0 && !want[ev.Labels[service.LabelService]]) || (!ev.Time.IsZero() && ev.Time.Before(since)) {
 					continue
 				}
 				if c, err := s.b.InspectContainer(ctx, ev.ContainerID); err == nil {
