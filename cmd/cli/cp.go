@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berthdev/berth/reconcile/hosttar"
 	"github.com/berthdev/berth/service"
 )
 
@@ -523,76 +524,15 @@ func copyIn(ctx context.Context, cp service.Copier, cf service.CopierFrom, c ser
 }
 
 // writeTar writes a tar stream of the local path p (a directory with
-// everything below it, symbolic links not followed; sockets left out) with
-// name as its first path element. The entries belong to root unless
-// keepOwner.
+// everything below it) with name as its first path element, by
+// hosttar's rules and, as docker cp, with devices and pipes. The entries
+// belong to root unless keepOwner.
 func writeTar(w io.Writer, p, name string, keepOwner bool) error {
-	tw := tar.NewWriter(w)
-	add := func(file, entry string, fi fs.FileInfo) error {
-		if fi.Mode()&fs.ModeSocket != 0 {
-			return nil
-		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			var err error
-			if link, err = os.Readlink(file); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-		h.Name = entry
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if !keepOwner {
-			h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			return nil
-		}
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := io.CopyN(tw, f, h.Size); err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-		return nil
-	}
-	fi, err := os.Lstat(p)
+	tw, err := hosttar.NewWriter(w, hosttar.Options{KeepOwner: keepOwner, Special: true})
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() {
-		err = add(p, name, fi)
-	} else {
-		err = filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(p, file)
-			if err != nil {
-				return err
-			}
-			entry := name
-			if rel != "." {
-				entry = strings.TrimSuffix(name, "/") + "/" + filepath.ToSlash(rel)
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			return add(file, entry, fi)
-		})
-	}
-	if err != nil {
+	if err := tw.AddTree(p, name); err != nil {
 		return err
 	}
 	return tw.Close()

@@ -9,7 +9,7 @@
 //
 // BuildContext makes the tar stream of a build context as the docker CLI
 // sends it to the classic builder (.dockerignore, a generated Dockerfile
-// for dockerfile_inline);
+// for dockerfile_inline), writing the tree with reconcile/hosttar;
 // BuildIgnore gives a context's .dockerignore patterns to watch.
 //
 // It depends on reconcile for the progress vocabulary (Status,
