@@ -14,12 +14,10 @@
 // one kept; down removes them all. Containers join networks by ID wherever
 // the plan knows it.
 //
-// Images come before the plan: EnsureImages pulls and builds what the
-// services need, by their pull policies, and gives the image IDs the plan
-// compares with the containers' (a rebuilt image recreates its
-// containers). Build, PullImages and PushImages are the build, pull and
-// push commands; BuildContext makes the tar stream of a build context as
-// the docker CLI does (.dockerignore included).
+// Images come before the plan, in reconcile/images: its EnsureImages pulls
+// and builds what the services need and gives the image IDs that
+// Options.ImageIDs hands the diff (a rebuilt image recreates its
+// containers).
 //
 // It knows the runtime only through the service contract.
 package reconcile

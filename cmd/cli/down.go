@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
 )
 
@@ -52,7 +53,7 @@ that project's labels.`,
   berth down --rmi local # and the images built for the project
   berth -p ci-42 down    # a project by name, from any directory`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if rmi != "" && rmi != reconcile.RemoveImagesLocal && rmi != reconcile.RemoveImagesAll {
+			if rmi != "" && rmi != images.RemoveImagesLocal && rmi != images.RemoveImagesAll {
 				return fmt.Errorf("invalid --rmi %q: use local or all", rmi)
 			}
 			ctx := cmd.Context()
@@ -96,12 +97,12 @@ func runDown(ctx context.Context, g *globals, b service.Backend, p *project.Proj
 	if err != nil {
 		return err
 	}
-	var images []string
+	var rmImages []string
 	if o.rmi != "" {
 		if _, ok := b.(service.ImageRemover); !ok {
 			return fmt.Errorf("--rmi: this backend cannot remove images: %w", service.ErrUnsupported)
 		}
-		if images, err = reconcile.DownImages(ctx, b, p, obs, o.rmi, o.services); err != nil {
+		if rmImages, err = images.DownImages(ctx, b, p, obs, o.rmi, o.services); err != nil {
 			return err
 		}
 	}
@@ -109,7 +110,7 @@ func runDown(ctx context.Context, g *globals, b service.Backend, p *project.Proj
 		Services:      o.services,
 		RemoveOrphans: o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
 		Volumes:       o.volumes,
-		Images:        images,
+		Images:        rmImages,
 	})
 	pr := newProgress(g)
 	if plan.Empty() {

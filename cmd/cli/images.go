@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
 )
 
@@ -35,7 +36,7 @@ type imageReport struct {
 	quiet, quietPull, quietBuild bool
 	// op is the operation whose output Output is asked for: the one that
 	// starts on the service (reconcile asks just after the Working event).
-	ops map[string]reconcile.ImageOp
+	ops map[string]images.ImageOp
 }
 
 func newImageReport(g *globals, p *project.Project, quiet bool) *imageReport {
@@ -54,12 +55,12 @@ func newImageReport(g *globals, p *project.Project, quiet bool) *imageReport {
 		g: g, pr: pr, quiet: quiet, dryRun: g.dryRun,
 		mux:      newLogMuxOn(g, g.stdio.Err, names, false, false, false),
 		buildMux: newLogMuxOn(g, g.stdio.Out, names, false, false, false),
-		ops:      map[string]reconcile.ImageOp{},
+		ops:      map[string]images.ImageOp{},
 	}
 }
 
 // event renders one image event.
-func (r *imageReport) event(e reconcile.ImageEvent) {
+func (r *imageReport) event(e images.ImageEvent) {
 	if e.Status == reconcile.StatusWorking {
 		r.pr.mu.Lock()
 		r.ops[e.Service] = e.Op
@@ -76,18 +77,18 @@ func (r *imageReport) event(e reconcile.ImageEvent) {
 	kind, id := "Image", e.Image
 	working, done := "Pulling", "Pulled"
 	switch e.Op {
-	case reconcile.ImageBuild:
+	case images.ImageBuild:
 		// docker compose: "Image p-app:latest Building", then "Built"
 		working, done = "Building", "Built"
 		if id == "" {
 			kind, id = "Service", e.Service
 		}
-	case reconcile.ImagePush:
+	case images.ImagePush:
 		working, done = "Pushing", "Pushed"
 	}
 	switch e.Status {
 	case reconcile.StatusWorking:
-		if e.Op == reconcile.ImageBuild {
+		if e.Op == images.ImageBuild {
 			r.pr.text(fmt.Sprintf("Building %s: context %s", e.Service, units.HumanSize(float64(e.ContextSize))))
 			r.pr.lineWith(kind, id, working, false, map[string]any{"context_bytes": e.ContextSize})
 			return
@@ -108,10 +109,10 @@ func (r *imageReport) output(svc string) io.Writer {
 	op := r.ops[svc]
 	r.pr.mu.Unlock()
 	if r.quiet || r.dryRun || r.pr.mode == "json" || r.pr.mode == "quiet" ||
-		(r.quietPull && op == reconcile.ImagePull) || (r.quietBuild && op == reconcile.ImageBuild) {
+		(r.quietPull && op == images.ImagePull) || (r.quietBuild && op == images.ImageBuild) {
 		return nil
 	}
-	if op == reconcile.ImageBuild {
+	if op == images.ImageBuild {
 		return r.buildMux.writer(svc)
 	}
 	return r.mux.writer(svc)
@@ -131,12 +132,12 @@ func (g *globals) ensureImages(ctx context.Context, b service.Backend, p *projec
 	if f.build && f.noBuild {
 		return nil, fmt.Errorf("--build and --no-build are incompatible")
 	}
-	if !reconcile.ValidPullOption(f.pull) {
+	if !images.ValidPullOption(f.pull) {
 		return nil, fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", f.pull)
 	}
 	r := newImageReport(g, p, false)
 	r.quietPull, r.quietBuild = f.quietPull, f.quietBuild
-	return reconcile.EnsureImages(ctx, b, p, reconcile.ImageOptions{
+	return images.EnsureImages(ctx, b, p, images.ImageOptions{
 		Services: services,
 		Pull:     f.pull,
 		Build:    f.build,
@@ -168,7 +169,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 		buildArgs                   []string
 		noCache, pull, quiet, print bool
 		withDeps, push              bool
-		flags                       reconcile.BuildFlags
+		flags                       images.BuildFlags
 		memory                      string
 	)
 	cmd := &cobra.Command{
@@ -211,7 +212,7 @@ context sent.
 			if withDeps {
 				services = nil
 			}
-			opts := reconcile.ImageOptions{
+			opts := images.ImageOptions{
 				Services:   services,
 				BuildArgs:  parseBuildArgs(buildArgs),
 				NoCache:    noCache,
@@ -235,10 +236,10 @@ context sent.
 			defer unlock()
 			r := newImageReport(g, p, quiet)
 			opts.Progress, opts.Output = r.event, r.output
-			if _, err = reconcile.Build(ctx, b, p, opts); err != nil || !push {
+			if _, err = images.Build(ctx, b, p, opts); err != nil || !push {
 				return err
 			}
-			return reconcile.PushImages(ctx, b, p, opts)
+			return images.PushImages(ctx, b, p, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -260,8 +261,8 @@ context sent.
 
 // printBuilds prints what would be built, as a JSON document shaped like
 // the bake file docker compose build --print gives.
-func printBuilds(w io.Writer, p *project.Project, opts reconcile.ImageOptions) error {
-	targets, err := reconcile.BuildTargets(p, opts)
+func printBuilds(w io.Writer, p *project.Project, opts images.ImageOptions) error {
+	targets, err := images.BuildTargets(p, opts)
 	if err != nil {
 		return err
 	}
@@ -354,7 +355,7 @@ the service can be built instead (then it is a warning) or with
 			}
 			defer unlock()
 			r := newImageReport(g, p, quiet)
-			return reconcile.PullImages(ctx, b, p, reconcile.ImageOptions{
+			return images.PullImages(ctx, b, p, images.ImageOptions{
 				Services:        services,
 				Pull:            policy,
 				IgnoreBuildable: ignoreBuildable,
@@ -404,7 +405,7 @@ command unless --ignore-push-failures.`,
 			}
 			defer closeBackend()
 			r := newImageReport(g, p, quiet)
-			return reconcile.PushImages(ctx, b, p, reconcile.ImageOptions{
+			return images.PushImages(ctx, b, p, images.ImageOptions{
 				Services:       services,
 				IgnoreFailures: ignoreFailures,
 				Parallel:       g.parallelLimit(),

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/reconcile/publish"
 	"github.com/berthdev/berth/service/registry"
 )
@@ -118,7 +118,7 @@ func (g *globals) pushBuiltImages(ctx context.Context, p *project.Project) error
 	}
 	defer closeBackend()
 	r := newImageReport(g, p, false)
-	return reconcile.PushImages(ctx, b, p, reconcile.ImageOptions{
+	return images.PushImages(ctx, b, p, images.ImageOptions{
 		IgnoreFailures: true,
 		Parallel:       g.parallelLimit(),
 		DryRun:         g.dryRun,

@@ -18,6 +18,7 @@ import (
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/reconcile/gc"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/reconcile/watch"
 	"github.com/berthdev/berth/service"
 )
@@ -146,7 +147,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if o.build && o.noBuild {
 		return errors.New("--build and --no-build are incompatible")
 	}
-	if !reconcile.ValidPullOption(o.pull) {
+	if !images.ValidPullOption(o.pull) {
 		return fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", o.pull)
 	}
 	scale, err := parseScale(o.scale)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
 )
 
@@ -205,11 +206,11 @@ func Plan(ctx context.Context, b service.Backend, name string) (*reconcile.Plan,
 	if err != nil {
 		return nil, err
 	}
-	var images []string
+	var rmi []string
 	if _, ok := b.(service.ImageRemover); ok {
-		if images, err = reconcile.DownImages(ctx, b, nil, obs, reconcile.RemoveImagesLocal, nil); err != nil {
+		if rmi, err = images.DownImages(ctx, b, nil, obs, images.RemoveImagesLocal, nil); err != nil {
 			return nil, err
 		}
 	}
-	return reconcile.Down(nil, obs, reconcile.DownOptions{RemoveOrphans: true, Volumes: true, Images: images}), nil
+	return reconcile.Down(nil, obs, reconcile.DownOptions{RemoveOrphans: true, Volumes: true, Images: rmi}), nil
 }

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/hosttar"
 	"github.com/berthdev/berth/service"
 )
 
@@ -290,17 +290,31 @@ func (l *Loop) sync(ctx context.Context, r *Rule, paths []string) int {
 func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service.Container) int {
 	var deleted []string
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	n := 0
 	skipped := false
-	seen := map[string]bool{}
+	// Host files are sent with their uid and gid, as docker compose's
+	// watch sends them; what vanishes meanwhile is left out.
+	var top string // the path being walked
+	tw, err := hosttar.NewWriter(&buf, hosttar.Options{
+		KeepOwner: true,
+		Lenient:   true,
+		Filter: func(rel string, d fs.DirEntry) (hosttar.Decision, error) {
+			if !r.Matches(filepath.Join(top, filepath.FromSlash(rel))) {
+				return hosttar.Exclude, nil
+			}
+			return hosttar.Include, nil
+		},
+	})
+	if err != nil {
+		l.Warn(fmt.Sprintf("sync %s: %v", r.Service, err))
+		return 0
+	}
 	for _, p := range paths {
 		cpath := r.ContainerPath(p)
 		if r.bound(cpath) {
 			skipped = true
 			continue
 		}
-		fi, err := os.Lstat(p)
+		_, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			deleted = append(deleted, cpath)
 			l.record(r, p, false)
@@ -311,33 +325,12 @@ func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service
 			l.Warn(fmt.Sprintf("sync %s: %v", p, err))
 			continue
 		}
-		if fi.IsDir() {
-			_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-				if err != nil || (q != p && !r.Matches(q)) {
-					if err == nil && d.IsDir() {
-						return filepath.SkipDir
-					}
-					return nil
-				}
-				if fi, err := d.Info(); err == nil && !seen[q] {
-					seen[q] = true
-					if addEntry(tw, q, r.ContainerPath(q), fi) == nil && !fi.IsDir() {
-						n++
-					}
-				}
-				return nil
-			})
-			continue
-		}
-		if !seen[p] {
-			seen[p] = true
-			if err := addEntry(tw, p, cpath, fi); err != nil {
-				l.Warn(fmt.Sprintf("sync %s: %v", p, err))
-				continue
-			}
-			n++
+		top = p
+		if err := tw.AddTree(p, strings.TrimPrefix(cpath, "/")); err != nil {
+			l.Warn(fmt.Sprintf("sync %s: %v", p, err))
 		}
 	}
+	n := tw.Files()
 	if err := tw.Close(); err != nil {
 		l.Warn(fmt.Sprintf("sync %s: %v", r.Service, err))
 		return 0
@@ -394,42 +387,6 @@ func (l *Loop) syncTo(ctx context.Context, r *Rule, paths []string, to []service
 	}
 	_ = eg.Wait()
 	return n
-}
-
-// addEntry writes the host file p to tw as the container path cpath.
-func addEntry(tw *tar.Writer, p, cpath string, fi fs.FileInfo) error {
-	link := ""
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		var err error
-		if link, err = os.Readlink(p); err != nil {
-			return err
-		}
-	}
-	if !fi.Mode().IsRegular() && !fi.IsDir() && link == "" {
-		return nil // sockets, devices, fifos: not synced
-	}
-	h, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return err
-	}
-	h.Name = strings.TrimPrefix(cpath, "/")
-	if fi.IsDir() {
-		h.Name += "/"
-	}
-	h.Uname, h.Gname = "", ""
-	if err := tw.WriteHeader(h); err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.CopyN(tw, f, h.Size)
-	return err
 }
 
 // restart restarts the running containers of a service.

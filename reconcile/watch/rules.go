@@ -17,7 +17,7 @@ import (
 	"github.com/moby/patternmatcher"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 )
 
 // Rule is one develop.watch trigger of a service.
@@ -125,7 +125,7 @@ func newRule(p *project.Project, svc *project.Service, t types.Trigger, binds []
 		return nil, fmt.Errorf("ignore: %w", err)
 	}
 	if svc.Config.Build != nil {
-		dir, patterns, err := reconcile.BuildIgnore(svc.Config.Build, p.WorkingDir)
+		dir, patterns, err := images.BuildIgnore(svc.Config.Build, p.WorkingDir)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package reconcile
+package images
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/servicetest"
 )
@@ -29,6 +30,14 @@ func loadTree(t *testing.T, files map[string]string) *project.Project {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// newFake is an in-memory runtime holding busybox.
+func newFake(t *testing.T) *servicetest.Fake {
+	t.Helper()
+	f := servicetest.NewFake()
+	f.AddImage("busybox", "sha256:b0")
+	return f
 }
 
 // imageCalls returns the references of the Fake's calls of op, sorted.
@@ -277,7 +286,7 @@ func TestEnsureImagesPolicies(t *testing.T) {
 				}
 			}
 			for _, e := range events {
-				if e.Status == StatusFailed {
+				if e.Status == reconcile.StatusFailed {
 					t.Errorf("event %+v failed but EnsureImages did not", e)
 				}
 			}
@@ -367,7 +376,7 @@ func TestEnsureImagesReportsBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[0].Status != StatusWorking || events[1].Status != StatusDone {
+	if len(events) != 2 || events[0].Status != reconcile.StatusWorking || events[1].Status != reconcile.StatusDone {
 		t.Fatalf("events %+v", events)
 	}
 	if size := events[0].ContextSize; size <= 0 || size > 20000 {
@@ -399,7 +408,7 @@ func TestRebuildRecreatesOnlyWhatChanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Converge(ctx, f, p, Options{ImageIDs: ids}, ApplyOptions{}, false, nil); err != nil {
+		if err := reconcile.Converge(ctx, f, p, reconcile.Options{ImageIDs: ids}, reconcile.ApplyOptions{}, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		return ids
@@ -712,7 +721,7 @@ services:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Converge(ctx, f, p, Options{ImageIDs: ids}, ApplyOptions{}, false, nil); err != nil {
+		if err := reconcile.Converge(ctx, f, p, reconcile.Options{ImageIDs: ids}, reconcile.ApplyOptions{}, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		return f
@@ -733,7 +742,7 @@ services:
 			if c.noFile {
 				pp = nil
 			}
-			obs, err := Observe(ctx, f, "proj", pp)
+			obs, err := reconcile.Observe(ctx, f, "proj", pp)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -744,13 +753,13 @@ services:
 			if !slices.Equal(images, c.want) {
 				t.Fatalf("images %q, want %q", images, c.want)
 			}
-			plan := Down(pp, obs, DownOptions{Images: images})
+			plan := reconcile.Down(pp, obs, reconcile.DownOptions{Images: images})
 			for _, s := range plan.Steps {
-				if s.Op == OpRemoveImage && len(s.Deps) != plan.Count(OpRemoveContainer) {
+				if s.Op == reconcile.OpRemoveImage && len(s.Deps) != plan.Count(reconcile.OpRemoveContainer) {
 					t.Errorf("%s: want it after every container removal", s)
 				}
 			}
-			if err := Apply(ctx, f, plan, ApplyOptions{Project: "proj"}); err != nil {
+			if err := reconcile.Apply(ctx, f, plan, reconcile.ApplyOptions{Project: "proj"}); err != nil {
 				t.Fatal(err)
 			}
 			for _, ref := range c.want {
@@ -760,7 +769,7 @@ services:
 			}
 		})
 	}
-	if _, err := DownImages(ctx, servicetest.NewFake(), p, &Observed{}, "some", nil); err == nil {
+	if _, err := DownImages(ctx, servicetest.NewFake(), p, &reconcile.Observed{}, "some", nil); err == nil {
 		t.Error("--rmi some is accepted")
 	}
 }

@@ -1,10 +1,11 @@
-package reconcile
+package images
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/service"
 )
 
@@ -59,7 +61,7 @@ type ImageEvent struct {
 	// image that is built next, an ignored failure) or StatusFailed. An
 	// operation skipped, or not run because of a dry run, has only a
 	// StatusDone event, with Skipped or DryRun set.
-	Status Status
+	Status reconcile.Status
 	// Reason says why the operation is needed ("not present", "--build",
 	// "pull_policy: always") or, with Skipped, why it is not.
 	Reason string
@@ -145,7 +147,7 @@ func (o *ImageOptions) parallel() int {
 	if o.Parallel > 0 {
 		return o.Parallel
 	}
-	return DefaultParallel
+	return reconcile.DefaultParallel
 }
 
 // selectServices returns the services named (all when none), sorted by
@@ -396,7 +398,7 @@ func runPulls(ctx context.Context, b service.Backend, svcs []*project.Service, p
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ref < jobs[j].ref })
 	if opts.DryRun {
 		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: j.reason, DryRun: true})
+			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: j.reason, DryRun: true})
 		}
 		return nil
 	}
@@ -491,7 +493,7 @@ func buildTarget(p *project.Project, s *project.Service, opts ImageOptions) (Bui
 	if len(bc.Platforms) > 1 {
 		unsupported = append(unsupported, "platforms (more than one)")
 	}
-	for _, name := range sortedKeys(bc.AdditionalContexts) {
+	for _, name := range slices.Sorted(maps.Keys(bc.AdditionalContexts)) {
 		v := bc.AdditionalContexts[name]
 		if dep, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
 			if !slices.Contains(t.After, dep) {
@@ -618,7 +620,7 @@ func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs 
 	}
 	if opts.DryRun {
 		for _, s := range svcs {
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusDone, Reason: reasons[s.Name], DryRun: true})
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone, Reason: reasons[s.Name], DryRun: true})
 		}
 		return map[string]string{}, nil
 	}
@@ -628,7 +630,7 @@ func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs 
 	}
 	for _, s := range svcs {
 		for _, w := range targets[s.Name].Warnings {
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusWarning, Err: errors.New(w)})
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusWarning, Err: errors.New(w)})
 		}
 	}
 
@@ -659,14 +661,14 @@ func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs 
 			id, err := buildOne(gctx, bld, p, s, t, reasons[s.Name], opts)
 			if err != nil {
 				if gctx.Err() == nil {
-					opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusFailed, Err: err})
+					opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusFailed, Err: err})
 				}
 				return err
 			}
 			mu.Lock()
 			ids[s.Name] = id
 			mu.Unlock()
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusDone})
+			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone})
 			close(done[s.Name])
 			return nil
 		})
@@ -686,7 +688,7 @@ func buildOne(ctx context.Context, bld service.Builder, p *project.Project, s *p
 	defer rc.Close()
 	spec := t.Spec
 	spec.Dockerfile = dockerfile
-	opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: StatusWorking, Reason: reason, ContextSize: size})
+	opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusWorking, Reason: reason, ContextSize: size})
 	w, done := opts.output(s.Name)
 	id, err := bld.BuildImage(ctx, spec, rc, w)
 	done()
@@ -725,7 +727,7 @@ func buildCycle(targets map[string]BuildTarget) string {
 		state[n] = visited
 		return ""
 	}
-	for _, n := range sortedKeys(targets) {
+	for _, n := range slices.Sorted(maps.Keys(targets)) {
 		if c := visit(n); c != "" {
 			return c
 		}
@@ -769,7 +771,7 @@ func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts
 		return err
 	}
 	skip := func(s *project.Service, why string) {
-		opts.progress(ImageEvent{Op: ImagePull, Service: s.Name, Image: s.Image, Status: StatusDone, Skipped: true, Reason: why})
+		opts.progress(ImageEvent{Op: ImagePull, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone, Skipped: true, Reason: why})
 	}
 	var jobs []*pullJob
 	for _, s := range svcs {
@@ -803,7 +805,7 @@ func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	}
 	if opts.DryRun {
 		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: "requested", DryRun: true})
+			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: "requested", DryRun: true})
 		}
 		return nil
 	}
@@ -826,12 +828,12 @@ func transfer(ctx context.Context, jobs []*pullJob, op ImageOp, opts ImageOption
 	g.SetLimit(opts.parallel())
 	for _, j := range jobs {
 		g.Go(func() error {
-			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusWorking, Reason: j.reason})
+			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusWorking, Reason: j.reason})
 			w, done := opts.output(j.s.Name)
 			err := do(gctx, j, w)
 			done()
 			if err == nil {
-				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusDone})
+				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone})
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -839,10 +841,10 @@ func transfer(ctx context.Context, jobs []*pullJob, op ImageOp, opts ImageOption
 			}
 			err = fmt.Errorf("service %s: %w", j.s.Name, err)
 			if opts.IgnoreFailures || warnOnly(j) {
-				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusWarning, Err: err})
+				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusWarning, Err: err})
 				return nil
 			}
-			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: StatusFailed, Err: err})
+			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusFailed, Err: err})
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
@@ -871,7 +873,7 @@ func PushImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	var seen []string
 	for _, s := range svcs {
 		if s.Config.Build == nil || s.Config.Image == "" {
-			opts.progress(ImageEvent{Op: ImagePush, Service: s.Name, Image: s.Image, Status: StatusDone, Skipped: true, Reason: "only services with both image and build are pushed"})
+			opts.progress(ImageEvent{Op: ImagePush, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone, Skipped: true, Reason: "only services with both image and build are pushed"})
 			continue
 		}
 		for _, tag := range append([]string{s.Image}, s.Config.Build.Tags...) {
@@ -887,7 +889,7 @@ func PushImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	}
 	if opts.DryRun {
 		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePush, Service: j.s.Name, Image: j.ref, Status: StatusDone, Reason: "requested", DryRun: true})
+			opts.progress(ImageEvent{Op: ImagePush, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: "requested", DryRun: true})
 		}
 		return nil
 	}
@@ -939,7 +941,7 @@ const (
 // services (all when none). p may be nil: the images are then those the
 // project's containers were created from (obs), "local" keeping the
 // project-service names.
-func DownImages(ctx context.Context, b service.Backend, p *project.Project, obs *Observed, mode string, services []string) ([]string, error) {
+func DownImages(ctx context.Context, b service.Backend, p *project.Project, obs *reconcile.Observed, mode string, services []string) ([]string, error) {
 	switch mode {
 	case RemoveImagesLocal, RemoveImagesAll:
 	default:

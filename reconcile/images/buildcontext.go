@@ -1,4 +1,4 @@
-package reconcile
+package images
 
 import (
 	"archive/tar"
@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
+	"github.com/berthdev/berth/reconcile/hosttar"
 	"github.com/berthdev/berth/service"
 )
 
@@ -47,13 +47,11 @@ var spoolLimit = 8 << 20
 //     listed in the stream's .dockerignore so that COPY never sees it, as the
 //     docker CLI does.
 //
-// How: entries in lexical walk order (so a directory precedes its
-// contents), owned by root with no user or group names, permissions kept,
-// modification times kept to the second, no access or change times: the
-// same tree always gives the same bytes. Symbolic links are archived as
-// links, never followed, and files are opened beneath the context only, so
-// nothing outside it is read. Sockets, devices and pipes are skipped; a
-// file that cannot be read is an error naming it.
+// How: by reconcile/hosttar's rules (lexical order, links kept as links
+// and nothing read outside the context, permissions kept, owned by root
+// with no user or group names, times to the second: the same tree always
+// gives the same bytes). Sockets, devices and pipes are skipped; a file
+// that cannot be read is an error naming it.
 //
 // Remote contexts (git and http URLs) are not supported: ErrUnsupported.
 func BuildContext(svc types.ServiceConfig, dir string) (rc io.ReadCloser, dockerfile string, size int64, err error) {
@@ -250,72 +248,42 @@ func contextSource(b *types.BuildConfig, dir string) (*contextSrc, error) {
 
 // write archives the context to w.
 func (src *contextSrc) write(w io.Writer) error {
-	pm, err := patternmatcher.New(src.excludes)
-	if err != nil {
-		return fmt.Errorf("ignore patterns: %w", err)
-	}
 	root, err := os.OpenRoot(src.dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-
-	tw := tar.NewWriter(w)
 	var ignoreText []byte        // the .dockerignore sent, when one is generated
 	var ignoreHeader *tar.Header // and its header, when the context has one
-	parents := map[string]patternmatcher.MatchInfo{}
-	walkErr := filepath.WalkDir(src.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src.dir, p)
-		if err != nil || rel == "." {
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
-		skip, info, err := pm.MatchesUsingParentResults(rel, parents[path.Dir(rel)])
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			parents[rel] = info
-		}
-		if skip {
-			if !d.IsDir() {
-				return nil
+	hw, err := hosttar.NewWriter(w, hosttar.Options{
+		Exclude: src.excludes,
+		Filter: func(rel string, d fs.DirEntry) (hosttar.Decision, error) {
+			if src.generated == nil {
+				return hosttar.Include, nil
 			}
-			if !pm.Exclusions() {
-				return filepath.SkipDir
-			}
-			// An exception may re-include something below: walk it, but
-			// send no entry for the directory itself (as moby does).
-			for _, pat := range pm.Patterns() {
-				if pat.Exclusion() && strings.HasPrefix(pat.String()+"/", rel+"/") {
-					return nil
+			if rel == ".dockerignore" && d.Type().IsRegular() {
+				// Sent at the end, with the generated Dockerfile added.
+				fi, err := d.Info()
+				if err != nil {
+					return hosttar.Exclude, err
 				}
+				if ignoreText, err = root.ReadFile(rel); err != nil {
+					return hosttar.Exclude, err
+				}
+				ignoreHeader, err = hosttar.Header(fi, rel, "", false)
+				return hosttar.Exclude, err
 			}
-			return filepath.SkipDir
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if src.generated != nil && rel == ".dockerignore" && fi.Mode().IsRegular() {
-			// Sent at the end, with the generated Dockerfile added.
-			ignoreText, err = root.ReadFile(filepath.FromSlash(rel))
-			if err != nil {
-				return err
+			if rel == src.dockerfile {
+				return hosttar.Exclude, nil // replaced by the generated one
 			}
-			ignoreHeader, err = header(fi, rel, "")
-			return err
-		}
-		if src.generated != nil && rel == src.dockerfile {
-			return nil // replaced by the generated one
-		}
-		return addEntry(tw, root, fi, rel)
+			return hosttar.Include, nil
+		},
 	})
-	if walkErr != nil {
-		return walkErr
+	if err != nil {
+		return err
+	}
+	if err := hw.AddTree(src.dir, ""); err != nil {
+		return err
 	}
 	if src.generated != nil {
 		// The generated Dockerfile, and a .dockerignore that hides it from
@@ -324,86 +292,15 @@ func (src *contextSrc) write(w io.Writer) error {
 			ignoreHeader = &tar.Header{Typeflag: tar.TypeReg, Name: ".dockerignore", Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
 		}
 		ignoreText = append(ignoreText, []byte("\n"+src.dockerfile+"\n")...)
-		ignoreHeader.Size = int64(len(ignoreText))
-		if err := writeFile(tw, ignoreHeader, ignoreText); err != nil {
+		if err := hw.WriteFile(ignoreHeader, ignoreText); err != nil {
 			return err
 		}
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: src.dockerfile, Mode: 0o644, Size: int64(len(src.generated)), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		if err := writeFile(tw, h, src.generated); err != nil {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: src.dockerfile, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		if err := hw.WriteFile(h, src.generated); err != nil {
 			return err
 		}
 	}
-	return tw.Close()
-}
-
-// header is the tar header of a context entry: root-owned, no names, times
-// to the second, as the docker CLI archives a context.
-func header(fi fs.FileInfo, rel, link string) (*tar.Header, error) {
-	h, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return nil, err
-	}
-	h.Name = rel
-	if fi.IsDir() {
-		h.Name += "/"
-	}
-	h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
-	h.ModTime = h.ModTime.Truncate(time.Second)
-	h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
-	h.Format = tar.FormatPAX
-	h.PAXRecords = nil
-	return h, nil
-}
-
-// addEntry writes one file, directory or symbolic link of the context.
-func addEntry(tw *tar.Writer, root *os.Root, fi fs.FileInfo, rel string) error {
-	switch mode := fi.Mode(); {
-	case mode.IsDir():
-		h, err := header(fi, rel, "")
-		if err != nil {
-			return err
-		}
-		return tw.WriteHeader(h)
-	case mode&fs.ModeSymlink != 0:
-		link, err := root.Readlink(filepath.FromSlash(rel))
-		if err != nil {
-			return err
-		}
-		h, err := header(fi, rel, link)
-		if err != nil {
-			return err
-		}
-		return tw.WriteHeader(h)
-	case mode.IsRegular():
-		h, err := header(fi, rel, "")
-		if err != nil {
-			return err
-		}
-		// Opened beneath the context: a file swapped for a link to
-		// elsewhere since the walk cannot be read through.
-		f, err := root.Open(filepath.FromSlash(rel))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if n, err := io.CopyN(tw, f, h.Size); err != nil {
-			return fmt.Errorf("%s: read %d of %d bytes: %w", rel, n, h.Size, err)
-		}
-		return nil
-	default:
-		return nil // sockets, devices, pipes
-	}
-}
-
-func writeFile(tw *tar.Writer, h *tar.Header, data []byte) error {
-	if err := tw.WriteHeader(h); err != nil {
-		return err
-	}
-	_, err := tw.Write(data)
-	return err
+	return hw.Close()
 }
 
 // spool keeps what is written in memory up to spoolLimit, then in an

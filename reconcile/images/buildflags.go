@@ -1,4 +1,4 @@
-package reconcile
+package images
 
 import (
 	"fmt"
