@@ -33,8 +33,10 @@ unit:
 	go test -race -count=1 $$pkgs
 
 # The fault campaign (TestFaultCampaign) takes a few minutes per backend.
+# -v for each test's duration in CI's log (the RUN lines left out).
 e2e: deps build
-	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 40m ./e2e/...
+	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 40m -v ./e2e/... | grep --line-buffered -v -E '^\s*=== (RUN|PAUSE|CONT|NAME)'
+
 
 # Fuzz seed corpora run as plain tests in unit.
 test: deps unit e2e
