@@ -98,3 +98,25 @@ func TestPackageDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestBerthtestDeps: the Go package for go test users pulls in neither
+// docker/compose, nor buildx, nor the docker CLI — only docker/cli's
+// config-file reader (cli/config), which go-containerregistry uses to read
+// registry credentials from ~/.docker/config.json as docker does.
+func TestBerthtestDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/berthdev/berth/cmd/berthtest").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps found %d packages", len(deps))
+	}
+	for _, d := range deps {
+		switch {
+		case strings.HasPrefix(d, "github.com/docker/compose"), strings.HasPrefix(d, "github.com/docker/buildx"),
+			strings.HasPrefix(d, "github.com/docker/cli/") && !strings.HasPrefix(d, "github.com/docker/cli/cli/config"):
+			t.Errorf("cmd/berthtest depends on %s", d)
+		}
+	}
+}
