@@ -45,10 +45,8 @@ built-in runtime keeps its event log (the last 8 to 16 MiB of events), so
 					_, err := fmt.Fprintln(out, e)
 					return err
 				}
-				b, err := json.Marshal(map[string]any{
-					"time": e.Time, "type": "container", "service": e.Service,
-					"id": e.Container, "action": e.Action, "attributes": e.Attributes,
-				})
+				b, err := json.Marshal(eventEntry{Action: e.Action, Attributes: e.Attributes, ID: e.Container,
+					Service: e.Service, Time: e.Time, Type: "container"})
 				if err != nil {
 					return err
 				}
@@ -61,4 +59,15 @@ built-in runtime keeps its event log (the last 8 to 16 MiB of events), so
 	cmd.Flags().StringVar(&since, "since", "", "Show all events created since timestamp")
 	cmd.Flags().StringVar(&until, "until", "", "Stream events until this timestamp")
 	return cmd
+}
+
+// eventEntry is a line of events --json: docker compose's keys, in the
+// order docker compose writes them (a map's, sorted).
+type eventEntry struct {
+	Action     string            `json:"action"`
+	Attributes map[string]string `json:"attributes"`
+	ID         string            `json:"id"`
+	Service    string            `json:"service"`
+	Time       time.Time         `json:"time"`
+	Type       string            `json:"type"`
 }
