@@ -59,9 +59,10 @@ func TestGC(t *testing.T) {
 		}
 		expired.mustRun(t, "gc")
 
-		// the owner of orphaned is the sh that runs berth: gone right after
-		if r := command(t.Context(), orphaned.dir, orphaned.environ(), nil, "sh", "-c", berthBin+" up -d --ttl 1h; true"); r.code != 0 {
-			t.Fatalf("up --ttl 1h under sh: %d %s", r.code, r.stderr)
+		// the owner of orphaned is the sh that runs berth, SIGKILLed
+		// right after
+		if r := command(t.Context(), orphaned.dir, orphaned.environ(), nil, "sh", "-c", berthBin+" up -d --ttl 1h && kill -KILL $$"); r.code != -1 || !strings.Contains(r.stderr, "signal: killed") {
+			t.Fatalf("up --ttl 1h under sh, then SIGKILL: %d %s", r.code, r.stderr)
 		}
 		if dry := orphaned.mustRun(t, "gc", "--dry-run").stdout; !strings.Contains(dry, "would remove project "+orphaned.name+": the process that made it is gone") {
 			t.Errorf("gc --dry-run after the owner is gone:\n%s", dry)

@@ -39,13 +39,13 @@ func TestUpWaitOneShot(t *testing.T) {
 		p.mustRun(t, "down", "-t", "0")
 
 		sick := newP(t, map[string]string{"compose.yaml": fmt.Sprintf(`services:
-  sick:
+  db:
     image: %s
     command: ["sh", "-c", "echo booting; echo cannot reach the disk >&2; trap 'exit 0' TERM; sleep 1000 & wait"]
     healthcheck: {test: ["CMD-SHELL", "echo probe says no; exit 1"], interval: 1s, retries: 2}
 `, busyboxImage())})
 		r = sick.run("up", "-d", "--wait", "--wait-timeout", "60")
-		for _, want := range []string{"service sick is not ready", "container " + sick.name + "-sick-1: running, health unhealthy",
+		for _, want := range []string{"service db is not ready", "container " + sick.name + "-db-1: running, health unhealthy",
 			"last health check output:", "probe says no", "last 2 log lines:", "booting", "cannot reach the disk"} {
 			if r.code == 0 || !strings.Contains(r.stderr, want) {
 				t.Errorf("up --wait of an unhealthy service: exit %d, no %q in:\n%s", r.code, want, r.stderr)
