@@ -229,3 +229,36 @@ type SwarmStack struct {
 	Secrets   []SwarmObject  `json:"secrets,omitempty"`
 	Configs   []SwarmObject  `json:"configs,omitempty"`
 }
+
+// SwarmState is what a swarm manager holds of one stack (objects labelled
+// StackNamespaceLabel=namespace).
+type SwarmState struct {
+	Services []SwarmObjectState
+	Networks []SwarmObjectState
+	Secrets  []SwarmObjectState
+	Configs  []SwarmObjectState
+}
+
+// SwarmObjectState is an observed swarm service, network, secret or config.
+type SwarmObjectState struct {
+	ID   string
+	Name string
+	// Version is the object's version index, which an update must quote.
+	Version uint64
+	Labels  map[string]string
+}
+
+// SwarmTask is one task of a swarm service as the manager reports it.
+type SwarmTask struct {
+	ID        string
+	ServiceID string
+	// Slot numbers the replica (replicated services); NodeID names the node
+	// (global services, and where any task runs).
+	Slot   int
+	NodeID string
+	// DesiredState and State are the swarm's task states (running,
+	// shutdown, failed, rejected, ...); Error is why a task failed.
+	DesiredState string
+	State        string
+	Error        string
+}

@@ -572,7 +572,10 @@ func parseBytes(s string) (int64, error) {
 // fileRef makes a service's reference to a secret or config.
 func (c *converter) fileRef(object, key string, names map[string]string, ref types.FileReferenceConfig, dir string) service.SwarmFileRef {
 	name, ok := names[ref.Source]
-	if !ok {
+	_, secret := c.p.Secrets[ref.Source]
+	_, config := c.p.Configs[ref.Source]
+	if !ok && !(key == "secrets" && secret) && !(key == "configs" && config) {
+		// (a top-level object that failed has its own error already)
 		c.fail(object, key, "no top-level %s %s", strings.TrimSuffix(key, "s"), ref.Source)
 	}
 	out := service.SwarmFileRef{Name: name, Target: ref.Target, UID: ref.UID, GID: ref.GID, Mode: 0o444}
