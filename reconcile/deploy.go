@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/berthdev/berth/reconcile/swarm"
 	"github.com/berthdev/berth/service"
 )
@@ -308,10 +310,11 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 }
 
 // SwarmConverged says whether tasks (those of one service, less the failed
-// ones of earlier deploys) show spec converged: every task the swarm wants
-// running runs, as many as spec asks (replicated) or at least one (global);
-// for jobs, every task completed. A failed or rejected task is an error
-// naming it, its node and its error.
+// ones of earlier deploys) show spec converged: no task of an older spec
+// runs, and every task of the current spec the swarm wants running runs,
+// as many as spec asks (replicated) or at least one (global); for jobs,
+// every task completed. A failed or rejected task of the current spec is an
+// error naming it, its node and its error.
 func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool, error) {
 	job := strings.HasSuffix(spec.Mode, "-job")
 	want := "running"
@@ -321,6 +324,10 @@ func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool
 	n, pending := 0, 0
 	for _, t := range tasks {
 		switch {
+		case !t.Current:
+			if t.DesiredState == "running" && t.State == "running" {
+				pending++ // an old task not yet replaced
+			}
 		case t.State == "failed" || t.State == "rejected":
 			msg := t.Error
 			if msg == "" {
@@ -342,4 +349,91 @@ func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool
 		return uint64(n) == *spec.Replicas, nil
 	}
 	return n > 0, nil
+}
+
+// swarmOf returns b's swarm abilities, or an ErrUnsupported error.
+func swarmOf(b service.Backend) (service.Swarm, error) {
+	sw, ok := b.(service.Swarm)
+	if !ok {
+		return nil, fmt.Errorf("deploy: %w: this backend cannot talk to a swarm manager (use the Docker engine backend with DOCKER_HOST set to a swarm manager)", service.ErrUnsupported)
+	}
+	return sw, nil
+}
+
+// PlanDeployProject converts model to swarm objects, observes what the
+// swarm manager behind b holds of the project and returns the plan of
+// berth deploy, with the conversion's warnings.
+func PlanDeployProject(ctx context.Context, b service.Backend, model *types.Project, opts DeployOptions) (*Plan, []swarm.Warning, error) {
+	sw, err := swarmOf(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	stack, warnings, err := swarm.Convert(model, swarm.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	observed, err := sw.SwarmState(ctx, stack.Namespace)
+	if err != nil {
+		return nil, warnings, err
+	}
+	plan, err := PlanDeploy(stack, observed, opts)
+	return plan, warnings, err
+}
+
+// PlanDeployRemoveProject observes the project's objects on the swarm
+// manager behind b and returns the plan that removes them.
+func PlanDeployRemoveProject(ctx context.Context, b service.Backend, namespace string) (*Plan, error) {
+	sw, err := swarmOf(b)
+	if err != nil {
+		return nil, err
+	}
+	observed, err := sw.SwarmState(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return PlanDeployRemove(observed), nil
+}
+
+// DeployedService is a line of berth deploy ps.
+type DeployedService struct {
+	Name string
+	// Running and Desired count the tasks that run and that the swarm
+	// wants running.
+	Running, Desired int
+	// Failing are the latest failed tasks, as "task on node: error".
+	Failing []string
+}
+
+// DeployStatus returns the state of the project's services on the swarm
+// manager behind b, by name.
+func DeployStatus(ctx context.Context, b service.Backend, namespace string) ([]DeployedService, error) {
+	sw, err := swarmOf(b)
+	if err != nil {
+		return nil, err
+	}
+	observed, err := sw.SwarmState(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []DeployedService
+	for _, s := range sortedStates(observed.Services) {
+		tasks, err := sw.SwarmTasks(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		d := DeployedService{Name: s.Name}
+		for _, t := range tasks {
+			if t.DesiredState == "running" {
+				d.Desired++
+				if t.State == "running" {
+					d.Running++
+				}
+			}
+			if (t.State == "failed" || t.State == "rejected") && len(d.Failing) < 3 {
+				d.Failing = append(d.Failing, fmt.Sprintf("%s on %s: %s", shortID(t.ID), t.NodeID, t.Error))
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

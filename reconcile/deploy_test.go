@@ -123,7 +123,7 @@ func TestSwarmConverged(t *testing.T) {
 	global := &service.SwarmService{Name: "p_agent", Mode: "global"}
 	job := &service.SwarmService{Name: "p_job", Mode: "replicated-job", Replicas: &two}
 	task := func(id, desired, state string) service.SwarmTask {
-		return service.SwarmTask{ID: id, NodeID: "node1", DesiredState: desired, State: state}
+		return service.SwarmTask{ID: id, NodeID: "node1", DesiredState: desired, State: state, Current: true}
 	}
 	tests := []struct {
 		name    string
@@ -136,9 +136,11 @@ func TestSwarmConverged(t *testing.T) {
 		{"one of two", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "preparing")}, false, ""},
 		{"two of two", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running")}, true, ""},
 		{"old on its way out", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), task("c", "shutdown", "running")}, true, ""},
-		{"failed", replicated, []service.SwarmTask{task("a", "running", "running"), {ID: "bbbbbbbbbbbbbbbb", NodeID: "node1", DesiredState: "shutdown", State: "failed", Error: "task: non-zero exit (1)"}}, false,
+		{"failed", replicated, []service.SwarmTask{task("a", "running", "running"), {ID: "bbbbbbbbbbbbbbbb", NodeID: "node1", DesiredState: "shutdown", State: "failed", Error: "task: non-zero exit (1)", Current: true}}, false,
 			"service p_web: task bbbbbbbbbbbb on node node1 failed: task: non-zero exit (1)"},
 		{"rejected", global, []service.SwarmTask{task("a", "running", "rejected")}, false, "rejected"},
+		{"old spec still running", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "running", State: "running"}}, false, ""},
+		{"old spec failed long ago", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "shutdown", State: "failed"}}, true, ""},
 		{"global", global, []service.SwarmTask{task("a", "running", "running")}, true, ""},
 		{"job running", job, []service.SwarmTask{task("a", "complete", "running"), task("b", "complete", "complete")}, false, ""},
 		{"job done", job, []service.SwarmTask{task("a", "complete", "complete"), task("b", "complete", "complete")}, true, ""},

@@ -261,4 +261,7 @@ type SwarmTask struct {
 	DesiredState string
 	State        string
 	Error        string
+	// Current is true when the task runs the service's current spec (not
+	// the one before an update).
+	Current bool
 }

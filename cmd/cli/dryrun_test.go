@@ -46,9 +46,11 @@ var (
 		"attach":     nil, // streams, changes nothing
 		"export":     nil, // writes a file: --dry-run tested in the e2e tests
 		"image load": nil,
+		"deploy":     nil, // a swarm manager, which the fake is not: --dry-run tested in e2e/swarm_test.go
+		"deploy rm":  nil, // idem
 	}
 	readOnly = []string{"config", "version", "ps", "logs", "top", "stats", "port", "endpoints", "wait", "images",
-		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion"}
+		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps"}
 )
 
 // TestDryRunChangesNothing runs every command that changes state with
