@@ -2,14 +2,18 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile/swarm"
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/servicetest"
 )
 
 // loadStack converts testdata/swarm/threetier with env (KEY=VALUE) set.
@@ -152,5 +156,65 @@ func TestSwarmConverged(t *testing.T) {
 				t.Errorf("SwarmConverged = %v, %v; want %v, %q", done, err, tt.done, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDeployApplyOnFake runs the whole loop on the in-memory swarm: a deploy
+// converges, a second one plans nothing, an env change updates one service
+// (its dependents untouched), deploy rm leaves nothing.
+func TestDeployApplyOnFake(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	dir, _ := filepath.Abs(filepath.Join("..", "testdata", "swarm", "threetier"))
+	model := func(env ...string) *types.Project {
+		p, err := project.Load(ctx, project.Options{WorkingDir: dir, Env: append([]string{"APP_KEY=k1"}, env...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Model
+	}
+	deploy := func(m *types.Project) *Plan {
+		t.Helper()
+		plan, _, err := PlanDeployProject(ctx, sw, m, DeployOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+			t.Fatalf("apply:\n%s\n%v", plan, err)
+		}
+		return plan
+	}
+	if plan := deploy(model()); plan.Count(OpCreateSwarmService) != 3 {
+		t.Fatalf("cold deploy:\n%s", plan)
+	}
+	if plan := deploy(model()); !plan.Empty() {
+		t.Errorf("second deploy:\n%s", plan)
+	}
+	sw.ResetCalls()
+	if plan := deploy(model("API_LEVEL=debug")); plan.Count(OpUpdateSwarmService) != 1 || len(plan.Steps) != 2 {
+		t.Errorf("env change:\n%s", plan)
+	}
+	for _, c := range sw.Calls() {
+		if c.Op != "UpdateSwarmService" || c.Object != "shop_api" {
+			t.Errorf("env change of api called %s %s", c.Op, c.Object)
+		}
+	}
+	plan, err := PlanDeployRemoveProject(ctx, sw, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sw.SwarmState(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Services)+len(st.Networks)+len(st.Secrets)+len(st.Configs) != 0 {
+		t.Errorf("deploy rm left %+v", st)
+	}
+	// a backend with no swarm says so
+	if _, _, err := PlanDeployProject(ctx, servicetest.NewFake(), model(), DeployOptions{}); !errors.Is(err, service.ErrUnsupported) {
+		t.Errorf("deploy on a backend without swarm: %v", err)
 	}
 }
