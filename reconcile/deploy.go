@@ -237,6 +237,40 @@ func deployOrder(services []service.SwarmService) ([]int, error) {
 // swarmPoll is how often a wait-for-service step asks for the tasks.
 const swarmPoll = 500 * time.Millisecond
 
+// swarmStuckAfter is how long a task may stay pending with a scheduling
+// error before the deploy fails: during a stop-first update of a service
+// with a host-mode port, the new task is briefly unschedulable ("port
+// already in use") until the old one stops.
+const swarmStuckAfter = 20 * time.Second
+
+// Unschedulable tells a task the scheduler cannot place (pending, with an
+// error such as "no suitable node") for longer than After.
+type Unschedulable struct {
+	After time.Duration
+	since map[string]time.Time
+}
+
+// check records when each task was first seen unschedulable and returns an
+// error naming the first one that has been so for longer than After.
+func (u *Unschedulable) check(name string, tasks []service.SwarmTask, now time.Time) error {
+	since := map[string]time.Time{} // tasks no longer stuck are forgotten
+	defer func() { u.since = since }()
+	for _, t := range tasks {
+		if !t.Current || t.State != "pending" || t.Error == "" {
+			continue
+		}
+		first, ok := u.since[t.ID]
+		if !ok {
+			first = now
+		}
+		since[t.ID] = first
+		if now.Sub(first) > u.After {
+			return fmt.Errorf("service %s: task %s cannot be scheduled for %v: %s", name, shortID(t.ID), u.After, t.Error)
+		}
+	}
+	return nil
+}
+
 // runSwarm makes the backend call of a swarm step.
 func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
 	sw, ok := b.(service.Swarm)
@@ -277,6 +311,7 @@ func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
 // fails.
 func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 	var before map[string]bool
+	unschedulable := Unschedulable{After: swarmStuckAfter}
 	for {
 		tasks, err := sw.SwarmTasks(ctx, s.Target)
 		if err != nil {
@@ -301,6 +336,9 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 		if done || err != nil {
 			return err
 		}
+		if err := unschedulable.check(s.Swarm.Name, fresh, time.Now()); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -314,7 +352,8 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 // runs, and every task of the current spec the swarm wants running runs,
 // as many as spec asks (replicated) or at least one (global); for jobs,
 // every task completed. A failed or rejected task of the current spec is an
-// error naming it, its node and its error.
+// error naming it, its node and its error. (A task the scheduler cannot
+// place is pending: see Unschedulable.)
 func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool, error) {
 	job := strings.HasSuffix(spec.Mode, "-job")
 	want := "running"

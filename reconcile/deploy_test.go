@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -145,6 +146,8 @@ func TestSwarmConverged(t *testing.T) {
 		{"rejected", global, []service.SwarmTask{task("a", "running", "rejected")}, false, "rejected"},
 		{"old spec still running", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "running", State: "running"}}, false, ""},
 		{"old spec failed long ago", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "shutdown", State: "failed"}}, true, ""},
+		{"unschedulable is pending", replicated, []service.SwarmTask{task("a", "running", "running"), {ID: "b", DesiredState: "running", State: "pending", Error: `no suitable node (host-mode port already in use on 1 node)`, Current: true}}, false, ""},
+		{"pending", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "pending")}, false, ""},
 		{"global", global, []service.SwarmTask{task("a", "running", "running")}, true, ""},
 		{"job running", job, []service.SwarmTask{task("a", "complete", "running"), task("b", "complete", "complete")}, false, ""},
 		{"job done", job, []service.SwarmTask{task("a", "complete", "complete"), task("b", "complete", "complete")}, true, ""},
@@ -216,5 +219,31 @@ func TestDeployApplyOnFake(t *testing.T) {
 	// a backend with no swarm says so
 	if _, _, err := PlanDeployProject(ctx, servicetest.NewFake(), model(), DeployOptions{}); !errors.Is(err, service.ErrUnsupported) {
 		t.Errorf("deploy on a backend without swarm: %v", err)
+	}
+}
+
+func TestUnschedulable(t *testing.T) {
+	stuck := []service.SwarmTask{{ID: "b", DesiredState: "running", State: "pending", Error: "no suitable node", Current: true}}
+	u := Unschedulable{After: 20 * time.Second}
+	t0 := time.Unix(1000, 0)
+	for _, step := range []struct {
+		at      time.Duration
+		tasks   []service.SwarmTask
+		wantErr bool
+	}{
+		{0, stuck, false},
+		{10 * time.Second, stuck, false},
+		{15 * time.Second, nil, false}, // placed meanwhile: forgotten
+		{16 * time.Second, stuck, false},
+		{30 * time.Second, stuck, false},
+		{37 * time.Second, stuck, true},
+	} {
+		err := u.check("p_web", step.tasks, t0.Add(step.at))
+		if (err != nil) != step.wantErr {
+			t.Errorf("at %v: err = %v, want error %v", step.at, err, step.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "task b cannot be scheduled for 20s: no suitable node") {
+			t.Errorf("at %v: err = %v", step.at, err)
+		}
 	}
 }
