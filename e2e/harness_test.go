@@ -79,6 +79,7 @@ func testMain(m *testing.M) int {
 		}
 		fmt.Fprintf(os.Stderr, "e2e: engine tests will skip: %v\n", engineErr)
 	}
+	defer stopSwarm()
 	defer func() {
 		if busyboxTarPath != "" { // made by the first builtin test
 			os.RemoveAll(filepath.Dir(busyboxTarPath))

@@ -334,6 +334,10 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 			return err
 		}
 		return runHooks(ctx, b, s, "post_start")
+	case OpCreateSwarmService, OpUpdateSwarmService, OpRemoveSwarmService, OpWaitSwarmService,
+		OpCreateSwarmNetwork, OpRemoveSwarmNetwork, OpCreateSwarmSecret, OpRemoveSwarmSecret,
+		OpCreateSwarmConfig, OpRemoveSwarmConfig:
+		return runSwarm(ctx, b, s)
 	}
 	return fmt.Errorf("step %s: unknown operation", s)
 }

@@ -31,6 +31,17 @@ const (
 	OpRunProvider
 	OpRunHook
 	OpCommitContainer
+	// The swarm operations of berth deploy (deploy.go).
+	OpCreateSwarmService
+	OpUpdateSwarmService
+	OpRemoveSwarmService
+	OpWaitSwarmService
+	OpCreateSwarmNetwork
+	OpRemoveSwarmNetwork
+	OpCreateSwarmSecret
+	OpRemoveSwarmSecret
+	OpCreateSwarmConfig
+	OpRemoveSwarmConfig
 )
 
 var opNames = map[Op]string{
@@ -53,6 +64,17 @@ var opNames = map[Op]string{
 	OpRunProvider:       "run provider",
 	OpRunHook:           "run hook container",
 	OpCommitContainer:   "commit container",
+
+	OpCreateSwarmService: "create service",
+	OpUpdateSwarmService: "update service",
+	OpRemoveSwarmService: "remove service",
+	OpWaitSwarmService:   "wait for service",
+	OpCreateSwarmNetwork: "create network",
+	OpRemoveSwarmNetwork: "remove network",
+	OpCreateSwarmSecret:  "create secret",
+	OpRemoveSwarmSecret:  "remove secret",
+	OpCreateSwarmConfig:  "create config",
+	OpRemoveSwarmConfig:  "remove config",
 }
 
 // String names the operation ("create container").
@@ -129,6 +151,14 @@ type Step struct {
 	// Made to the ID of the image made once the step is done.
 	Commit *service.CommitOptions
 	Made   string
+
+	// Swarm is the spec of a create- or update-service step, SwarmNetwork
+	// and SwarmObject those of create-network and create-secret/config
+	// steps on a swarm; Version is the version index an update quotes.
+	Swarm        *service.SwarmService
+	SwarmNetwork *service.SwarmNetwork
+	SwarmObject  *service.SwarmObject
+	Version      uint64
 }
 
 // String renders the step as "#3 create container p-web-1: cause (after #1, #2)".

@@ -73,6 +73,34 @@ type Backend interface {
 	InspectImage(ctx context.Context, ref string) (Image, error)
 }
 
+// Swarm is a backend that talks to a Docker Swarm manager (berth deploy,
+// #15). Objects are addressed by ID; spec names are swarm names. Errors wrap
+// ErrNotFound, ErrConflict (an update quoting a stale version) or
+// ErrUnsupported (not a swarm manager).
+type Swarm interface {
+	// SwarmState returns the services, networks, secrets and configs
+	// labelled StackNamespaceLabel=namespace.
+	SwarmState(ctx context.Context, namespace string) (SwarmState, error)
+	// CreateSwarmService creates a service and returns its ID.
+	CreateSwarmService(ctx context.Context, spec SwarmService) (string, error)
+	// UpdateSwarmService replaces the spec of service id at version.
+	UpdateSwarmService(ctx context.Context, id string, version uint64, spec SwarmService) error
+	// RemoveSwarmService removes a service and its tasks.
+	RemoveSwarmService(ctx context.Context, id string) error
+	// CreateSwarmNetwork, CreateSwarmSecret and CreateSwarmConfig create
+	// an object and return its ID.
+	CreateSwarmNetwork(ctx context.Context, spec SwarmNetwork) (string, error)
+	CreateSwarmSecret(ctx context.Context, spec SwarmObject) (string, error)
+	CreateSwarmConfig(ctx context.Context, spec SwarmObject) (string, error)
+	// RemoveSwarmNetwork, RemoveSwarmSecret and RemoveSwarmConfig remove
+	// one; ErrConflict while a service uses it.
+	RemoveSwarmNetwork(ctx context.Context, id string) error
+	RemoveSwarmSecret(ctx context.Context, id string) error
+	RemoveSwarmConfig(ctx context.Context, id string) error
+	// SwarmTasks returns the tasks of service id.
+	SwarmTasks(ctx context.Context, id string) ([]SwarmTask, error)
+}
+
 // Signaller sends signals and pauses containers.
 type Signaller interface {
 	// KillContainer sends signal ("SIGKILL" when empty) to a running

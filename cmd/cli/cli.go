@@ -234,6 +234,7 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newBuildCmd(g),
 		newPullCmd(g),
 		newPushCmd(g),
+		newDeployCmd(g),
 		newImageCmd(g),
 		newCommitCmd(g), newExportCmd(g),
 		newPublishCmd(g),

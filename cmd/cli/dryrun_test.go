@@ -47,9 +47,11 @@ var (
 		"export":     nil, // writes a file: --dry-run tested in the e2e tests
 		"image load": nil,
 		"test":       nil, // a whole CI job: refuses --dry-run, says so
+		"deploy":     {"deploy"},
+		"deploy rm":  {"deploy", "rm"},
 	}
 	readOnly = []string{"config", "version", "ps", "logs", "top", "stats", "port", "endpoints", "wait", "images",
-		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion"}
+		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps"}
 )
 
 // TestDryRunChangesNothing runs every command that changes state with
@@ -65,13 +67,14 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := servicetest.NewFake()
+	sw := servicetest.NewSwarmFake(f) // the fake is also a swarm manager, for deploy
 	f.AddImage("busybox", "sha256:b0")
 	f.AddImage("dry-web", "sha256:b1")
 	env := []string{"BERTH_NO_CACHE=1", "HOME=" + t.TempDir()}
 	cli := func(args ...string) (string, string, int) {
 		var out, errOut bytes.Buffer
 		g := &globals{stdio: Stdio{In: strings.NewReader(""), Out: &out, Err: &errOut}, env: env, wd: dir,
-			newBackend: func(context.Context) (service.Backend, func(), error) { return f, func() {}, nil }}
+			newBackend: func(context.Context) (service.Backend, func(), error) { return sw, func() {}, nil }}
 		code := runWith(context.Background(), g, args)
 		return out.String(), errOut.String(), code
 	}

@@ -203,6 +203,14 @@ func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 			d = "Running"
 		}
 		return "Container", name, "Waiting", d, false
+	case reconcile.OpCreateSwarmService, reconcile.OpCreateSwarmNetwork, reconcile.OpCreateSwarmSecret, reconcile.OpCreateSwarmConfig:
+		return swarmKind(s.Op), name, "Creating", "Created", false
+	case reconcile.OpUpdateSwarmService:
+		return "Service", name, "Updating", "Updated", false
+	case reconcile.OpRemoveSwarmService, reconcile.OpRemoveSwarmNetwork, reconcile.OpRemoveSwarmSecret, reconcile.OpRemoveSwarmConfig:
+		return swarmKind(s.Op), name, "Removing", "Removed", false
+	case reconcile.OpWaitSwarmService:
+		return "Service", name, "Converging", "Running", false
 	}
 	return "Object", name, "Working", "Done", false
 }
@@ -708,4 +716,17 @@ func cutLongestID(lines []ttyLine, overflow, minIDLen int) bool {
 	runes := []rune(lines[longest].id)
 	lines[longest].id = string(runes[:max(longestLen-overflow-3, minIDLen-3)]) + "..."
 	return true
+}
+
+// swarmKind names the kind of object a swarm step acts on.
+func swarmKind(op reconcile.Op) string {
+	switch op {
+	case reconcile.OpCreateSwarmNetwork, reconcile.OpRemoveSwarmNetwork:
+		return "Network"
+	case reconcile.OpCreateSwarmSecret, reconcile.OpRemoveSwarmSecret:
+		return "Secret"
+	case reconcile.OpCreateSwarmConfig, reconcile.OpRemoveSwarmConfig:
+		return "Config"
+	}
+	return "Service"
 }

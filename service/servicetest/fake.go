@@ -189,8 +189,12 @@ func opMutates(op string) (mutates, known bool) {
 		"CreateVolume", "RemoveVolume",
 		"KillContainer", "PauseContainer", "UnpauseContainer", "RestartContainer",
 		"Exec", "CopyTo",
-		"BuildImage", "PullImage", "PushImage", "RemoveImage", "CommitContainer":
+		"BuildImage", "PullImage", "PushImage", "RemoveImage", "CommitContainer",
+		"CreateSwarmService", "UpdateSwarmService", "RemoveSwarmService", "CreateSwarmNetwork", "RemoveSwarmNetwork",
+		"CreateSwarmSecret", "RemoveSwarmSecret", "CreateSwarmConfig", "RemoveSwarmConfig":
 		return true, true
+	case "ListSwarmState", "ListSwarmTasks":
+		return false, true
 	case "ListContainers", "InspectContainer", "ListNetworks", "InspectNetwork",
 		"ListVolumes", "InspectVolume", "InspectImage",
 		"WaitContainer", "Events", "Logs", "Attach", "CopyFrom", "Top", "ExportContainer":

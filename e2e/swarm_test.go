@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// swarmCompose is the 3-tier project of #15 on the private swarm: db with a
+// healthcheck and a volume, api depending on db healthy with a secret and
+// a config, web with a host-mode port serving the config.
+const swarmCompose = `
+services:
+  db:
+    image: ` + swarmImage + `
+    command: ["sh", "-c", "echo ready > /data/ready; exec sleep 3600"]
+    stop_grace_period: 1s
+    volumes:
+      - dbdata:/data
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/ready"]
+      interval: 1s
+      retries: 10
+  api:
+    image: ` + swarmImage + `
+    command: ["sh", "-c", "test -s /run/secrets/app_key && exec httpd -f -p 8080 -h /srv"]
+    stop_grace_period: 1s
+    environment:
+      LEVEL: ${API_LEVEL:-info}
+    depends_on:
+      db:
+        condition: service_healthy
+    secrets:
+      - app_key
+    configs:
+      - source: site
+        target: /srv/index.html
+  web:
+    image: ${WEB_IMAGE:-` + swarmImage + `}
+    command: ["httpd", "-f", "-p", "80", "-h", "/srv"]
+    stop_grace_period: 1s
+    depends_on: [api]
+    configs:
+      - source: site
+        target: /srv/index.html
+    ports:
+      - target: 80
+        published: "18081"
+        mode: host
+    deploy:
+      endpoint_mode: dnsrr
+volumes:
+  dbdata: {}
+secrets:
+  app_key:
+    environment: APP_KEY
+configs:
+  site:
+    content: <h1>berth on a swarm</h1>
+`
+
+// TestSwarmDeploy deploys the 3-tier project to the private one-node swarm:
+// --dry-run changes nothing; deploy blocks until it converges and serves
+// its page; docker stack ps sees it; a second deploy is a no-op; an env
+// change updates that service only; a broken image fails the deploy naming
+// the task; deploy rm leaves nothing.
+func TestSwarmDeploy(t *testing.T) {
+	e := requireSwarm(t)
+	p := newProject(t, map[string]string{"compose.yaml": swarmCompose})
+	p.env = []string{"DOCKER_HOST=" + e.host, "APP_KEY=k1"}
+	label := "label=com.docker.stack.namespace=" + p.name
+	t.Cleanup(func() {
+		if r := p.run("deploy", "rm"); r.code != 0 {
+			t.Logf("deploy rm: %s", r.stderr)
+		}
+	})
+
+	dry := p.mustRun(t, "--dry-run", "deploy")
+	for _, want := range []string{"create service " + p.name + "_db", "create secret " + p.name + "_app_key_", "wait for service " + p.name + "_web"} {
+		if !strings.Contains(dry.stdout, want) {
+			t.Errorf("--dry-run deploy does not print %q:\n%s", want, dry.stdout)
+		}
+	}
+	if out := e.mustDocker(t, "service", "ls", "-q", "--filter", label); out != "" {
+		t.Fatalf("--dry-run deploy created services: %s", out)
+	}
+
+	start := time.Now()
+	p.mustRun(t, "deploy")
+	t.Logf("deploy to converged: %v", time.Since(start).Round(time.Millisecond))
+	// blocked until converged: every service runs its tasks now
+	for _, svc := range []string{"db", "api", "web"} {
+		if got := e.mustDocker(t, "service", "ls", "--filter", "name="+p.name+"_"+svc, "--format", "{{.Replicas}}"); got != "1/1" {
+			t.Errorf("after deploy, service %s replicas = %q, want 1/1", svc, got)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if page, err := e.inNetns(ctx, busyboxPath, "wget", "-q", "-O", "-", "http://127.0.0.1:18081/"); err != nil || !strings.Contains(page, "berth on a swarm") {
+		t.Errorf("web does not serve its page: %q %v", page, err)
+	}
+	if out := e.mustDocker(t, "stack", "ps", "--format", "{{.Name}} {{.CurrentState}}", p.name); strings.Count(out, "Running") != 3 {
+		t.Errorf("docker stack ps %s:\n%s", p.name, out)
+	}
+	if ps := p.mustRun(t, "deploy", "ps"); !strings.Contains(ps.stdout, p.name+"_web   1/1") && !strings.Contains(ps.stdout, p.name+"_web") {
+		t.Errorf("deploy ps:\n%s", ps.stdout)
+	}
+
+	versions := func() string {
+		return e.mustDocker(t, "service", "inspect", "--format", "{{.Spec.Name}}={{.Version.Index}}", p.name+"_db", p.name+"_api", p.name+"_web")
+	}
+	before := versions()
+	if r := p.mustRun(t, "--dry-run", "deploy"); !strings.Contains(r.stdout, "Nothing to do") {
+		t.Errorf("a second deploy plans:\n%s", r.stdout)
+	}
+	p.mustRun(t, "deploy")
+	if after := versions(); after != before {
+		t.Errorf("a no-op deploy changed services:\nbefore %s\nafter  %s", before, after)
+	}
+
+	p.env = append(p.env, "API_LEVEL=debug")
+	if r := p.mustRun(t, "--dry-run", "deploy"); strings.TrimSpace(r.stdout) != "#1 update service "+p.name+"_api: env changed\n#2 wait for service "+p.name+"_api (after #1)" {
+		t.Errorf("env change plans:\n%s", r.stdout)
+	}
+	p.mustRun(t, "deploy")
+	b, a := strings.Fields(before), strings.Fields(versions())
+	if len(a) != 3 || a[0] != b[0] || a[2] != b[2] || a[1] == b[1] {
+		t.Errorf("env change of api: versions before %v, after %v: want only api's changed", b, a)
+	}
+
+	p.env = append(p.env, "WEB_IMAGE="+busyboxRepo+":missing")
+	r := p.run("deploy")
+	if r.code == 0 || !strings.Contains(r.stderr, "task") || !strings.Contains(r.stderr, p.name+"_web") {
+		t.Errorf("deploy of a missing image: exit %d, want a failure naming the task of %s_web\n%s", r.code, p.name, r.stderr)
+	}
+	t.Logf("deploy of a missing image: %s", lastLine(r.stderr))
+
+	p.mustRun(t, "deploy", "rm")
+	for _, kind := range []string{"service", "secret", "config", "network"} {
+		waitFor(t, 30*time.Second, "deploy rm to remove every "+kind, func() (bool, string) {
+			out, err := e.docker(context.Background(), nil, kind, "ls", "-q", "--filter", label)
+			return err == nil && out == "", out
+		})
+	}
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

@@ -1,0 +1,76 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berthdev/berth/project"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/swarm")
+
+// golden is what a golden file holds: the stack and the warnings, or the
+// error.
+type golden struct {
+	Stack    any      `json:"stack,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Error    []string `json:"error,omitempty"`
+}
+
+// TestConvertGolden converts each project under testdata/swarm (one per
+// group of compose keys) and compares the stack, the warnings and the
+// errors with its golden file (go test ./reconcile/swarm -update rewrites
+// them).
+func TestConvertGolden(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "swarm", "*", "compose.yaml"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no test projects under testdata/swarm: %v", err)
+	}
+	for _, file := range dirs {
+		file, _ = filepath.Abs(file)
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			p, err := project.Load(context.Background(), project.Options{
+				Files: []string{file}, ProjectName: "stack", WorkingDir: dir, Env: []string{},
+			})
+			if err != nil {
+				t.Fatalf("loading %s: %v", file, err)
+			}
+			stack, warnings, err := Convert(p.Model, Options{})
+			var g golden
+			if err != nil {
+				g.Error = strings.Split(err.Error(), "\n")
+			} else {
+				g.Stack = stack
+				for _, w := range warnings {
+					g.Warnings = append(g.Warnings, w.String())
+				}
+			}
+			got, jerr := json.MarshalIndent(g, "", "  ")
+			if jerr != nil {
+				t.Fatal(jerr)
+			}
+			got = append(got, '\n')
+			path := filepath.Join(dir, "swarm.golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./reconcile/swarm -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the conversion (go test ./reconcile/swarm -update rewrites it); got:\n%s", path, got)
+			}
+		})
+	}
+}
