@@ -90,6 +90,9 @@ func Diff(p *project.Project, obs *Observed, opts Options) (*Plan, error) {
 		}
 		return d.plan, nil
 	}
+	if err := d.preStartSupported(); err != nil {
+		return nil, err
+	}
 	if err := d.parentsExist(); err != nil {
 		return nil, err
 	}

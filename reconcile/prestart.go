@@ -64,15 +64,28 @@ func (d *differ) preStart(svc *project.Service, needs []*Step) []*Step {
 			DNS:         spec.DNS,
 		}
 		name := fmt.Sprintf("%s pre_start[%d]", svc.Name, i)
-		cause := ""
-		if h.PerReplica {
-			cause = "per_replica is not supported: refused when applied"
-		}
-		st := d.plan.add(&Step{Op: OpRunHook, Object: name, Target: name, Service: svc.Name, Cause: cause, Container: &hs, Hook: i}, prev...)
+		st := d.plan.add(&Step{Op: OpRunHook, Object: name, Target: name, Service: svc.Name, Container: &hs, Hook: i}, prev...)
 		steps = append(steps, st)
 		prev = []*Step{st}
 	}
 	return steps
+}
+
+// preStartSupported refuses, before anything is planned, a pre_start hook
+// of a service in scope with per_replica: true, in docker compose v5.5.0's
+// words (it does not support it either).
+func (d *differ) preStartSupported() error {
+	for _, svc := range d.p.Services {
+		if !d.inScope(svc.Name) {
+			continue
+		}
+		for i, h := range svc.Config.PreStart {
+			if h.PerReplica {
+				return fmt.Errorf("service %q pre_start[%d]: per_replica is not yet supported; remove per_replica or set it to false", svc.Name, i)
+			}
+		}
+	}
+	return nil
 }
 
 // envList renders a hook's environment as KEY=VALUE (a key without value
@@ -98,9 +111,6 @@ func runHookContainer(ctx context.Context, b service.Backend, s *Step) error {
 	w, ok := b.(service.Waiter)
 	if !ok {
 		return fmt.Errorf("%s: the backend cannot wait for containers: %w", s.Object, service.ErrUnsupported)
-	}
-	if strings.HasPrefix(s.Cause, "per_replica") {
-		return fmt.Errorf("service %q pre_start[%d]: per_replica is not yet supported; remove per_replica or set it to false", s.Service, s.Hook)
 	}
 	spec := *s.Container
 	spec.AttachStdout, spec.AttachStderr = true, true

@@ -71,3 +71,13 @@ func dependsOn(s, d *Step) bool {
 	}
 	return false
 }
+
+// TestPreStartPerReplica: per_replica: true is refused before anything is
+// planned, in docker compose's words.
+func TestPreStartPerReplica(t *testing.T) {
+	p := load(t, "services:\n  web:\n    image: busybox\n    pre_start:\n      - command: [\"true\"]\n        per_replica: true\n")
+	_, err := Diff(p, &Observed{Project: p.Name}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `service "web" pre_start[0]: per_replica is not yet supported`) {
+		t.Errorf("Diff: %v", err)
+	}
+}
