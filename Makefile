@@ -57,7 +57,7 @@ lint:
 # Timings of berth (and of docker compose when it is on PATH) against the
 # engine's own floor, as medians: see e2e/bench_test.go.
 bench: deps build
-	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBench(Report|Builtin|Watch)' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBench(Report|Builtin|Watch|Swarm)' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 # The README's main command: the example project built, up, checked, and
 # down, on the Docker engine when one answers, else on berth's built-in
