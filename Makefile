@@ -34,8 +34,12 @@ unit:
 
 # The fault campaign (TestFaultCampaign) takes a few minutes per backend.
 # -v for each test's duration in CI's log (the RUN lines left out).
+# Under CI=true the multi-node swarm tests run too (two private dockerds
+# in network namespaces of their own; e2e/swarm_multinode_test.go);
+# BERTH_E2E_SWARM_NODES=2 asks for them anywhere.
+BERTH_E2E_SWARM_NODES ?= $(if $(filter true 1,$(CI)),2,)
 e2e: deps build
-	BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 40m -v ./e2e/... | grep --line-buffered -v -E '^\s*=== (RUN|PAUSE|CONT|NAME)'
+	BERTH_E2E_SWARM_NODES=$(BERTH_E2E_SWARM_NODES) BERTH_BIN=$(BERTH_BIN) go test -count=1 -timeout 40m -v ./e2e/... | grep --line-buffered -v -E '^\s*=== (RUN|PAUSE|CONT|NAME)'
 
 
 # Fuzz seed corpora run as plain tests in unit.
@@ -53,7 +57,7 @@ lint:
 # Timings of berth (and of docker compose when it is on PATH) against the
 # engine's own floor, as medians: see e2e/bench_test.go.
 bench: deps build
-	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBench(Report|Builtin|Watch)' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+	BERTH_BIN=$(BERTH_BIN) BERTH_BENCH=1 go test -count=1 -timeout 60m -run 'TestBench(Report|Builtin|Watch|Swarm)' -v ./e2e/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 # The README's main command: the example project built, up, checked, and
 # down, on the Docker engine when one answers, else on berth's built-in

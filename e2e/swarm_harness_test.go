@@ -114,6 +114,38 @@ func canMakeNetns() error {
 // test image into it as swarmImage and, when swarm is true, makes it a
 // one-node swarm manager advertising 127.0.0.1. On error nothing is left.
 func startPrivateEngine(swarm bool) (_ *privateEngine, err error) {
+	e, err := newPrivateEngine()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if stopErr := e.stop(); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), swarmStartTimeout)
+	defer cancel()
+	image, err := testImageTar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.start(ctx, image); err != nil {
+		return nil, err
+	}
+	if swarm {
+		if _, err := e.docker(ctx, nil, "swarm", "init", "--advertise-addr", "127.0.0.1"); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// newPrivateEngine makes the directory and the network namespace (its
+// loopback up) of a private engine, not started yet. On error nothing is
+// left.
+func newPrivateEngine() (_ *privateEngine, err error) {
 	var random [4]byte
 	rand.Read(random[:])
 	e := &privateEngine{name: fmt.Sprintf("berthe2e-swarm-%x", random)}
@@ -129,8 +161,7 @@ func startPrivateEngine(swarm bool) (_ *privateEngine, err error) {
 			}
 		}
 	}()
-
-	ctx, cancel := context.WithTimeout(context.Background(), swarmStartTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", e.name).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ip netns add %s: %w: %s", e.name, err, bytes.TrimSpace(out))
@@ -138,14 +169,36 @@ func startPrivateEngine(swarm bool) (_ *privateEngine, err error) {
 	if out, err := exec.CommandContext(ctx, "ip", "-n", e.name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ip -n %s link set lo up: %w: %s", e.name, err, bytes.TrimSpace(out))
 	}
+	return e, nil
+}
+
+// testImageTar returns the test image from the shared engine, as docker
+// save writes it.
+func testImageTar(ctx context.Context) ([]byte, error) {
+	image, err := exec.CommandContext(ctx, "docker", "save", busyboxImage()).Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker save %s: %w", busyboxImage(), err)
+	}
+	return image, nil
+}
+
+// start starts the engine's dockerd in its network namespace and in a UTS
+// namespace of its own whose hostname is e.name (so that two private
+// engines are two swarm nodes with their own hostnames), waits for it to
+// answer and loads image (docker save's output of the test image) as
+// swarmImage. The caller stops the engine on error.
+func (e *privateEngine) start(ctx context.Context, image []byte) error {
 	logf, err := os.Create(filepath.Join(e.dir, "dockerd.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logf.Close()
 	// nsenter, not `ip netns exec`, which would remount /sys in a mount
-	// namespace of its own.
-	e.cmd = exec.Command("nsenter", "--net=/var/run/netns/"+e.name, "dockerd",
+	// namespace of its own. The shell names the new UTS namespace's host
+	// and execs dockerd: e.cmd is dockerd.
+	e.cmd = exec.Command("nsenter", "--net=/var/run/netns/"+e.name, "--",
+		"sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, e.name,
+		"dockerd",
 		"--data-root", filepath.Join(e.dir, "data"),
 		"--exec-root", filepath.Join(e.dir, "exec"),
 		"--pidfile", filepath.Join(e.dir, "dockerd.pid"),
@@ -154,10 +207,10 @@ func startPrivateEngine(swarm bool) (_ *privateEngine, err error) {
 		"--log-level", "warn")
 	e.cmd.Env = append(os.Environ(), "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1")
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: syscall.CLONE_NEWUTS}
 	if err := e.cmd.Start(); err != nil {
 		e.cmd = nil
-		return nil, fmt.Errorf("starting the private dockerd: %w", err)
+		return fmt.Errorf("starting the private dockerd: %w", err)
 	}
 	e.exited = make(chan struct{})
 	go func() { e.cmd.Wait(); close(e.exited) }()
@@ -168,34 +221,24 @@ func startPrivateEngine(swarm bool) (_ *privateEngine, err error) {
 		}
 		select {
 		case <-e.exited:
-			return nil, fmt.Errorf("the private dockerd exited: %s", e.logTail())
+			return fmt.Errorf("the private dockerd exited: %s", e.logTail())
 		case <-ctx.Done():
-			return nil, fmt.Errorf("the private dockerd did not answer in %v: %s", swarmStartTimeout, e.logTail())
+			return fmt.Errorf("the private dockerd did not answer in time: %w: %s", context.Cause(ctx), e.logTail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 
 	// The test image, under a tag other than latest.
-	save := exec.CommandContext(ctx, "docker", "save", busyboxImage())
-	image, err := save.Output()
-	if err != nil {
-		return nil, fmt.Errorf("docker save %s: %w", busyboxImage(), err)
-	}
 	if _, err := e.docker(ctx, bytes.NewReader(image), "load", "-q"); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := e.docker(ctx, nil, "tag", busyboxImage(), swarmImage); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := e.docker(ctx, nil, "rmi", busyboxImage()); err != nil {
-		return nil, err
+		return err
 	}
-	if swarm {
-		if _, err := e.docker(ctx, nil, "swarm", "init", "--advertise-addr", "127.0.0.1"); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return nil
 }
 
 // docker runs the docker CLI against the private engine.
@@ -481,4 +524,268 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// swarmNodesEnv is the variable that asks for the multi-node swarm tests:
+// BERTH_E2E_SWARM_NODES=2 (make e2e sets it under CI=true).
+const swarmNodesEnv = "BERTH_E2E_SWARM_NODES"
+
+// privateCluster is a two-node swarm of private engines: a manager and a
+// worker, each in its network namespace, joined by a veth pair on the
+// private subnet <prefix>.0/24 (manager .1, worker .2). Nothing of it is in
+// the host's network namespace.
+type privateCluster struct {
+	manager, worker *privateEngine
+	// prefix is the first three bytes of the veth pair's /24, "10.213.N".
+	prefix string
+	// veth names the pair's ends: the manager's, then the worker's.
+	veth [2]string
+}
+
+// requireSwarmCluster starts a two-node private swarm for the test and
+// stops it when the test ends, failing the test if the stop leaves
+// anything behind. It skips the test unless BERTH_E2E_SWARM_NODES is 2 or
+// more, or the machine cannot give private engines (fails under CI=true).
+func requireSwarmCluster(t *testing.T) *privateCluster {
+	t.Helper()
+	if n, _ := strconv.Atoi(os.Getenv(swarmNodesEnv)); n < 2 {
+		t.Skipf("set %s=2 for the multi-node swarm tests (make e2e sets it under CI=true)", swarmNodesEnv)
+	}
+	requireEngine(t)
+	err := canMakeNetns()
+	var c *privateCluster
+	if err == nil {
+		start := time.Now()
+		c, err = startPrivateCluster()
+		t.Logf("two-node private swarm ready in %v", time.Since(start).Round(time.Millisecond))
+	}
+	if err != nil {
+		if inCI {
+			t.Fatalf("CI=true and no private two-node swarm: %v", err)
+		}
+		t.Skipf("no private two-node swarm: %v", err)
+	}
+	t.Cleanup(func() {
+		// What the stop must remove is there: else the check after it
+		// would prove nothing.
+		if missing := c.parts(); len(missing) > 0 {
+			t.Errorf("the running two-node swarm has no %s: the teardown check proves nothing", strings.Join(missing, ", "))
+		}
+		start := time.Now()
+		if err := c.stop(); err != nil {
+			t.Errorf("stopping the two-node swarm: %v", err)
+		}
+		if left := c.leftovers(); len(left) > 0 {
+			t.Errorf("the stopped two-node swarm left %s", strings.Join(left, ", "))
+		}
+		t.Logf("two-node private swarm stopped and cleaned in %v", time.Since(start).Round(time.Millisecond))
+	})
+	return c
+}
+
+// freeSubnetPrefix returns "10.213.N" for an N such that no address or
+// route of the host's network namespace is in 10.213.N.0/24. The pair's
+// addresses never show in the host's namespace, so this only keeps them
+// from being mistaken for the host's own.
+func freeSubnetPrefix(ctx context.Context) (string, error) {
+	var used []byte
+	for _, args := range [][]string{{"-4", "-o", "addr"}, {"-4", "route", "show", "table", "all"}} {
+		out, err := exec.CommandContext(ctx, "ip", args...).Output()
+		if err != nil {
+			return "", fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
+		}
+		used = append(used, out...)
+	}
+	var random [1]byte
+	rand.Read(random[:])
+	for i := range 254 {
+		prefix := fmt.Sprintf("10.213.%d", 1+(int(random[0])+i)%254)
+		if !bytes.Contains(used, []byte(prefix+".")) && !bytes.Contains(used, []byte("10.213.0.0/")) {
+			return prefix, nil
+		}
+	}
+	return "", errors.New("every 10.213.N.0/24 is in use on this host")
+}
+
+// startPrivateCluster starts two private engines, joins their namespaces
+// with a veth pair, makes the first a swarm manager on its veth address
+// and joins the second as a worker (labelled berth.e2e.zone=b) over the
+// pair. On error nothing is left.
+func startPrivateCluster() (_ *privateCluster, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*swarmStartTimeout)
+	defer cancel()
+	c := &privateCluster{}
+	defer func() {
+		if err != nil {
+			if stopErr := c.stop(); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}
+	}()
+	if c.prefix, err = freeSubnetPrefix(ctx); err != nil {
+		return nil, err
+	}
+	if c.manager, err = newPrivateEngine(); err != nil {
+		return nil, err
+	}
+	if c.worker, err = newPrivateEngine(); err != nil {
+		return nil, err
+	}
+	// Interface names are at most 15 bytes: "bz" + the engine's random.
+	c.veth = [2]string{"bz" + strings.TrimPrefix(c.manager.name, "berthe2e-swarm-") + "m", "bz" + strings.TrimPrefix(c.worker.name, "berthe2e-swarm-") + "w"}
+	ip := func(args ...string) error {
+		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	// Made in the two namespaces directly: never in the host's.
+	if err := ip("link", "add", c.veth[0], "netns", c.manager.name, "type", "veth", "peer", "name", c.veth[1], "netns", c.worker.name); err != nil {
+		return nil, err
+	}
+	for i, e := range []*privateEngine{c.manager, c.worker} {
+		if err := ip("-n", e.name, "addr", "add", c.addr(i)+"/24", "dev", c.veth[i]); err != nil {
+			return nil, err
+		}
+		if err := ip("-n", e.name, "link", "set", c.veth[i], "up"); err != nil {
+			return nil, err
+		}
+	}
+
+	image, err := testImageTar(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Both dockerds start at once: the slow part.
+	errs := make(chan error, 2)
+	for _, e := range []*privateEngine{c.manager, c.worker} {
+		go func() { errs <- e.start(ctx, image) }()
+	}
+	if err := errors.Join(<-errs, <-errs); err != nil {
+		return nil, err
+	}
+	for i, e := range []*privateEngine{c.manager, c.worker} {
+		if err := openSwarmPorts(ctx, e, c.veth[i]); err != nil {
+			return nil, err
+		}
+	}
+	listen := func(i int) string { return c.addr(i) + ":2377" }
+	if _, err := c.manager.docker(ctx, nil, "swarm", "init", "--advertise-addr", c.addr(0), "--listen-addr", listen(0)); err != nil {
+		return nil, err
+	}
+	token, err := c.manager.docker(ctx, nil, "swarm", "join-token", "-q", "worker")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.worker.docker(ctx, nil, "swarm", "join", "--token", token, "--advertise-addr", c.addr(1), "--listen-addr", listen(1), listen(0)); err != nil {
+		return nil, err
+	}
+	if _, err := c.manager.docker(ctx, nil, "node", "update", "--label-add", "berth.e2e.zone=b", c.worker.name); err != nil {
+		return nil, err
+	}
+	for {
+		out, err := c.manager.docker(ctx, nil, "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}}")
+		if err == nil && strings.Count(out, " Ready Active") == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the two nodes are not both ready: %w: %s", context.Cause(ctx), out)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return c, nil
+}
+
+// openSwarmPorts makes sure the netfilter of e's namespace (never the
+// host's) lets in, on its veth end, what the swarm needs between nodes:
+// 2377/tcp (cluster management), 7946/tcp+udp (gossip) and 4789/udp (the
+// overlay's VXLAN data path). A new namespace accepts everything, and
+// dockerd adds no INPUT rule, so this only acts when something did.
+func openSwarmPorts(ctx context.Context, e *privateEngine, veth string) error {
+	out, err := e.inNetns(ctx, "iptables", "-S", "INPUT")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(out, "-P INPUT ACCEPT") && !strings.Contains(out, "-j DROP") && !strings.Contains(out, "-j REJECT") {
+		return nil
+	}
+	for _, port := range []struct{ proto, port string }{{"tcp", "2377"}, {"tcp", "7946"}, {"udp", "7946"}, {"udp", "4789"}} {
+		if _, err := e.inNetns(ctx, "iptables", "-I", "INPUT", "-i", veth, "-p", port.proto, "--dport", port.port, "-j", "ACCEPT"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addr returns the veth address of node i: 0 the manager, 1 the worker.
+func (c *privateCluster) addr(i int) string { return fmt.Sprintf("%s.%d", c.prefix, i+1) }
+
+// stop stops both engines at once (the worker leaves the swarm first);
+// deleting their namespaces deletes the veth pair. It returns every error.
+func (c *privateCluster) stop() error {
+	if c.worker != nil && c.worker.cmd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), swarmStopTimeout)
+		c.worker.docker(ctx, nil, "swarm", "leave", "--force")
+		cancel()
+	}
+	errs := make(chan error, 2)
+	for _, e := range []*privateEngine{c.manager, c.worker} {
+		go func() {
+			if e == nil {
+				errs <- nil
+				return
+			}
+			errs <- e.stop()
+		}()
+	}
+	return errors.Join(<-errs, <-errs)
+}
+
+// parts lists what a running cluster should have and has not: each
+// engine's network namespace, cgroup directory, mounts and processes, and
+// each end of the veth pair in its namespace.
+func (c *privateCluster) parts() []string {
+	var missing []string
+	for i, e := range []*privateEngine{c.manager, c.worker} {
+		if _, err := os.Stat("/var/run/netns/" + e.name); err != nil {
+			missing = append(missing, "netns "+e.name)
+		}
+		if len(cgroupDirs(e.name)) == 0 {
+			missing = append(missing, "cgroup of "+e.name)
+		}
+		if len(mountsUnder(e.dir)) == 0 {
+			missing = append(missing, "mount under "+e.dir)
+		}
+		if len(processesUnder(e.dir)) == 0 {
+			missing = append(missing, "process of "+e.name)
+		}
+		if exec.Command("ip", "-n", e.name, "link", "show", c.veth[i]).Run() != nil {
+			missing = append(missing, "link "+c.veth[i]+" in "+e.name)
+		}
+	}
+	return missing
+}
+
+// leftovers lists what a stopped cluster left behind: each engine's
+// leftovers, and either end of the veth pair still anywhere in the host's
+// namespace.
+func (c *privateCluster) leftovers() []string {
+	var left []string
+	for _, e := range []*privateEngine{c.manager, c.worker} {
+		if e != nil {
+			left = append(left, e.leftovers()...)
+		}
+	}
+	for _, v := range c.veth {
+		if v == "" {
+			continue
+		}
+		if _, err := os.Stat("/sys/class/net/" + v); err == nil {
+			left = append(left, "link "+v)
+		} else if exec.Command("ip", "link", "show", v).Run() == nil {
+			left = append(left, "link "+v)
+		}
+	}
+	return left
 }
