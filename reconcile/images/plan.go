@@ -166,3 +166,15 @@ func (o *ImageOptions) stepEvent(e reconcile.Event) {
 	}
 	o.progress(ImageEvent{Op: op, Service: e.Step.Service, Image: e.Step.Object, Status: e.Status, Reason: e.Step.Cause, Err: e.Err})
 }
+
+// RemovePlan plans image rm: a remove-image step per reference, in the
+// order given, with force (-f) removing an image a container uses. An
+// image that does not exist fails its step.
+func RemovePlan(refs []string, force bool) *reconcile.Plan {
+	plan := &reconcile.Plan{}
+	var prev *reconcile.Step
+	for _, ref := range refs {
+		prev = plan.Add(&reconcile.Step{Op: reconcile.OpRemoveImage, Object: ref, Target: ref, Force: force}, prev)
+	}
+	return plan
+}
