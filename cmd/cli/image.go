@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -44,6 +45,9 @@ func newImageLoadCmd(g *globals) *cobra.Command {
 			}
 			var r io.Reader = g.stdio.In
 			if input != "" && input != "-" {
+				if !filepath.IsAbs(input) {
+					input = filepath.Join(g.wd, input) // relative to -C/the working directory
+				}
 				f, err := os.Open(input)
 				if err != nil {
 					return fmt.Errorf("load: %w", err)

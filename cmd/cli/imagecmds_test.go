@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
@@ -23,6 +28,8 @@ type fakeCLI struct {
 	t   *testing.T
 	dir string
 	f   *servicetest.Fake
+	// backend, if set, is the backend instead of f (f wrapped).
+	backend service.Backend
 	// stdin is what the next command reads on standard input.
 	stdin string
 }
@@ -49,7 +56,12 @@ func (c *fakeCLI) run(args ...string) (stdout, stderr string, code int) {
 	var out, errOut syncBuffer // the progress and the pull output write at once
 	g := &globals{stdio: Stdio{In: strings.NewReader(c.stdin), Out: &out, Err: &errOut},
 		env: []string{"BERTH_NO_CACHE=1", "HOME=" + c.dir}, wd: c.dir,
-		newBackend: func(context.Context) (service.Backend, func(), error) { return c.f, func() {}, nil }}
+		newBackend: func(context.Context) (service.Backend, func(), error) {
+			if c.backend != nil {
+				return c.backend, func() {}, nil
+			}
+			return c.f, func() {}, nil
+		}}
 	code = runWith(context.Background(), g, args)
 	return out.String(), errOut.String(), code
 }
@@ -306,5 +318,98 @@ func TestImageRmPlan(t *testing.T) {
 	}
 	if err := removeImages(ctx, g, c.f, images.RemovePlan([]string{"nothing"}, false)); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("image rm of a missing image: %v, want ErrNotFound", err)
+	}
+}
+
+func TestImagesCommand(t *testing.T) {
+	c := newFakeCLI(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web: {image: busybox}\n  db: {image: redis:7}\n"})
+	c.f.AddImage("busybox", "sha256:b0b0b0b0b0b0b0b0")
+	c.f.AddImage("redis:7", "sha256:7e7e7e7e7e7e7e7e")
+	c.mustRun("up", "-d")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "-q"}, "7e7e7e7e7e7e7e7e\nb0b0b0b0b0b0b0b0\n"},
+		{[]string{"images", "-q", "web"}, "b0b0b0b0b0b0b0b0\n"},
+		{[]string{"images", "--format", "{{.ContainerName}} {{.Repository}}:{{.Tag}}"}, "shop-db-1 redis:7\nshop-web-1 busybox:latest\n"},
+	} {
+		if out, _ := c.mustRun(tt.args...); out != tt.want {
+			t.Errorf("berth %s printed\n%s\nwant\n%s", strings.Join(tt.args, " "), out, tt.want)
+		}
+	}
+	out, _ := c.mustRun("images", "--format", "json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 2 || list[0]["ContainerName"] != "shop-db-1" || list[1]["Repository"] != "busybox" {
+		t.Errorf("images --format json: %v\n%s", err, out)
+	}
+	out, _ = c.mustRun("images")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "CONTAINER") || !strings.Contains(lines[2], "busybox") {
+		t.Errorf("images table:\n%s", out)
+	}
+}
+
+// TestImageStoreCommands: image load, ls and rm on a built-in runtime's
+// store in a temporary BERTH_ROOT.
+func TestImageStoreCommands(t *testing.T) {
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference("example.com/berth/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved bytes.Buffer
+	if err := tarball.Write(ref, img, &saved); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := []string{"BERTH_ROOT=" + filepath.Join(dir, "root")}
+	cli := func(stdin string, args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errOut}, env, dir)
+		return out.String(), errOut.String(), code
+	}
+	if out, errOut, code := cli(saved.String(), "image", "load"); code != 0 || out != "Loaded image: example.com/berth/app:1\n" {
+		t.Fatalf("image load: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "saved.tar"), saved.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := cli("", "image", "load", "-q", "-i", "saved.tar"); code != 0 || out != "example.com/berth/app:1\n" {
+		t.Errorf("image load -q -i: exit %d\n%s%s", code, out, errOut)
+	}
+	id, _ := img.ConfigName()
+	out, _, _ := cli("", "image", "ls")
+	if lines := strings.Split(out, "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "REPOSITORY:TAG") ||
+		!strings.HasPrefix(lines[1], "example.com/berth/app:1") || !strings.Contains(lines[1], id.Hex[:12]) || !strings.HasSuffix(lines[1], "kB") {
+		t.Errorf("image ls:\n%s", out)
+	}
+	if out, _, _ := cli("", "image", "ls", "-q"); out != id.Hex[:12]+"\n" {
+		t.Errorf("image ls -q: %q", out)
+	}
+	if out, _, code := cli("", "--dry-run", "image", "rm", "example.com/berth/app:1"); code != 0 || out != "#1 remove image example.com/berth/app:1\n" {
+		t.Errorf("--dry-run image rm: %d %q", code, out)
+	}
+	if _, errOut, code := cli("", "image", "rm", "nothing:1"); code != 1 || !strings.Contains(errOut, "nothing:1") {
+		t.Errorf("image rm of a missing image: %d %q", code, errOut)
+	}
+	if out, errOut, code := cli("", "image", "rm", "example.com/berth/app:1"); code != 0 || out != "Untagged: example.com/berth/app:1\n" {
+		t.Errorf("image rm: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, _ := cli("", "image", "ls", "-q"); out != "" {
+		t.Errorf("image ls -q after rm: %q", out)
+	}
+	if _, errOut, code := cli("", "image", "load", "-i", "missing.tar"); code != 1 || !strings.Contains(errOut, "missing.tar") {
+		t.Errorf("image load -i missing.tar: %d %q", code, errOut)
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 1234567: "1.23MB", 5e12: "5TB"} {
+		if got := humanSize(n); got != want {
+			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

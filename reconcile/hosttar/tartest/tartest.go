@@ -6,6 +6,7 @@ package tartest
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -21,19 +22,28 @@ type Entry struct {
 // that is not a tar.
 func Read(t testing.TB, r io.Reader) []Entry {
 	t.Helper()
+	es, err := Entries(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// Entries reads every entry of the tar stream r.
+func Entries(r io.Reader) ([]Entry, error) {
 	var out []Entry
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return out, nil
 		}
 		if err != nil {
-			t.Fatalf("reading a tar stream: %v", err)
+			return out, fmt.Errorf("reading a tar stream: %w", err)
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
-			t.Fatalf("reading %s in a tar stream: %v", h.Name, err)
+			return out, fmt.Errorf("reading %s in a tar stream: %w", h.Name, err)
 		}
 		out = append(out, Entry{Header: *h, Data: string(b)})
 	}
