@@ -125,7 +125,7 @@ type copyOut struct {
 	h Host
 }
 
-func (a *copyOut) String() string { return a.r.ContainerPath + " to " + a.r.HostPath }
+func (a *copyOut) String() string { return a.r.ContainerPath + " to " + hostName(a.r.HostPath, "output") }
 
 // Run copies the path out (CopyOut).
 func (a *copyOut) Run(ctx context.Context, b service.Backend) error {
@@ -150,7 +150,16 @@ type copyIn struct {
 	stdin *onceReader // standard input, read once for several replicas
 }
 
-func (a *copyIn) String() string { return a.r.HostPath + " to " + a.r.ContainerPath }
+func (a *copyIn) String() string { return hostName(a.r.HostPath, "input") + " to " + a.r.ContainerPath }
+
+// hostName is a local path as a plan shows it: "-" is standard input or
+// output.
+func hostName(p, stream string) string {
+	if p == "-" {
+		return "standard " + stream
+	}
+	return p
+}
 
 // Run copies into the container (CopyIn).
 func (a *copyIn) Run(ctx context.Context, b service.Backend) error {
