@@ -125,7 +125,9 @@ type copyOut struct {
 	h Host
 }
 
-func (a *copyOut) String() string { return a.r.ContainerPath + " to " + hostName(a.r.HostPath, "output") }
+func (a *copyOut) String() string {
+	return a.r.ContainerPath + " to " + hostName(a.r.HostPath, "output")
+}
 
 // Run copies the path out (CopyOut).
 func (a *copyOut) Run(ctx context.Context, b service.Backend) error {
