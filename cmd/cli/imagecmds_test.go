@@ -221,6 +221,9 @@ func TestBuildCommand(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
+	if n := strings.Count(errOut, "Building web: context "); n != 1 {
+		t.Errorf("the build of web started %d times, want once with its context's size:\n%s", n, errOut)
+	}
 	if !strings.Contains(out, "web  | Step 1/2 : FROM scratch") {
 		t.Errorf("the build output is not on stdout behind the service:\n%s", out)
 	}
