@@ -314,47 +314,14 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 		return nil, err
 	}
 
-	// Pulls.
-	pulls := map[string]*pullJob{}
-	for _, s := range svcs {
-		if s.Config.Image == "" || pulls[s.Image] != nil {
-			continue
-		}
-		_, have := present[s.Image]
-		switch policies[s.Name] {
-		case types.PullPolicyAlways:
-			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name]}
-		case types.PullPolicyRefresh:
-			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name], refresh: have}
-		case types.PullPolicyNever, types.PullPolicyBuild:
-		default:
-			if !have {
-				pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: "not present"}
-			}
-		}
-	}
-	pullPlan := planPulls(pulls, svcs, present, opts)
+	pullPlan := planPulls(ensurePulls(svcs, policies, reasons, present), svcs, present, opts)
 	if !opts.DryRun {
 		if err := opts.apply(ctx, b, pullPlan, true); err != nil {
 			return nil, err
 		}
 	}
 
-	// Builds.
-	var toBuild []*project.Service
-	buildReason := map[string]string{}
-	for _, s := range svcs {
-		if s.Config.Build == nil || opts.NoBuild || slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
-			continue
-		}
-		if policies[s.Name] == types.PullPolicyBuild {
-			toBuild = append(toBuild, s)
-			buildReason[s.Name] = reasons[s.Name]
-		} else if _, have := present[s.Image]; !have {
-			toBuild = append(toBuild, s)
-			buildReason[s.Name] = "not present"
-		}
-	}
+	toBuild, buildReason := ensureBuilds(svcs, policies, reasons, present, opts.NoBuild)
 	if opts.DryRun {
 		buildPlan, _, err := planBuilds(p, toBuild, buildReason, opts)
 		if err != nil {
@@ -377,6 +344,57 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 		}
 	}
 
+	return presentIDs(svcs, present, policies, opts)
+}
+
+// ensurePulls returns the pulls EnsureImages needs, by image, for the
+// services' pull policies: always and refresh pull, never and build do
+// not, missing pulls what is not present.
+func ensurePulls(svcs []*project.Service, policies, reasons map[string]string, present map[string]service.Image) map[string]*pullJob {
+	pulls := map[string]*pullJob{}
+	for _, s := range svcs {
+		if s.Config.Image == "" || pulls[s.Image] != nil {
+			continue
+		}
+		_, have := present[s.Image]
+		switch policies[s.Name] {
+		case types.PullPolicyAlways:
+			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name]}
+		case types.PullPolicyRefresh:
+			pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: reasons[s.Name], refresh: have}
+		case types.PullPolicyNever, types.PullPolicyBuild:
+		default:
+			if !have {
+				pulls[s.Image] = &pullJob{s: s, ref: s.Image, reason: "not present"}
+			}
+		}
+	}
+	return pulls
+}
+
+// ensureBuilds returns the services EnsureImages builds (one per image),
+// and why: a build policy, or an image not present.
+func ensureBuilds(svcs []*project.Service, policies, reasons map[string]string, present map[string]service.Image, noBuild bool) ([]*project.Service, map[string]string) {
+	var toBuild []*project.Service
+	buildReason := map[string]string{}
+	for _, s := range svcs {
+		if s.Config.Build == nil || noBuild || slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
+			continue
+		}
+		if policies[s.Name] == types.PullPolicyBuild {
+			toBuild = append(toBuild, s)
+			buildReason[s.Name] = reasons[s.Name]
+		} else if _, have := present[s.Image]; !have {
+			toBuild = append(toBuild, s)
+			buildReason[s.Name] = "not present"
+		}
+	}
+	return toBuild, buildReason
+}
+
+// presentIDs returns the image IDs of the services, or an error naming
+// every service whose image is still missing (none in a dry run).
+func presentIDs(svcs []*project.Service, present map[string]service.Image, policies map[string]string, opts ImageOptions) (map[string]string, error) {
 	ids := map[string]string{}
 	var missing []string
 	for _, s := range svcs {
