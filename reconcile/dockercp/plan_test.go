@@ -1,13 +1,19 @@
 package dockercp
 
 import (
+	"archive/tar"
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/hosttar/tartest"
 	"github.com/berthdev/berth/service"
 )
 
@@ -111,4 +117,87 @@ func golden(t *testing.T, got string) {
 	if got != string(want) {
 		t.Errorf("plans differ from %s\n--- got ---\n%s--- want ---\n%s", file, got, want)
 	}
+}
+
+// TestPlanApplied: the steps copy when reconcile.Apply runs them: a tar
+// stream on standard input into two replicas (read once), then out of one
+// to standard output; a backend that cannot copy is refused naming why.
+func TestPlanApplied(t *testing.T) {
+	ctx := t.Context()
+	f, c1 := fakeContainer(t)
+	id, err := f.CreateContainer(ctx, service.ContainerSpec{Name: "p-web-2", Image: "busybox", Labels: map[string]string{
+		service.LabelProject: "p", service.LabelService: "web", service.LabelContainerNumber: "2",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := f.Container(id)
+	cs := []service.Container{c1, c2}
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	if err := tw.WriteHeader(&tar.Header{Name: "seed.sql", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tw.Write([]byte("sql"))
+	_ = tw.Close()
+	stdin := &countingReader{r: &in}
+
+	r, err := ParseRequest("-", "web:/", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(cs, r, Host{WorkDir: t.TempDir(), In: stdin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reconcile.Apply(ctx, f, plan, reconcile.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if stdin.reads == 0 || stdin.eofs != 1 {
+		t.Errorf("standard input read to its end %d times, want once", stdin.eofs)
+	}
+	for _, i := range []int{1, 2} {
+		r, _ := ParseRequest("web:/seed.sql", "-", i, false)
+		var out bytes.Buffer
+		plan, err := Plan(cs, r, Host{WorkDir: t.TempDir(), Out: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reconcile.Apply(ctx, f, plan, reconcile.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := tartest.Listing(tartest.Read(t, &out)); got != "seed.sql=sql" {
+			t.Errorf("replica %d holds %q", i, got)
+		}
+	}
+
+	for _, args := range [][2]string{{"web:/seed.sql", "-"}, {"-", "web:/"}} {
+		r, _ := ParseRequest(args[0], args[1], 0, false)
+		plan, err := Plan(cs, r, Host{In: strings.NewReader("")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = reconcile.Apply(ctx, bare{f}, plan, reconcile.ApplyOptions{})
+		if !errors.Is(err, service.ErrUnsupported) || !strings.Contains(err.Error(), "this backend cannot copy files") {
+			t.Errorf("cp %s %s on a backend without copies: %v", args[0], args[1], err)
+		}
+	}
+}
+
+// bare is a backend with none of the optional interfaces.
+type bare struct{ service.Backend }
+
+// countingReader counts the reads of a stream, and how often it ended.
+type countingReader struct {
+	r           io.Reader
+	reads, eofs int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.eofs++
+	}
+	return n, err
 }
