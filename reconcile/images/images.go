@@ -202,13 +202,17 @@ func pullPolicy(s *project.Service, opts ImageOptions) (policy, reason string, e
 	return policy, reason, nil
 }
 
-// inspectImages finds the local images refs name, in parallel; missing
-// ones are not in the result.
-func inspectImages(ctx context.Context, b service.Backend, refs []string) (map[string]service.Image, error) {
+// inspectImages finds the local images refs name, at most limit at once
+// (reconcile.DefaultParallel when <= 0); missing ones are not in the
+// result.
+func inspectImages(ctx context.Context, b service.Backend, refs []string, limit int) (map[string]service.Image, error) {
+	if limit <= 0 {
+		limit = reconcile.DefaultParallel
+	}
 	out := map[string]service.Image{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
+	g.SetLimit(limit)
 	for _, ref := range refs {
 		g.Go(func() error {
 			img, err := b.InspectImage(gctx, ref)
@@ -309,7 +313,7 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 			return nil, err
 		}
 	}
-	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	present, err := inspectImages(ctx, b, imageRefs(svcs), opts.parallel())
 	if err != nil {
 		return nil, err
 	}
@@ -774,7 +778,7 @@ func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	if err != nil {
 		return err
 	}
-	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	present, err := inspectImages(ctx, b, imageRefs(svcs), opts.parallel())
 	if err != nil {
 		return err
 	}
@@ -909,7 +913,7 @@ func DownImages(ctx context.Context, b service.Backend, p *project.Project, obs 
 		}
 	}
 	sort.Strings(refs)
-	there, err := inspectImages(ctx, b, refs)
+	there, err := inspectImages(ctx, b, refs, 0)
 	if err != nil {
 		return nil, err
 	}
