@@ -72,6 +72,11 @@ type ApplyOptions struct {
 	// Providers runs the run-provider steps; a plan with such steps fails
 	// without it.
 	Providers ProviderRunner
+	// KeepGoing runs every step that does not depend on a failed one, and
+	// returns all the failures, joined (pulls and pushes report every
+	// failed image at once); by default the first failure cancels the
+	// steps not yet started.
+	KeepGoing bool
 }
 
 // Apply runs the plan's steps in dependency order, independent steps in
@@ -108,6 +113,7 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 	}
 	sem := make(chan struct{}, parallel)
 	made := &madeNetworks{ids: map[*Step]string{}}
+	failed := &failures{steps: map[*Step]bool{}}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range plan.Steps {
 		g.Go(func() error {
@@ -117,6 +123,11 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				case <-gctx.Done():
 					return gctx.Err()
 				}
+			}
+			if failed.any(s.Deps) {
+				failed.add(s, nil) // a step after a failed one is not run
+				close(done[s])
+				return nil
 			}
 			progress(Event{Step: s, Status: StatusWorking})
 			var err error
@@ -149,6 +160,9 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 				progress(Event{Step: s, Status: StatusDone})
 			case s.Optional && gctx.Err() == nil:
 				progress(Event{Step: s, Status: StatusWarning, Err: err})
+			case opts.KeepGoing && gctx.Err() == nil:
+				progress(Event{Step: s, Status: StatusFailed, Err: err})
+				failed.add(s, err)
 			default:
 				if gctx.Err() == nil {
 					progress(Event{Step: s, Status: StatusFailed, Err: err})
@@ -160,12 +174,46 @@ func Apply(ctx context.Context, b service.Backend, plan *Plan, opts ApplyOptions
 		})
 	}
 	err := g.Wait()
+	if err == nil {
+		err = failed.join()
+	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		if cerr := context.Cause(ctx); cerr != nil {
 			return cerr
 		}
 	}
 	return err
+}
+
+// failures are the steps that failed under ApplyOptions.KeepGoing, and
+// their errors.
+type failures struct {
+	mu    sync.Mutex
+	steps map[*Step]bool
+	errs  []error
+}
+
+func (f *failures) add(s *Step, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.steps[s] = true
+	if err != nil {
+		f.errs = append(f.errs, err)
+	}
+}
+
+func (f *failures) any(steps []*Step) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(steps, func(s *Step) bool { return f.steps[s] })
+}
+
+// join returns the failures sorted by their text, joined; nil if none.
+func (f *failures) join() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	slices.SortFunc(f.errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(f.errs...)
 }
 
 // madeNetworks holds the IDs of the networks create steps made, so that
@@ -289,8 +337,8 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 		if !ok {
 			return fmt.Errorf("image %s: this backend cannot remove images: %w", s.Object, service.ErrUnsupported)
 		}
-		err := rm.RemoveImage(ctx, s.Target, false)
-		if errors.Is(err, service.ErrNotFound) {
+		err := rm.RemoveImage(ctx, s.Target, s.Force)
+		if errors.Is(err, service.ErrNotFound) && s.Optional {
 			return nil
 		}
 		if errors.Is(err, service.ErrConflict) {
@@ -334,6 +382,11 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 			return err
 		}
 		return runHooks(ctx, b, s, "post_start")
+	case OpPullImage, OpBuildImage, OpPushImage, OpCopyTo, OpCopyFrom:
+		if s.Action == nil {
+			return fmt.Errorf("step %s: no action to carry it out", s)
+		}
+		return s.Action.Run(ctx, b)
 	case OpCreateSwarmService, OpUpdateSwarmService, OpRemoveSwarmService, OpWaitSwarmService,
 		OpCreateSwarmNetwork, OpRemoveSwarmNetwork, OpCreateSwarmSecret, OpRemoveSwarmSecret,
 		OpCreateSwarmConfig, OpRemoveSwarmConfig:

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -31,6 +32,13 @@ const (
 	OpRunProvider
 	OpRunHook
 	OpCommitContainer
+	// The image and copy operations, carried out by the step's Action
+	// (reconcile/images, reconcile/dockercp).
+	OpPullImage
+	OpBuildImage
+	OpPushImage
+	OpCopyTo
+	OpCopyFrom
 	// The swarm operations of berth deploy (deploy.go).
 	OpCreateSwarmService
 	OpUpdateSwarmService
@@ -64,6 +72,11 @@ var opNames = map[Op]string{
 	OpRunProvider:       "run provider",
 	OpRunHook:           "run hook container",
 	OpCommitContainer:   "commit container",
+	OpPullImage:         "pull image",
+	OpBuildImage:        "build image",
+	OpPushImage:         "push image",
+	OpCopyTo:            "copy into container",
+	OpCopyFrom:          "copy from container",
 
 	OpCreateSwarmService: "create service",
 	OpUpdateSwarmService: "update service",
@@ -147,6 +160,11 @@ type Step struct {
 	Hook int
 	// Provider is the call of a run-provider step.
 	Provider *ProviderCall
+	// Force removes an image a container uses (image rm -f).
+	Force bool
+	// Action carries out the steps of the operations whose work lives in
+	// a package that imports this one (pulls, builds, pushes, copies).
+	Action Action
 	// Commit is what a commit step makes of its container; Apply sets
 	// Made to the ID of the image made once the step is done.
 	Commit *service.CommitOptions
@@ -175,6 +193,11 @@ func (s *Step) String() string {
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Condition)
 	case OpRunProvider:
 		fmt.Fprintf(&b, "#%d %s %s %s", s.ID, s.Op, s.Object, s.Provider.Command)
+	case OpCopyTo, OpCopyFrom:
+		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
+		if s.Action != nil {
+			fmt.Fprintf(&b, " %s", s.Action)
+		}
 	case OpCommitContainer:
 		fmt.Fprintf(&b, "#%d %s %s", s.ID, s.Op, s.Object)
 		if s.Commit != nil && s.Commit.Reference != "" {
@@ -194,6 +217,17 @@ func (s *Step) String() string {
 		fmt.Fprintf(&b, " (after %s)", strings.Join(ids, ", "))
 	}
 	return b.String()
+}
+
+// Action is the work of a step that Apply cannot do itself: an image
+// pull, build or push (reconcile/images) or a copy (reconcile/dockercp),
+// whose code imports this package. Apply calls Run under its one bound,
+// with the step's progress and failure reported as any other's. String
+// says what the action does, for the plan's line (copy steps: "/src to
+// /dst").
+type Action interface {
+	Run(ctx context.Context, b service.Backend) error
+	String() string
 }
 
 // Plan is a DAG of steps that takes the runtime from what was observed to
@@ -257,6 +291,10 @@ func appendUnique(list []*Step, s *Step) []*Step {
 	}
 	return append(list, s)
 }
+
+// Add appends a step after deps, numbering it, and returns it: for the
+// planners of reconcile's sub-packages.
+func (p *Plan) Add(s *Step, deps ...*Step) *Step { return p.add(s, deps...) }
 
 // Count returns how many steps of op the plan holds.
 func (p *Plan) Count(op Op) int {

@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/reconcile/dockercp"
-	"github.com/berthdev/berth/service"
 )
 
 // cpOptions are the flags of berth cp.
@@ -71,123 +64,38 @@ berth.`,
 	return cmd
 }
 
+// runCp is berth cp: the copy as a plan (dockercp.Plan) applied by
+// reconcile.Apply, or printed with --dry-run.
 func runCp(ctx context.Context, g *globals, o cpOptions, srcArg, dstArg string) error {
-	if srcArg == "" || dstArg == "" {
-		return errors.New("the source and the destination must not be empty")
+	r, err := dockercp.ParseRequest(srcArg, dstArg, o.index, o.all)
+	if err != nil {
+		return err
 	}
-	srcSvc, srcPath := dockercp.SplitArg(srcArg)
-	dstSvc, dstPath := dockercp.SplitArg(dstArg)
-	out := srcSvc != ""
-	svc, cpath, carg := srcSvc, srcPath, srcArg
-	switch {
-	case srcSvc != "" && dstSvc != "":
-		return errors.New("copying between services is not supported: copy out to a local path, then in")
-	case srcSvc == "" && dstSvc == "":
-		return fmt.Errorf("one of %q and %q must name a service: SERVICE:PATH", srcArg, dstArg)
-	case !out:
-		svc, cpath, carg = dstSvc, dstPath, dstArg
-	}
-	if cpath == "" {
-		return fmt.Errorf("%q names no path in the container: SERVICE:PATH", carg)
-	}
-	if o.index < 0 {
-		return fmt.Errorf("invalid --index %d: replicas are numbered from 1", o.index)
-	}
-	if out && o.all {
-		return errors.New("--all applies to copying into a service; to copy out of another replica than the first, use --index")
-	}
-	cpath = dockercp.ContainerPath(cpath)
-
-	s, err := g.session(ctx, []string{svc})
+	r.Archive, r.FollowLink = o.archive, o.followLink
+	s, err := g.session(ctx, []string{r.Service})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if !out && o.index == 0 {
-		o.all = true // copying in goes to every replica, as with docker compose
-	}
-	targets, err := cpTargets(ctx, s, svc, o)
+	cs, err := serviceContainers(ctx, s.b, s.name, []string{r.Service}, true)
 	if err != nil {
 		return err
 	}
-	if out {
-		cf, ok := s.b.(service.CopierFrom)
-		if !ok {
-			return fmt.Errorf("this backend cannot copy files out of containers: %w", service.ErrUnsupported)
-		}
-		c := targets[0]
-		if g.dryRun {
-			fmt.Fprintf(g.stdio.Out, "copy %s:%s to %s\n", c.Name, cpath, dstPath)
-			return nil
-		}
-		pr := newProgress(g)
-		pr.line("Container", c.Name, "Copying", false)
-		skipped, err := dockercp.CopyOut(ctx, cf, c, cpath, dstPath, g.wd, g.stdio.Out, o.followLink)
-		if err != nil {
-			return err
-		}
-		if len(skipped) > 0 {
-			pr.warn(fmt.Sprintf("not copied (devices and pipes are not created): %s", strings.Join(skipped, ", ")))
-		}
-		pr.line("Container", c.Name, "Copied", false)
-		return nil
-	}
-
-	cp, ok := s.b.(service.Copier)
-	cf, ok2 := s.b.(service.CopierFrom)
-	if !ok || !ok2 {
-		return fmt.Errorf("this backend cannot copy files into containers: %w", service.ErrUnsupported)
-	}
-	var src dockercp.Info
-	var stdin []byte // standard input, read once when there are several targets
-	if srcPath == "-" {
-		if len(targets) > 1 && !g.dryRun {
-			if stdin, err = io.ReadAll(g.stdio.In); err != nil {
-				return fmt.Errorf("reading standard input: %w", err)
-			}
-		}
-	} else if src, err = dockercp.LocalSource(dockercp.LocalPath(g.wd, srcPath), o.followLink); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("path %s not found", srcPath)
-		}
+	pr := newProgress(g)
+	plan, err := dockercp.Plan(cs, r, dockercp.Host{WorkDir: g.wd, In: g.stdio.In, Out: g.stdio.Out, Warn: pr.warn})
+	if err != nil {
 		return err
 	}
 	if g.dryRun {
-		for _, c := range targets {
-			fmt.Fprintf(g.stdio.Out, "copy %s to %s:%s\n", srcPath, c.Name, cpath)
-		}
+		printPlan(g, plan)
 		return nil
 	}
-	pr := newProgress(g)
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(g.parallelLimit())
-	for _, c := range targets {
-		eg.Go(func() error {
-			pr.line("Container", c.Name, "Copying", false)
-			var in io.Reader
-			switch {
-			case srcPath != "-":
-			case stdin != nil:
-				in = bytes.NewReader(stdin)
-			default:
-				in = g.stdio.In
-			}
-			if err := dockercp.CopyIn(ectx, cp, cf, c, src, in, cpath, o.archive); err != nil {
-				return err
-			}
-			pr.line("Container", c.Name, "Copied", false)
-			return nil
-		})
-	}
-	return eg.Wait()
-}
-
-// cpTargets returns the containers of svc, running or not, that cp copies
-// from (the first) or to (dockercp.Targets).
-func cpTargets(ctx context.Context, s *session, svc string, o cpOptions) ([]service.Container, error) {
-	cs, err := serviceContainers(ctx, s.b, s.name, []string{svc}, true)
-	if err != nil {
-		return nil, err
-	}
-	return dockercp.Targets(cs, svc, o.index, o.all)
+	return reconcile.Apply(ctx, s.b, plan, reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: func(e reconcile.Event) {
+		switch e.Status {
+		case reconcile.StatusWorking:
+			pr.line("Container", e.Step.Object, "Copying", false)
+		case reconcile.StatusDone:
+			pr.line("Container", e.Step.Object, "Copied", false)
+		}
+	}})
 }

@@ -41,7 +41,7 @@ var (
 		"build":      {"build"},
 		"watch":      nil, // runs until interrupted: its steps are up's and a sync's
 		"publish":    nil, // a registry, not the runtime: tested in publish_test.go
-		"cp":         nil, // copies files: --dry-run tested in cp_test.go
+		"cp":         {"cp", "compose.yaml", "web:/"},
 		"exec":       nil, // a process, as docker compose (no --dry-run there)
 		"attach":     nil, // streams, changes nothing
 		"export":     nil, // writes a file: --dry-run tested in the e2e tests

@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"github.com/berthdev/berth/reconcile"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
+	"github.com/berthdev/berth/service"
 )
 
 // newImageCmd is `berth image`: the built-in runtime's image store, for
@@ -40,6 +45,9 @@ func newImageLoadCmd(g *globals) *cobra.Command {
 			}
 			var r io.Reader = g.stdio.In
 			if input != "" && input != "-" {
+				if !filepath.IsAbs(input) {
+					input = filepath.Join(g.wd, input) // relative to -C/the working directory
+				}
 				f, err := os.Open(input)
 				if err != nil {
 					return fmt.Errorf("load: %w", err)
@@ -121,28 +129,35 @@ func newImageRmCmd(g *globals) *cobra.Command {
 		Short:   "Remove images from the built-in runtime's store",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			plan := images.RemovePlan(args, force)
 			if g.dryRun {
-				printPlan(g, reconcile.RemoveImages(args))
+				printPlan(g, plan)
 				return nil
 			}
 			b, err := g.builtin()
 			if err != nil {
 				return err
 			}
-			for _, ref := range args {
-				if err := b.RemoveImage(cmd.Context(), ref, force); err != nil {
-					return err
-				}
-				fmt.Fprintln(g.stdio.Out, "Untagged: "+ref)
-			}
-			if _, err := b.PruneLayers(); err != nil {
+			if err := removeImages(cmd.Context(), g, b, plan); err != nil {
 				return err
 			}
-			return nil
+			_, err = b.PruneLayers()
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Remove even if a container uses it")
 	return cmd
+}
+
+// removeImages applies the plan of image rm, one image after the other
+// (as docker rmi, the first failure stops it), saying "Untagged: REF" for
+// each image removed.
+func removeImages(ctx context.Context, g *globals, b service.Backend, plan *reconcile.Plan) error {
+	return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Parallel: 1, Progress: func(e reconcile.Event) {
+		if e.Status == reconcile.StatusDone {
+			fmt.Fprintln(g.stdio.Out, "Untagged: "+e.Step.Object)
+		}
+	}})
 }
 
 // humanSize prints a byte count as docker does (decimal units).

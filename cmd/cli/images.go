@@ -22,8 +22,9 @@ import (
 // their steps (appended even on a terminal, because the build output
 // scrolls between them), the size of each build context, and each
 // service's pull output behind a "service  | " prefix; the build output,
-// behind the same prefix, goes to standard output, as docker compose's. In a dry
-// run it prints what would be done on standard output instead.
+// behind the same prefix, goes to standard output, as docker compose's. In a
+// dry run it prints the plan of what would be done on standard output
+// instead, as the other commands print theirs.
 type imageReport struct {
 	g   *globals
 	pr  *progress
@@ -66,10 +67,6 @@ func (r *imageReport) event(e images.ImageEvent) {
 		r.ops[e.Service] = e.Op
 		r.pr.mu.Unlock()
 	}
-	if e.DryRun {
-		fmt.Fprintf(r.g.stdio.Out, "%s image %s for service %s: %s\n", e.Op, e.Image, e.Service, e.Reason)
-		return
-	}
 	if e.Skipped {
 		r.pr.line("Service", e.Service, "Skipped - "+e.Reason, false)
 		return
@@ -100,6 +97,25 @@ func (r *imageReport) event(e images.ImageEvent) {
 		r.pr.line(kind, id, "Warning: "+e.Err.Error(), false)
 	case reconcile.StatusFailed:
 		r.pr.line(kind, id, "Error: "+e.Err.Error(), false)
+	}
+}
+
+// plan prints the plan of a dry run.
+func (r *imageReport) plan(p *reconcile.Plan) {
+	if r.dryRun {
+		fmt.Fprint(r.g.stdio.Out, p.String())
+	}
+}
+
+// options are the image options of a command's run, reported by r.
+func (r *imageReport) options(services []string) images.ImageOptions {
+	return images.ImageOptions{
+		Services: services,
+		Parallel: r.g.parallelLimit(),
+		DryRun:   r.dryRun,
+		OnPlan:   r.plan,
+		Progress: r.event,
+		Output:   r.output,
 	}
 }
 
@@ -137,16 +153,9 @@ func (g *globals) ensureImages(ctx context.Context, b service.Backend, p *projec
 	}
 	r := newImageReport(g, p, false)
 	r.quietPull, r.quietBuild = f.quietPull, f.quietBuild
-	return images.EnsureImages(ctx, b, p, images.ImageOptions{
-		Services: services,
-		Pull:     f.pull,
-		Build:    f.build,
-		NoBuild:  f.noBuild,
-		Parallel: g.parallelLimit(),
-		DryRun:   g.dryRun,
-		Progress: r.event,
-		Output:   r.output,
-	})
+	opts := r.options(services)
+	opts.Pull, opts.Build, opts.NoBuild = f.pull, f.build, f.noBuild
+	return images.EnsureImages(ctx, b, p, opts)
 }
 
 // parseBuildArgs turns --build-arg KEY=VALUE (or KEY, taken from the
@@ -164,14 +173,17 @@ func parseBuildArgs(flags []string) map[string]*string {
 	return out
 }
 
+// buildOptions are the flags of berth build.
+type buildOptions struct {
+	buildArgs                   []string
+	noCache, pull, quiet, print bool
+	withDeps, push              bool
+	flags                       images.BuildFlags
+	memory                      string
+}
+
 func newBuildCmd(g *globals) *cobra.Command {
-	var (
-		buildArgs                   []string
-		noCache, pull, quiet, print bool
-		withDeps, push              bool
-		flags                       images.BuildFlags
-		memory                      string
-	)
+	var o buildOptions
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
@@ -193,70 +205,78 @@ context sent.
   berth build --build-arg VERSION=2 # a build argument for every build
   berth build --print               # the builds as JSON, without building`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if memory != "" {
-				n, err := units.RAMInBytes(memory)
-				if err != nil {
-					return fmt.Errorf("invalid -m/--memory %q: %w", memory, err)
-				}
-				flags.Memory = n
-			}
-			if err := flags.Validate(); err != nil {
-				return err
-			}
-			p, err := g.load(ctx, args)
-			if err != nil {
-				return err
-			}
-			services := args
-			if withDeps {
-				services = nil
-			}
-			opts := images.ImageOptions{
-				Services:   services,
-				BuildArgs:  parseBuildArgs(buildArgs),
-				NoCache:    noCache,
-				PullBase:   pull,
-				BuildFlags: flags,
-				Parallel:   g.parallelLimit(),
-				DryRun:     g.dryRun,
-			}
-			if print {
-				return printBuilds(g.stdio.Out, p, opts)
-			}
-			b, closeBackend, err := g.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			unlock, err := g.lockProject(ctx, b, p.Name)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r := newImageReport(g, p, quiet)
-			opts.Progress, opts.Output = r.event, r.output
-			if _, err = images.Build(ctx, b, p, opts); err != nil || !push {
-				return err
-			}
-			return images.PushImages(ctx, b, p, opts)
+			return runBuild(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&buildArgs, "build-arg", nil, "Set a build argument (KEY=VALUE, or KEY to take it from the environment)")
-	f.BoolVar(&noCache, "no-cache", false, "Do not use the builder's cache")
-	f.BoolVar(&pull, "pull", false, "Always try to pull newer versions of the base images")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Print nothing but errors")
-	f.BoolVar(&withDeps, "with-dependencies", false, "Also build the services the named ones depend on")
-	f.BoolVar(&push, "push", false, "Push the images built (services with an image: and a build section) once all are built")
-	f.StringVarP(&memory, "memory", "m", "", "Memory limit of the build's RUN steps (e.g. 512m)")
-	f.StringVar(&flags.Builder, "builder", "", `Builder to use: only "default" (the container runtime's own builder)`)
-	f.StringVar(&flags.SSH, "ssh", "", "SSH agent or keys to forward: refused (needs BuildKit; berth's builders cannot)")
-	f.StringVar(&flags.Provenance, "provenance", "", "Provenance attestation: only false (berth's builders make none)")
-	f.StringVar(&flags.SBOM, "sbom", "", "SBOM attestation: only false (berth's builders make none)")
-	f.BoolVar(&flags.Check, "check", false, "Check the build configuration: refused (BuildKit's Dockerfile linter; berth has no build checks)")
-	f.BoolVar(&print, "print", false, "Print the builds as JSON (a bake-like file: context, dockerfile, args, tags, labels per service) and build nothing")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "Set a build argument (KEY=VALUE, or KEY to take it from the environment)")
+	f.BoolVar(&o.noCache, "no-cache", false, "Do not use the builder's cache")
+	f.BoolVar(&o.pull, "pull", false, "Always try to pull newer versions of the base images")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Print nothing but errors")
+	f.BoolVar(&o.withDeps, "with-dependencies", false, "Also build the services the named ones depend on")
+	f.BoolVar(&o.push, "push", false, "Push the images built (services with an image: and a build section) once all are built")
+	f.StringVarP(&o.memory, "memory", "m", "", "Memory limit of the build's RUN steps (e.g. 512m)")
+	f.StringVar(&o.flags.Builder, "builder", "", `Builder to use: only "default" (the container runtime's own builder)`)
+	f.StringVar(&o.flags.SSH, "ssh", "", "SSH agent or keys to forward: refused (needs BuildKit; berth's builders cannot)")
+	f.StringVar(&o.flags.Provenance, "provenance", "", "Provenance attestation: only false (berth's builders make none)")
+	f.StringVar(&o.flags.SBOM, "sbom", "", "SBOM attestation: only false (berth's builders make none)")
+	f.BoolVar(&o.flags.Check, "check", false, "Check the build configuration: refused (BuildKit's Dockerfile linter; berth has no build checks)")
+	f.BoolVar(&o.print, "print", false, "Print the builds as JSON (a bake-like file: context, dockerfile, args, tags, labels per service) and build nothing")
 	return cmd
+}
+
+// runBuild is berth build: the builds (then the pushes, with --push) as
+// plans applied by reconcile.Apply, or their JSON with --print.
+func runBuild(ctx context.Context, g *globals, o buildOptions, args []string) error {
+	if o.memory != "" {
+		n, err := units.RAMInBytes(o.memory)
+		if err != nil {
+			return fmt.Errorf("invalid -m/--memory %q: %w", o.memory, err)
+		}
+		o.flags.Memory = n
+	}
+	if err := o.flags.Validate(); err != nil {
+		return err
+	}
+	p, err := g.load(ctx, args)
+	if err != nil {
+		return err
+	}
+	services := args
+	if o.withDeps {
+		services = nil
+	}
+	opts := images.ImageOptions{Services: services, BuildArgs: parseBuildArgs(o.buildArgs), NoCache: o.noCache,
+		PullBase: o.pull, BuildFlags: o.flags}
+	if o.print {
+		return printBuilds(g.stdio.Out, p, opts)
+	}
+	return g.withImages(ctx, p, o.quiet, true, func(b service.Backend, r *imageReport) error {
+		ropts := r.options(services)
+		ropts.BuildArgs, ropts.NoCache, ropts.PullBase, ropts.BuildFlags = opts.BuildArgs, o.noCache, o.pull, o.flags
+		if _, err := images.Build(ctx, b, p, ropts); err != nil || !o.push {
+			return err
+		}
+		return images.PushImages(ctx, b, p, ropts)
+	})
+}
+
+// withImages runs fn with the backend (under the project's lock when
+// lock is set) and a report of the image steps.
+func (g *globals) withImages(ctx context.Context, p *project.Project, quiet, lock bool, fn func(service.Backend, *imageReport) error) error {
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	if lock {
+		unlock, err := g.lockProject(ctx, b, p.Name)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	return fn(b, newImageReport(g, p, quiet))
 }
 
 // printBuilds prints what would be built, as a JSON document shaped like
@@ -313,11 +333,14 @@ func printBuilds(w io.Writer, p *project.Project, opts images.ImageOptions) erro
 	return enc.Encode(doc)
 }
 
+// pullOptions are the flags of berth pull.
+type pullOptions struct {
+	ignoreFailures, ignoreBuildable, includeDeps, quiet bool
+	policy                                              string
+}
+
 func newPullCmd(g *globals) *cobra.Command {
-	var (
-		ignoreFailures, ignoreBuildable, includeDeps, quiet bool
-		policy                                              string
-	)
+	var o pullOptions
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] [SERVICE...]",
 		Short: "Pull service images",
@@ -335,49 +358,42 @@ the service can be built instead (then it is a warning) or with
   berth pull --policy missing db    # db's image, unless present
   berth pull --ignore-buildable     # only images that cannot be built`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := g.load(ctx, args)
-			if err != nil {
-				return err
-			}
-			services := args
-			if includeDeps {
-				services = nil
-			}
-			b, closeBackend, err := g.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			unlock, err := g.lockProject(ctx, b, p.Name)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r := newImageReport(g, p, quiet)
-			return images.PullImages(ctx, b, p, images.ImageOptions{
-				Services:        services,
-				Pull:            policy,
-				IgnoreBuildable: ignoreBuildable,
-				IgnoreFailures:  ignoreFailures,
-				Parallel:        g.parallelLimit(),
-				DryRun:          g.dryRun,
-				Progress:        r.event,
-				Output:          r.output,
-			})
+			return runPull(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&ignoreFailures, "ignore-pull-failures", false, "Pull what can be pulled, and only warn about the images that cannot")
-	f.BoolVar(&ignoreBuildable, "ignore-buildable", false, "Skip the images that can be built")
-	f.BoolVar(&includeDeps, "include-deps", false, "Also pull the images of the services the named ones depend on")
-	f.StringVar(&policy, "policy", "", `Apply this pull policy to every service: "missing" or "always" (default: each service's pull_policy)`)
-	f.BoolVarP(&quiet, "quiet", "q", false, "Pull without printing progress information")
+	f.BoolVar(&o.ignoreFailures, "ignore-pull-failures", false, "Pull what can be pulled, and only warn about the images that cannot")
+	f.BoolVar(&o.ignoreBuildable, "ignore-buildable", false, "Skip the images that can be built")
+	f.BoolVar(&o.includeDeps, "include-deps", false, "Also pull the images of the services the named ones depend on")
+	f.StringVar(&o.policy, "policy", "", `Apply this pull policy to every service: "missing" or "always" (default: each service's pull_policy)`)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Pull without printing progress information")
 	return cmd
 }
 
+// runPull is berth pull: the pulls as a plan applied by reconcile.Apply.
+func runPull(ctx context.Context, g *globals, o pullOptions, args []string) error {
+	p, err := g.load(ctx, args)
+	if err != nil {
+		return err
+	}
+	services := args
+	if o.includeDeps {
+		services = nil
+	}
+	return g.withImages(ctx, p, o.quiet, true, func(b service.Backend, r *imageReport) error {
+		opts := r.options(services)
+		opts.Pull, opts.IgnoreBuildable, opts.IgnoreFailures = o.policy, o.ignoreBuildable, o.ignoreFailures
+		return images.PullImages(ctx, b, p, opts)
+	})
+}
+
+// pushOptions are the flags of berth push.
+type pushOptions struct {
+	ignoreFailures, includeDeps, quiet bool
+}
+
 func newPushCmd(g *globals) *cobra.Command {
-	var ignoreFailures, includeDeps, quiet bool
+	var o pushOptions
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] [SERVICE...]",
 		Short: "Push service images",
@@ -390,34 +406,29 @@ command unless --ignore-push-failures.`,
 		Example: `  berth build && berth push         # publish what the project builds
   berth push web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := g.load(ctx, args)
-			if err != nil {
-				return err
-			}
-			services := args
-			if includeDeps {
-				services = nil
-			}
-			b, closeBackend, err := g.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			r := newImageReport(g, p, quiet)
-			return images.PushImages(ctx, b, p, images.ImageOptions{
-				Services:       services,
-				IgnoreFailures: ignoreFailures,
-				Parallel:       g.parallelLimit(),
-				DryRun:         g.dryRun,
-				Progress:       r.event,
-				Output:         r.output,
-			})
+			return runPush(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what can be pushed, and only warn about the images that cannot")
-	f.BoolVar(&includeDeps, "include-deps", false, "Also push the images of the services the named ones depend on")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
+	f.BoolVar(&o.ignoreFailures, "ignore-push-failures", false, "Push what can be pushed, and only warn about the images that cannot")
+	f.BoolVar(&o.includeDeps, "include-deps", false, "Also push the images of the services the named ones depend on")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Push without printing progress information")
 	return cmd
+}
+
+// runPush is berth push: the pushes as a plan applied by reconcile.Apply.
+func runPush(ctx context.Context, g *globals, o pushOptions, args []string) error {
+	p, err := g.load(ctx, args)
+	if err != nil {
+		return err
+	}
+	services := args
+	if o.includeDeps {
+		services = nil
+	}
+	return g.withImages(ctx, p, o.quiet, false, func(b service.Backend, r *imageReport) error {
+		opts := r.options(services)
+		opts.IgnoreFailures = o.ignoreFailures
+		return images.PushImages(ctx, b, p, opts)
+	})
 }

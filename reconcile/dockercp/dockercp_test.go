@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/reconcile/hosttar/tartest"
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/servicetest"
 )
@@ -223,15 +224,7 @@ func TestCpRoundTrip(t *testing.T) {
 			t.Fatalf("CopyFrom(%s): %v", p, err)
 		}
 		defer rc.Close()
-		var names []string
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err != nil {
-				return names
-			}
-			names = append(names, h.Name)
-		}
+		return tartest.Names(tartest.Read(t, rc))
 	}
 
 	mustIn("app", "/")                   // a directory into an existing one

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berthdev/berth/reconcile/hosttar/tartest"
 )
 
 // tree makes a directory from a description: "d/" is a directory, "l ->
@@ -47,50 +48,7 @@ func tree(t *testing.T, entries map[string]string) string {
 	return dir
 }
 
-// entry is what the tests check of a tar entry.
-type entry struct {
-	h    tar.Header
-	data string
-}
-
-func readAll(t *testing.T, r io.Reader) []entry {
-	t.Helper()
-	var out []entry
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, entry{*h, string(b)})
-	}
-}
-
-// listing is "name" for each entry, with " -> link" for links and
-// "=content" for files.
-func listing(es []entry) string {
-	var out []string
-	for _, e := range es {
-		s := e.h.Name
-		switch e.h.Typeflag {
-		case tar.TypeSymlink:
-			s += " -> " + e.h.Linkname
-		case tar.TypeReg:
-			s += "=" + e.data
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, " ")
-}
-
-func write(t *testing.T, opts Options, p, name string) ([]entry, int, error) {
+func write(t *testing.T, opts Options, p, name string) ([]tartest.Entry, int, error) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, opts)
@@ -103,7 +61,7 @@ func write(t *testing.T, opts Options, p, name string) ([]entry, int, error) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return readAll(t, &buf), w.Files(), nil
+	return tartest.Read(t, &buf), w.Files(), nil
 }
 
 func TestAddTree(t *testing.T) {
@@ -180,7 +138,7 @@ func TestAddTree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := listing(es); got != tt.want {
+			if got := tartest.Listing(es); got != tt.want {
 				t.Errorf("entries\n got %s\nwant %s", got, tt.want)
 			}
 			if n != tt.files {
@@ -210,12 +168,12 @@ func TestHeaders(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(es) != 2 {
-				t.Fatalf("entries %s", listing(es))
+				t.Fatalf("entries %s", tartest.Listing(es))
 			}
-			if d := es[0].h; d.Uname != "" || d.Gname != "" {
+			if d := es[0].Header; d.Uname != "" || d.Gname != "" {
 				t.Errorf("directory entry has names %q:%q", d.Uname, d.Gname)
 			}
-			h := es[1].h
+			h := es[1].Header
 			uid, gid := 0, 0
 			if keep {
 				st, _ := os.Lstat(f)
@@ -288,7 +246,7 @@ func TestSpecialFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := listing(es); got != tt.want {
+		if got := tartest.Listing(es); got != tt.want {
 			t.Errorf("Special=%v: %s, want %s", tt.special, got, tt.want)
 		}
 	}
@@ -314,7 +272,7 @@ func TestOnceAndWriteFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if got, want := listing(readAll(t, &buf)), "a/ a/x=1 gen=g"; got != want {
+	if got, want := tartest.Listing(tartest.Read(t, &buf)), "a/ a/x=1 gen=g"; got != want {
 		t.Errorf("entries %s, want %s", got, want)
 	}
 	if w.Files() != 2 {
@@ -336,8 +294,8 @@ func TestUnreadable(t *testing.T) {
 		t.Errorf("error %v, want one naming a", err)
 	}
 	es, _, err := write(t, Options{Lenient: true}, dir, "")
-	if err != nil || listing(es) != "b=b" {
-		t.Errorf("lenient: %s, %v; want b=b", listing(es), err)
+	if err != nil || tartest.Listing(es) != "b=b" {
+		t.Errorf("lenient: %s, %v; want b=b", tartest.Listing(es), err)
 	}
 }
 
@@ -364,14 +322,14 @@ func FuzzExclude(f *testing.F) {
 		}
 		w.Close()
 		seen := map[string]bool{}
-		for _, e := range readAll(t, &buf) {
-			name := strings.TrimSuffix(e.h.Name, "/")
+		for _, e := range tartest.Read(t, &buf) {
+			name := strings.TrimSuffix(e.Header.Name, "/")
 			if seen[name] || !filepath.IsLocal(name) {
-				t.Fatalf("patterns %q: entry %q (again, or not below the tree)", patterns, e.h.Name)
+				t.Fatalf("patterns %q: entry %q (again, or not below the tree)", patterns, e.Header.Name)
 			}
 			seen[name] = true
 			if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
-				t.Fatalf("patterns %q: entry %q is not in the tree", patterns, e.h.Name)
+				t.Fatalf("patterns %q: entry %q is not in the tree", patterns, e.Header.Name)
 			}
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berthdev/berth/reconcile/hosttar/tartest"
 	"github.com/berthdev/berth/service"
 )
 
@@ -51,30 +52,22 @@ type entry struct {
 	typ                 byte
 }
 
+// readTar reads a build context, checking that every entry is owned by
+// root and timed to the second.
 func readTar(t *testing.T, r io.Reader) []entry {
 	t.Helper()
 	var out []entry
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range tartest.Read(t, r) {
+		h := e.Header
 		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: owned by %d:%d (%q:%q), want root with no names", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
 		}
 		if !h.AccessTime.IsZero() || !h.ChangeTime.IsZero() || h.ModTime.Nanosecond() != 0 {
 			t.Errorf("%s: times %v %v %v: want a modification time to the second only", h.Name, h.ModTime, h.AccessTime, h.ChangeTime)
 		}
-		out = append(out, entry{name: h.Name, link: h.Linkname, content: string(b), typ: h.Typeflag})
+		out = append(out, entry{name: h.Name, link: h.Linkname, content: e.Data, typ: h.Typeflag})
 	}
+	return out
 }
 
 func names(es []entry) []string {

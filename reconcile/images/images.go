@@ -59,16 +59,15 @@ type ImageEvent struct {
 	// Status is StatusWorking when the operation starts, then StatusDone,
 	// StatusWarning (it failed, and that is not an error: a pull of an
 	// image that is built next, an ignored failure) or StatusFailed. An
-	// operation skipped, or not run because of a dry run, has only a
-	// StatusDone event, with Skipped or DryRun set.
+	// operation skipped has only a StatusDone event, with Skipped set; one
+	// not run because of a dry run has none (it is a step of the plan
+	// ImageOptions.OnPlan gets).
 	Status reconcile.Status
 	// Reason says why the operation is needed ("not present", "--build",
 	// "pull_policy: always") or, with Skipped, why it is not.
 	Reason string
 	// Skipped is set when the operation is not needed.
 	Skipped bool
-	// DryRun is set when the operation would have run but for the dry run.
-	DryRun bool
 	// ContextSize is the size in bytes of the build context sent, on a
 	// build's StatusWorking event.
 	ContextSize int64
@@ -110,9 +109,12 @@ type ImageOptions struct {
 	// Parallel bounds the pulls, builds and pushes run at once
 	// (DefaultParallel when <= 0).
 	Parallel int
-	// DryRun reports what would be pulled, built or pushed, and does
-	// nothing.
+	// DryRun plans what would be pulled, built or pushed (the plan goes
+	// to OnPlan), and does nothing.
 	DryRun bool
+	// OnPlan, if set, is called with each plan of pulls, builds or pushes
+	// before it is applied (instead, with DryRun): --dry-run prints it.
+	OnPlan func(*reconcile.Plan)
 	// Progress, if set, is called as operations start and end. It must not
 	// block.
 	Progress func(ImageEvent)
@@ -200,13 +202,17 @@ func pullPolicy(s *project.Service, opts ImageOptions) (policy, reason string, e
 	return policy, reason, nil
 }
 
-// inspectImages finds the local images refs name, in parallel; missing
-// ones are not in the result.
-func inspectImages(ctx context.Context, b service.Backend, refs []string) (map[string]service.Image, error) {
+// inspectImages finds the local images refs name, at most limit at once
+// (reconcile.DefaultParallel when <= 0); missing ones are not in the
+// result.
+func inspectImages(ctx context.Context, b service.Backend, refs []string, limit int) (map[string]service.Image, error) {
+	if limit <= 0 {
+		limit = reconcile.DefaultParallel
+	}
 	out := map[string]service.Image{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
+	g.SetLimit(limit)
 	for _, ref := range refs {
 		g.Go(func() error {
 			img, err := b.InspectImage(gctx, ref)
@@ -288,9 +294,9 @@ type pullJob struct {
 // service.ErrUnsupported that names the service.
 //
 // It reads opts.Services, Pull, Build, NoBuild, BuildArgs, NoCache,
-// PullBase, Parallel, DryRun, Progress and Output. With DryRun nothing is
-// pulled or built: events with DryRun set say what would be, and the IDs
-// are those of the images present.
+// PullBase, Parallel, DryRun, OnPlan, Progress and Output. With DryRun
+// nothing is pulled or built: OnPlan gets the one plan of the pulls and
+// builds that would be, and the IDs are those of the images present.
 func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, opts ImageOptions) (map[string]string, error) {
 	if !ValidPullOption(opts.Pull) {
 		return nil, fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", opts.Pull)
@@ -307,12 +313,48 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 			return nil, err
 		}
 	}
-	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	present, err := inspectImages(ctx, b, imageRefs(svcs), opts.parallel())
 	if err != nil {
 		return nil, err
 	}
 
-	// Pulls.
+	pullPlan := planPulls(ensurePulls(svcs, policies, reasons, present), svcs, present, opts)
+	if !opts.DryRun {
+		if err := opts.apply(ctx, b, pullPlan, true); err != nil {
+			return nil, err
+		}
+	}
+
+	toBuild, buildReason := ensureBuilds(svcs, policies, reasons, present, opts.NoBuild)
+	if opts.DryRun {
+		buildPlan, _, err := planBuilds(p, toBuild, buildReason, opts)
+		if err != nil {
+			return nil, err
+		}
+		appendPlan(pullPlan, buildPlan)
+		if opts.OnPlan != nil && !pullPlan.Empty() {
+			opts.OnPlan(pullPlan)
+		}
+	}
+	var built map[string]string
+	if !opts.DryRun {
+		if built, err = runBuilds(ctx, b, p, toBuild, buildReason, opts); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range toBuild {
+		if id, ok := built[s.Name]; ok {
+			present[s.Image] = service.Image{ID: id}
+		}
+	}
+
+	return presentIDs(svcs, present, policies, opts)
+}
+
+// ensurePulls returns the pulls EnsureImages needs, by image, for the
+// services' pull policies: always and refresh pull, never and build do
+// not, missing pulls what is not present.
+func ensurePulls(svcs []*project.Service, policies, reasons map[string]string, present map[string]service.Image) map[string]*pullJob {
 	pulls := map[string]*pullJob{}
 	for _, s := range svcs {
 		if s.Config.Image == "" || pulls[s.Image] != nil {
@@ -331,15 +373,16 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 			}
 		}
 	}
-	if err := runPulls(ctx, b, svcs, pulls, present, opts); err != nil {
-		return nil, err
-	}
+	return pulls
+}
 
-	// Builds.
+// ensureBuilds returns the services EnsureImages builds (one per image),
+// and why: a build policy, or an image not present.
+func ensureBuilds(svcs []*project.Service, policies, reasons map[string]string, present map[string]service.Image, noBuild bool) ([]*project.Service, map[string]string) {
 	var toBuild []*project.Service
 	buildReason := map[string]string{}
 	for _, s := range svcs {
-		if s.Config.Build == nil || opts.NoBuild || slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
+		if s.Config.Build == nil || noBuild || slices.ContainsFunc(toBuild, func(o *project.Service) bool { return o.Image == s.Image }) {
 			continue
 		}
 		if policies[s.Name] == types.PullPolicyBuild {
@@ -350,16 +393,12 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 			buildReason[s.Name] = "not present"
 		}
 	}
-	built, err := runBuilds(ctx, b, p, toBuild, buildReason, opts)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range toBuild {
-		if id, ok := built[s.Name]; ok {
-			present[s.Image] = service.Image{ID: id}
-		}
-	}
+	return toBuild, buildReason
+}
 
+// presentIDs returns the image IDs of the services, or an error naming
+// every service whose image is still missing (none in a dry run).
+func presentIDs(svcs []*project.Service, present map[string]service.Image, policies map[string]string, opts ImageOptions) (map[string]string, error) {
 	ids := map[string]string{}
 	var missing []string
 	for _, s := range svcs {
@@ -385,41 +424,29 @@ func EnsureImages(ctx context.Context, b service.Backend, p *project.Project, op
 	return ids, nil
 }
 
-// runPulls pulls the images of pulls, in parallel, and records the pulled
-// images in present. It returns every failure that is an error, joined.
-func runPulls(ctx context.Context, b service.Backend, svcs []*project.Service, pulls map[string]*pullJob, present map[string]service.Image, opts ImageOptions) error {
-	if len(pulls) == 0 {
-		return nil
+// planPulls plans the pulls of EnsureImages, sorted by image; each pull
+// records the image pulled in present. A failed pull of an image that is
+// built, or of a refresh policy (the local image stays), is a warning.
+func planPulls(pulls map[string]*pullJob, svcs []*project.Service, present map[string]service.Image, opts ImageOptions) *reconcile.Plan {
+	plan := &reconcile.Plan{}
+	pulled := &presentImages{imgs: present}
+	for _, ref := range slices.Sorted(maps.Keys(pulls)) {
+		j := pulls[ref]
+		a := &transferAction{op: ImagePull, svc: j.s, ref: ref, opts: &opts, pulled: pulled}
+		transferStep(plan, a, j.reason, j.refresh || buildable(ref, svcs, opts.NoBuild))
 	}
-	jobs := make([]*pullJob, 0, len(pulls))
-	for _, j := range pulls {
-		jobs = append(jobs, j)
+	return plan
+}
+
+// appendPlan appends the steps of other to plan, numbered on, keeping
+// their dependencies.
+func appendPlan(plan, other *reconcile.Plan) {
+	for _, s := range other.Steps {
+		deps := s.Deps
+		s.Deps = nil
+		plan.Add(s, deps...)
 	}
-	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ref < jobs[j].ref })
-	if opts.DryRun {
-		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: j.reason, DryRun: true})
-		}
-		return nil
-	}
-	tr, ok := b.(service.ImageTransfer)
-	if !ok {
-		return fmt.Errorf("service %s: pull image %s: this backend cannot pull images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
-	}
-	var mu sync.Mutex
-	return transfer(ctx, jobs, ImagePull, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
-		if err := tr.PullImage(ctx, j.ref, j.s.Config.Platform, w); err != nil {
-			return err
-		}
-		img, err := b.InspectImage(ctx, j.ref)
-		if err != nil {
-			return fmt.Errorf("inspect image %s after pulling it: %w", j.ref, err)
-		}
-		mu.Lock()
-		present[j.ref] = img
-		mu.Unlock()
-		return nil
-	}, func(j *pullJob) bool { return j.refresh || buildable(j.ref, svcs, opts.NoBuild) })
+	plan.Warnings = append(plan.Warnings, other.Warnings...)
 }
 
 // BuildTarget is what building one service sends the builder: what
@@ -600,14 +627,39 @@ func Build(ctx context.Context, b service.Backend, p *project.Project, opts Imag
 // runBuilds builds svcs, each after the builds among them that its
 // additional contexts name, and returns the IDs by service.
 func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs []*project.Service, reasons map[string]string, opts ImageOptions) (map[string]string, error) {
-	if len(svcs) == 0 {
-		return map[string]string{}, nil
+	plan, actions, err := planBuilds(p, svcs, reasons, opts)
+	if err != nil || plan.Empty() {
+		return map[string]string{}, err
 	}
+	if !opts.DryRun {
+		for _, a := range actions {
+			for _, w := range a.target.Warnings {
+				opts.progress(ImageEvent{Op: ImageBuild, Service: a.svc.Name, Image: a.svc.Image, Status: reconcile.StatusWarning, Err: errors.New(w)})
+			}
+		}
+	}
+	if err := opts.apply(ctx, b, plan, false); err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for _, a := range actions {
+		if a.id != "" {
+			ids[a.svc.Name] = a.id
+		}
+	}
+	return ids, nil
+}
+
+// planBuilds plans the builds of svcs, a build after those of the
+// services among svcs its additional contexts name, and returns the plan
+// and its actions (which hold the IDs built once it is applied).
+func planBuilds(p *project.Project, svcs []*project.Service, reasons map[string]string, opts ImageOptions) (*reconcile.Plan, []*buildAction, error) {
+	plan := &reconcile.Plan{}
 	targets := map[string]BuildTarget{}
 	for _, s := range svcs {
 		t, err := buildTarget(p, s, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// only the services built here are waited for
 		t.After = slices.DeleteFunc(t.After, func(dep string) bool {
@@ -616,67 +668,27 @@ func runBuilds(ctx context.Context, b service.Backend, p *project.Project, svcs 
 		targets[s.Name] = t
 	}
 	if cycle := buildCycle(targets); cycle != "" {
-		return nil, fmt.Errorf("build.additional_contexts form a cycle: %s", cycle)
+		return nil, nil, fmt.Errorf("build.additional_contexts form a cycle: %s", cycle)
 	}
-	if opts.DryRun {
+	steps := map[string]*reconcile.Step{}
+	var actions []*buildAction
+	for len(steps) < len(svcs) { // a build after the builds it waits for
 		for _, s := range svcs {
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone, Reason: reasons[s.Name], DryRun: true})
+			t := targets[s.Name]
+			if steps[s.Name] != nil || slices.ContainsFunc(t.After, func(d string) bool { return steps[d] == nil }) {
+				continue
+			}
+			var deps []*reconcile.Step
+			for _, d := range t.After {
+				deps = append(deps, steps[d])
+			}
+			a := &buildAction{p: p, svc: s, target: t, reason: reasons[s.Name], opts: &opts}
+			actions = append(actions, a)
+			steps[s.Name] = plan.Add(&reconcile.Step{Op: reconcile.OpBuildImage, Object: s.Image, Target: s.Image,
+				Service: s.Name, Cause: reasons[s.Name], Action: a}, deps...)
 		}
-		return map[string]string{}, nil
 	}
-	bld, ok := b.(service.Builder)
-	if !ok {
-		return nil, fmt.Errorf("service %s: build image %s: this backend cannot build images: %w", svcs[0].Name, svcs[0].Image, service.ErrUnsupported)
-	}
-	for _, s := range svcs {
-		for _, w := range targets[s.Name].Warnings {
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusWarning, Err: errors.New(w)})
-		}
-	}
-
-	ids := map[string]string{}
-	var mu sync.Mutex
-	done := map[string]chan struct{}{}
-	for _, s := range svcs {
-		done[s.Name] = make(chan struct{})
-	}
-	sem := make(chan struct{}, opts.parallel())
-	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range svcs {
-		t := targets[s.Name]
-		g.Go(func() error {
-			for _, dep := range t.After {
-				select {
-				case <-done[dep]:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			defer func() { <-sem }()
-			id, err := buildOne(gctx, bld, p, s, t, reasons[s.Name], opts)
-			if err != nil {
-				if gctx.Err() == nil {
-					opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusFailed, Err: err})
-				}
-				return err
-			}
-			mu.Lock()
-			ids[s.Name] = id
-			mu.Unlock()
-			opts.progress(ImageEvent{Op: ImageBuild, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone})
-			close(done[s.Name])
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	return plan, actions, nil
 }
 
 // buildOne sends one service's context to the builder.
@@ -766,7 +778,7 @@ func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	if err != nil {
 		return err
 	}
-	present, err := inspectImages(ctx, b, imageRefs(svcs))
+	present, err := inspectImages(ctx, b, imageRefs(svcs), opts.parallel())
 	if err != nil {
 		return err
 	}
@@ -800,62 +812,12 @@ func PullImages(ctx context.Context, b service.Backend, p *project.Project, opts
 		}
 		jobs = append(jobs, &pullJob{s: s, ref: s.Image})
 	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	if opts.DryRun {
-		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePull, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: "requested", DryRun: true})
-		}
-		return nil
-	}
-	tr, ok := b.(service.ImageTransfer)
-	if !ok {
-		return fmt.Errorf("service %s: pull image %s: this backend cannot pull images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
-	}
-	return transfer(ctx, jobs, ImagePull, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
-		return tr.PullImage(ctx, j.ref, j.s.Config.Platform, w)
-	}, func(j *pullJob) bool { return j.s.Config.Build != nil })
-}
-
-// transfer runs pulls or pushes in parallel and reports them; failures
-// are errors (all of them, joined), or warnings when warnOnly says so or
-// with opts.IgnoreFailures.
-func transfer(ctx context.Context, jobs []*pullJob, op ImageOp, opts ImageOptions, do func(context.Context, *pullJob, io.Writer) error, warnOnly func(*pullJob) bool) error {
-	var mu sync.Mutex
-	var errs []error
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.parallel())
+	plan := &reconcile.Plan{}
 	for _, j := range jobs {
-		g.Go(func() error {
-			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusWorking, Reason: j.reason})
-			w, done := opts.output(j.s.Name)
-			err := do(gctx, j, w)
-			done()
-			if err == nil {
-				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone})
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			err = fmt.Errorf("service %s: %w", j.s.Name, err)
-			if opts.IgnoreFailures || warnOnly(j) {
-				opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusWarning, Err: err})
-				return nil
-			}
-			opts.progress(ImageEvent{Op: op, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusFailed, Err: err})
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-			return nil
-		})
+		a := &transferAction{op: ImagePull, svc: j.s, ref: j.ref, opts: &opts}
+		transferStep(plan, a, "requested", j.s.Config.Build != nil)
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return errors.Join(errs...)
+	return opts.apply(ctx, b, plan, true)
 }
 
 // PushImages pushes the images of the services named in opts.Services (all
@@ -869,54 +831,25 @@ func PushImages(ctx context.Context, b service.Backend, p *project.Project, opts
 	if err != nil {
 		return err
 	}
-	var jobs []*pullJob
-	var seen []string
+	// Tags of one repository are pushed one after another: pushed at once,
+	// the same blobs race in the registry (Debian's docker-registry answers
+	// 500), and the later push finds them all there anyway.
+	plan := &reconcile.Plan{}
+	last := map[string]*reconcile.Step{} // by repository
 	for _, s := range svcs {
 		if s.Config.Build == nil || s.Config.Image == "" {
 			opts.progress(ImageEvent{Op: ImagePush, Service: s.Name, Image: s.Image, Status: reconcile.StatusDone, Skipped: true, Reason: "only services with both image and build are pushed"})
 			continue
 		}
 		for _, tag := range append([]string{s.Image}, s.Config.Build.Tags...) {
-			if slices.Contains(seen, tag) {
+			if slices.ContainsFunc(plan.Steps, func(st *reconcile.Step) bool { return st.Object == tag }) {
 				continue
 			}
-			seen = append(seen, tag)
-			jobs = append(jobs, &pullJob{s: s, ref: tag})
+			a := &transferAction{op: ImagePush, svc: s, ref: tag, opts: &opts}
+			last[repository(tag)] = transferStep(plan, a, "requested", false, last[repository(tag)])
 		}
 	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	if opts.DryRun {
-		for _, j := range jobs {
-			opts.progress(ImageEvent{Op: ImagePush, Service: j.s.Name, Image: j.ref, Status: reconcile.StatusDone, Reason: "requested", DryRun: true})
-		}
-		return nil
-	}
-	tr, ok := b.(service.ImageTransfer)
-	if !ok {
-		return fmt.Errorf("service %s: push image %s: this backend cannot push images: %w", jobs[0].s.Name, jobs[0].ref, service.ErrUnsupported)
-	}
-	// Tags of one repository are pushed one after another: pushed at once,
-	// the same blobs race in the registry (Debian's docker-registry answers
-	// 500), and the later push finds them all there anyway.
-	var mu sync.Mutex
-	repoLocks := map[string]*sync.Mutex{}
-	lock := func(ref string) func() {
-		mu.Lock()
-		l, ok := repoLocks[repository(ref)]
-		if !ok {
-			l = &sync.Mutex{}
-			repoLocks[repository(ref)] = l
-		}
-		mu.Unlock()
-		l.Lock()
-		return l.Unlock
-	}
-	return transfer(ctx, jobs, ImagePush, opts, func(ctx context.Context, j *pullJob, w io.Writer) error {
-		defer lock(j.ref)()
-		return tr.PushImage(ctx, j.ref, w)
-	}, func(*pullJob) bool { return false })
+	return opts.apply(ctx, b, plan, true)
 }
 
 // repository is a reference without its tag or digest.
@@ -980,7 +913,7 @@ func DownImages(ctx context.Context, b service.Backend, p *project.Project, obs 
 		}
 	}
 	sort.Strings(refs)
-	there, err := inspectImages(ctx, b, refs)
+	there, err := inspectImages(ctx, b, refs, 0)
 	if err != nil {
 		return nil, err
 	}

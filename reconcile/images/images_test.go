@@ -577,19 +577,16 @@ func TestEnsureImagesDryRun(t *testing.T) {
 	})
 	f := servicetest.NewFake()
 	f.AddImage("memcached:1", "sha256:m1")
-	var planned []string
-	ids, err := EnsureImages(context.Background(), f, p, ImageOptions{DryRun: true, Progress: func(e ImageEvent) {
-		if e.DryRun {
-			planned = append(planned, fmt.Sprintf("%s %s (%s): %s", e.Op, e.Image, e.Service, e.Reason))
-		}
+	var planned string
+	ids, err := EnsureImages(context.Background(), f, p, ImageOptions{DryRun: true, OnPlan: func(plan *reconcile.Plan) {
+		planned += plan.String()
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(planned)
-	want := []string{"build proj-web (web): not present", "pull redis:7 (db): not present"}
-	if !slices.Equal(planned, want) {
-		t.Errorf("planned %q, want %q", planned, want)
+	// one plan: the pulls, then the builds
+	if want := "#1 pull image redis:7: not present\n#2 build image proj-web: not present\n"; planned != want {
+		t.Errorf("planned\n%s\nwant\n%s", planned, want)
 	}
 	if fmt.Sprint(ids) != "map[cache:sha256:m1]" {
 		t.Errorf("ids %v", ids)
