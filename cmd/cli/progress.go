@@ -342,29 +342,52 @@ func (p *progress) done(kind, text string, names []string) {
 func (p *progress) emit(kind, name, status, text, details string, extra map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	id := kind + " " + name
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{ID: id, Status: status, Text: text, Details: details, Kind: kind, Name: name}, extra)
-	case "tty":
-		if p.finished {
-			return
-		}
-		// (docker compose's restart hides them too, and ends its view on
-		// "Restarting 0/2": berth shows them there)
-		if p.op != "start" && p.op != "restart" && !p.detached && (text == "Starting" || text == "Started") {
-			return
-		}
-		p.update(id, status, text, details)
-		p.render()
-		if !p.ticking && p.working() {
-			p.ticking = true
-			go p.tick()
-		}
+	p.write(jsonEvent{ID: kind + " " + name, Status: status, Text: text, Details: details, Kind: kind, Name: name}, extra)
+}
+
+// write renders one record — an event, or a warning or notice (Level
+// set) — with the current mode's encoder: JSON, the tty view, or a line of
+// text. Callers hold p.mu.
+func (p *progress) write(e jsonEvent, extra map[string]any) {
+	switch {
+	case p.mode == "quiet":
+	case p.mode == "json":
+		p.writeJSON(e, extra)
+	case p.mode == "tty" && e.Level == "":
+		p.ttyEvent(e)
 	default:
-		// docker compose: fmt.Fprintln(out, prefix, id, text, details)
-		fmt.Fprintln(p.w, "", id, text, details)
+		p.scroll(plainText(e))
+	}
+}
+
+// plainText is a record as a line of text: docker compose's
+// " <id> <text> <details>" for an event (fmt.Fprintln(out, prefix, id,
+// text, details)), "WARN <msg>" for a warning, the message of a notice.
+func plainText(e jsonEvent) string {
+	switch e.Level {
+	case "warning":
+		return "WARN " + e.Msg
+	case "info":
+		return e.Msg
+	}
+	return " " + e.ID + " " + e.Text + " " + e.Details
+}
+
+// ttyEvent updates the tty view with an event. Callers hold p.mu.
+func (p *progress) ttyEvent(e jsonEvent) {
+	if p.finished {
+		return
+	}
+	// (docker compose's restart hides them too, and ends its view on
+	// "Restarting 0/2": berth shows them there)
+	if p.op != "start" && p.op != "restart" && !p.detached && (e.Text == "Starting" || e.Text == "Started") {
+		return
+	}
+	p.update(e.ID, e.Status, e.Text, e.Details)
+	p.render()
+	if !p.ticking && p.working() {
+		p.ticking = true
+		go p.tick()
 	}
 }
 
@@ -420,13 +443,7 @@ func (p *progress) writeJSON(e jsonEvent, extra map[string]any) {
 func (p *progress) warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{Level: "warning", Msg: msg, Kind: "warning"}, nil)
-	default:
-		p.scroll("WARN " + msg)
-	}
+	p.write(jsonEvent{Level: "warning", Msg: msg, Kind: "warning"}, nil)
 }
 
 // notice prints a line that says what berth is doing, in every mode but
@@ -434,13 +451,7 @@ func (p *progress) warn(msg string) {
 func (p *progress) notice(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{Level: "info", Msg: msg, Kind: "notice"}, nil)
-	default:
-		p.scroll(msg)
-	}
+	p.write(jsonEvent{Level: "info", Msg: msg, Kind: "notice"}, nil)
 }
 
 // text prints a line of text in the plain and tty modes (not updated in
