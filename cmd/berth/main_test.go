@@ -20,6 +20,11 @@ func TestRun(t *testing.T) {
 		{"version", []string{"berth", "version", "--short"}, 0, "dev\n", ""},
 		{"unknown command", []string{"berth", "nope"}, 1, "", `unknown command "nope" for "berth"`},
 		{"bad flag", []string{"berth", "ps", "--nope"}, 1, "", "unknown flag: --nope"},
+		// the built-in runtime's re-executions come before the command
+		// line (which would say unknown command, exit 1): its DNS server
+		// without its state root prints its usage (on the process's
+		// standard error) and exits 2
+		{"runtime re-execution", []string{"berth", "__berth-dns"}, 2, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
