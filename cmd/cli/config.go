@@ -145,7 +145,7 @@ func writeConfigList(w io.Writer, p *project.Project, o configOptions) (bool, er
 	var lines []string
 	switch {
 	case o.services:
-		lines = reconcile.Order(p)
+		lines = reconcile.ModelOrder(p.Model)
 	case o.volumes:
 		for _, v := range p.Volumes {
 			lines = append(lines, v.Key)

@@ -81,17 +81,22 @@ func TestConfigCommand(t *testing.T) {
 	}
 }
 
-// TestConfigServicesOrder: dependencies first, also through network_mode
-// and volumes_from (reconcile.Order, the order up starts them in).
+// TestConfigServicesOrder: dependencies first, through network_mode,
+// volumes_from and links too once normalized, by depends_on as written
+// with --no-normalize: what docker compose v2.40.3 and v5.5.0 print.
 func TestConfigServicesOrder(t *testing.T) {
 	c := newFakeCLI(t, `services:
   a: {image: busybox, depends_on: [m]}
   m: {image: busybox, network_mode: "service:z"}
   z: {image: busybox, volumes_from: [b]}
   b: {image: busybox}
+  c: {image: busybox, links: [a]}
 `)
-	if got := c.ok("config", "--services"); got != "b\nz\nm\na\n" {
+	if got := c.ok("config", "--services"); got != "b\nz\nm\na\nc\n" {
 		t.Errorf("got %q", got)
+	}
+	if got := c.ok("config", "--services", "--no-normalize"); got != "m\na\nb\nc\nz\n" {
+		t.Errorf("--no-normalize: got %q", got)
 	}
 }
 
