@@ -813,30 +813,6 @@ func (d *differ) orphans() {
 	}
 }
 
-// Order lists the active services dependencies first, ties by name.
-func Order(p *project.Project) []string {
-	var out []string
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(name string) {
-		s := p.Service(name)
-		if seen[name] || s == nil {
-			return
-		}
-		seen[name] = true
-		deps := sortedKeys(s.Config.DependsOn)
-		deps = append(deps, refParents(s.Config)...)
-		for _, dep := range deps {
-			visit(dep)
-		}
-		out = append(out, name)
-	}
-	for _, s := range p.Services {
-		visit(s.Name)
-	}
-	return out
-}
-
 func networkSpec(n *project.Network) *service.NetworkSpec {
 	spec := &service.NetworkSpec{
 		Name:       n.Name,

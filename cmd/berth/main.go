@@ -13,13 +13,19 @@ import (
 )
 
 func main() {
-	// The built-in runtime re-executes this binary as a container's shim,
-	// init and reaper: those run before anything else.
-	if code, ok := builtin.Dispatch(os.Args); ok {
-		os.Exit(code)
+	os.Exit(run(os.Args, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+}
+
+// run is the whole program with the arguments (the program's name first)
+// and streams given, and returns the exit code. The built-in runtime
+// re-executes this binary as a container's shim, init and reaper: those run
+// before anything else. Otherwise it is the command line, cancelled by
+// SIGINT or SIGTERM.
+func run(args []string, stdio cli.Stdio) int {
+	if code, ok := builtin.Dispatch(args); ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
-	stop()
-	os.Exit(code)
+	defer stop()
+	return cli.Run(ctx, args[1:], stdio)
 }

@@ -61,6 +61,8 @@ type options struct {
 	env                      []string
 	timeout                  time.Duration
 	fixedPorts               bool
+	// runtime, when set, is the backend used (WithRuntime).
+	runtime service.Backend
 }
 
 // Option changes what Up does.
@@ -87,6 +89,11 @@ func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.e
 // WithTimeout bounds how long Up waits for the services to be ready
 // (default 2 minutes).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRuntime runs the project on b, which the caller opened and closes
+// (another runtime, or servicetest's in-memory fake in unit tests),
+// instead of the one WithBackend picks.
+func WithRuntime(b service.Backend) Option { return func(o *options) { o.runtime = b } }
 
 // WithFixedPorts keeps the host ports the files publish.
 func WithFixedPorts() Option { return func(o *options) { o.fixedPorts = true } }
@@ -158,6 +165,9 @@ func Up(t testing.TB, composeFile string, opts ...Option) *Env {
 
 // open picks and opens the runtime.
 func open(ctx context.Context, o options) (service.Backend, func(), error) {
+	if o.runtime != nil {
+		return o.runtime, func() {}, nil
+	}
 	kind := o.backend
 	if kind == "" {
 		kind = "builtin"

@@ -150,56 +150,9 @@ func printError(w io.Writer, err error) {
 	fmt.Fprintln(w, strings.TrimRight(err.Error(), "\n"))
 }
 
+// newRoot is berth's command tree.
 func newRoot(g *globals) *cobra.Command {
-	root := &cobra.Command{
-		Use:   "berth",
-		Short: "Run multi-container applications from compose files",
-		Long: `berth runs the services a compose.yaml describes, like docker compose:
-same files, same commands, same container names and labels, so each tool
-manages the other's projects. It talks to a Docker engine when one answers
-(DOCKER_HOST or /var/run/docker.sock) and otherwise runs containers itself.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		TraverseChildren:  true,
-		Version:           version,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
-		Args:              cobra.ArbitraryArgs,
-		PersistentPreRun:  func(cmd *cobra.Command, _ []string) { g.command = cmd.Name() },
-		// With no command: the help. With an unknown one: an error (cobra
-		// would print the help and exit 0, hiding a typo in a script).
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			msg := fmt.Sprintf("unknown command %q for \"berth\"", args[0])
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
-			}
-			return errors.New(msg + "\n\nRun 'berth --help' for the commands.")
-		},
-	}
-	root.SetVersionTemplate("berth version {{.Version}}\n")
-	// Project flags go before the subcommand, as with docker compose (they
-	// are not persistent: run -p is --publish, not --project-name); the
-	// output and runtime flags may go anywhere.
-	f := root.Flags()
-	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose configuration files, merged in order (- reads standard input; default: COMPOSE_FILE, else compose.yaml found here or in a parent)")
-	f.StringVarP(&g.projectName, "project-name", "p", "", "Project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the project directory's name)")
-	f.StringVar(&g.projectDir, "project-directory", "", "Alternate working directory (default: the directory of the first compose file)")
-	f.StringArrayVar(&g.profiles, "profile", nil, "Enable a profile (repeatable; default: COMPOSE_PROFILES)")
-	f.StringArrayVar(&g.envFiles, "env-file", nil, "Alternate environment file for interpolation (repeatable; default: COMPOSE_ENV_FILES, else .env)")
-	pf := root.PersistentFlags()
-	pf.StringVar(&g.progress, "progress", "", "Progress output: auto, tty, plain, json or quiet (default: COMPOSE_PROGRESS, else auto)")
-	pf.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
-	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
-	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
-	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (the Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (berth's own, state in BERTH_ROOT, default /var/lib/berth); default: BERTH_BACKEND, else engine when one answers, else builtin")
-	f.BoolVar(&g.compatibility, "compatibility", false, "Run in backward compatibility mode: container names with \"_\" (project_service_1), as docker compose v1 (default: COMPOSE_COMPATIBILITY)")
-	f.BoolVar(&g.allResources, "all-resources", false, "Include all resources, even those not used by services (networks, volumes)")
-	f.BoolVar(&g.verbose, "verbose", false, "Show more output: the container runtime chosen and why, internal errors' stacks")
-	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
-	_ = f.MarkHidden("workdir")
-
+	root := rootCommand(g)
 	root.AddCommand(
 		newConfigCmd(g),
 		newVersionCmd(g),
@@ -240,6 +193,70 @@ manages the other's projects. It talks to a Docker engine when one answers
 		newPublishCmd(g),
 	)
 	return root
+}
+
+// rootCommand is the root command, with the global flags and without
+// subcommands.
+func rootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "berth",
+		Short: "Run multi-container applications from compose files",
+		Long: `berth runs the services a compose.yaml describes, like docker compose:
+same files, same commands, same container names and labels, so each tool
+manages the other's projects. It talks to a Docker engine when one answers
+(DOCKER_HOST or /var/run/docker.sock) and otherwise runs containers itself.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		TraverseChildren:  true,
+		Version:           version,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		Args:              cobra.ArbitraryArgs,
+		PersistentPreRun:  func(cmd *cobra.Command, _ []string) { g.command = cmd.Name() },
+		// With no command: the help. With an unknown one: an error (cobra
+		// would print the help and exit 0, hiding a typo in a script).
+		RunE: helpOrUnknown,
+	}
+	root.SetVersionTemplate("berth version {{.Version}}\n")
+	bindGlobalFlags(root, g)
+	return root
+}
+
+// helpOrUnknown is the root command: with no command, the help; with an
+// unknown one, an error with suggestions.
+func helpOrUnknown(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for \"berth\"", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg + "\n\nRun 'berth --help' for the commands.")
+}
+
+// bindGlobalFlags declares the flags every command shares on root.
+func bindGlobalFlags(root *cobra.Command, g *globals) {
+	// Project flags go before the subcommand, as with docker compose (they
+	// are not persistent: run -p is --publish, not --project-name); the
+	// output and runtime flags may go anywhere.
+	f := root.Flags()
+	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose configuration files, merged in order (- reads standard input; default: COMPOSE_FILE, else compose.yaml found here or in a parent)")
+	f.StringVarP(&g.projectName, "project-name", "p", "", "Project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the project directory's name)")
+	f.StringVar(&g.projectDir, "project-directory", "", "Alternate working directory (default: the directory of the first compose file)")
+	f.StringArrayVar(&g.profiles, "profile", nil, "Enable a profile (repeatable; default: COMPOSE_PROFILES)")
+	f.StringArrayVar(&g.envFiles, "env-file", nil, "Alternate environment file for interpolation (repeatable; default: COMPOSE_ENV_FILES, else .env)")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.progress, "progress", "", "Progress output: auto, tty, plain, json or quiet (default: COMPOSE_PROGRESS, else auto)")
+	pf.StringVar(&g.ansi, "ansi", "auto", "Control characters: never, always or auto")
+	pf.BoolVar(&g.dryRun, "dry-run", false, "Print what would change, change nothing")
+	pf.IntVar(&g.parallel, "parallel", -1, "Maximum parallel engine operations (default: COMPOSE_PARALLEL_LIMIT, else 32)")
+	pf.StringVar(&g.backendName, "backend", "", "Container runtime: engine (the Docker engine at DOCKER_HOST or /var/run/docker.sock) or builtin (berth's own, state in BERTH_ROOT, default /var/lib/berth); default: BERTH_BACKEND, else engine when one answers, else builtin")
+	f.BoolVar(&g.compatibility, "compatibility", false, "Run in backward compatibility mode: container names with \"_\" (project_service_1), as docker compose v1 (default: COMPOSE_COMPATIBILITY)")
+	f.BoolVar(&g.allResources, "all-resources", false, "Include all resources, even those not used by services (networks, volumes)")
+	f.BoolVar(&g.verbose, "verbose", false, "Show more output: the container runtime chosen and why, internal errors' stacks")
+	f.StringVar(&g.projectDir, "workdir", "", "Deprecated alias of --project-directory")
+	_ = f.MarkHidden("workdir")
+
 }
 
 // loadOptions are the project.Options the global flags and environment say.

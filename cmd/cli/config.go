@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/reconcile/publish"
 	"github.com/berthdev/berth/service/registry"
 )
@@ -89,56 +90,73 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 		return fmt.Errorf("unsupported format %q: use yaml or json", o.format)
 	}
 	o.resolveDigests = o.resolveDigests || o.lockDigests
-	var buf bytes.Buffer
 	opts := g.loadOptions(args)
 	opts.NoConsistency = o.noConsistency
 	// --compatibility prints the model unnormalized, as docker compose.
 	opts.NoPathResolution, opts.NoNormalize = o.noPaths, o.noNormalize || g.compatibility
-
+	var buf bytes.Buffer
 	if o.noInterpolate || o.variables {
 		opts.NoInterpolate = true
-		model, err := project.LoadModel(ctx, opts)
-		if err != nil {
-			return err
-		}
-		if o.resolveDigests && !o.variables {
-			if err := publish.ResolveModelImageDigests(ctx, model, registry.Client{}.Digest); err != nil {
-				return err
-			}
-		}
-		if o.lockDigests && !o.variables {
-			publish.LockModel(model)
-		}
-		if o.variables {
-			if err := writeVariables(&buf, model, o.format); err != nil {
-				return err
-			}
-		} else if err := writeModel(&buf, model, o.format); err != nil {
+		if err := writeRawModel(cmd, &buf, opts, o); err != nil {
 			return err
 		}
 		return emit(cmd.OutOrStdout(), o, buf.Bytes())
 	}
-
 	p, err := project.Load(ctx, opts)
 	if err != nil {
 		return err
 	}
+	if ok, err := writeConfigList(&buf, p, o); err != nil {
+		return err
+	} else if !ok {
+		if err := writeResolvedModel(cmd, &buf, p, o); err != nil {
+			return err
+		}
+	}
+	return emit(cmd.OutOrStdout(), o, buf.Bytes())
+}
+
+// writeRawModel writes the model as the files give it, uninterpolated
+// (--no-interpolate), or the variables it uses (--variables).
+func writeRawModel(cmd *cobra.Command, w io.Writer, opts project.Options, o configOptions) error {
+	ctx := cmd.Context()
+	model, err := project.LoadModel(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if o.variables {
+		return writeVariables(w, model, o.format)
+	}
+	if o.resolveDigests {
+		if err := publish.ResolveModelImageDigests(ctx, model, registry.Client{}.Digest); err != nil {
+			return err
+		}
+	}
+	if o.lockDigests {
+		publish.LockModel(model)
+	}
+	return writeModel(w, model, o.format)
+}
+
+// writeConfigList writes the list a flag asks for (--services, --volumes,
+// --networks, --images, --profiles, --hash, --environment), one item a
+// line; false when none does.
+func writeConfigList(w io.Writer, p *project.Project, o configOptions) (bool, error) {
+	var lines []string
 	switch {
 	case o.services:
-		for _, name := range dependencyOrder(p.Model) {
-			fmt.Fprintln(&buf, name)
-		}
+		lines = reconcile.ModelOrder(p.Model)
 	case o.volumes:
 		for _, v := range p.Volumes {
-			fmt.Fprintln(&buf, v.Key)
+			lines = append(lines, v.Key)
 		}
 	case o.networks:
 		for _, n := range p.Networks {
-			fmt.Fprintln(&buf, n.Key)
+			lines = append(lines, n.Key)
 		}
 	case o.images:
 		for _, s := range p.Services {
-			fmt.Fprintln(&buf, s.Image)
+			lines = append(lines, s.Image)
 		}
 	case o.profiles:
 		set := map[string]bool{}
@@ -147,54 +165,72 @@ func runConfig(cmd *cobra.Command, g *globals, o configOptions, args []string) e
 				set[pr] = true
 			}
 		}
-		for _, pr := range sortedSet(set) {
-			fmt.Fprintln(&buf, pr)
-		}
+		lines = sortedSet(set)
 	case o.hash != "":
-		names := strings.Split(o.hash, ",")
-		if o.hash == "*" {
-			names = names[:0]
-			for _, s := range p.Services {
-				names = append(names, s.Name)
-			}
-		}
-		sort.Strings(names)
-		hashes, err := p.ConfigHashes(!o.noResolveEnv)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			h, ok := hashes[name]
-			if !ok {
-				return fmt.Errorf("no such service: %s", name)
-			}
-			fmt.Fprintf(&buf, "%s %s\n", name, h)
+		var err error
+		if lines, err = configHashes(p, o); err != nil {
+			return true, err
 		}
 	case o.environment:
 		keys := make([]string, 0, len(p.Model.Environment))
 		for k := range p.Model.Environment {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		sort.Strings(keys) // by name: "A" before "A1"
 		for _, k := range keys {
-			fmt.Fprintf(&buf, "%s=%s\n", k, p.Model.Environment[k])
+			lines = append(lines, k+"="+p.Model.Environment[k])
 		}
 	default:
-		model := p.Model
-		if o.noResolveEnv {
-			model = p.UnresolvedModel()
-		}
-		if model, err = pinDigests(cmd, model, o); err != nil {
-			return err
-		}
-		out, err := project.Render(model, o.format)
-		if err != nil {
-			return fmt.Errorf("render the model: %w", err)
-		}
-		// Print values so that loading the output again gives them back.
-		buf.Write(bytes.ReplaceAll(out, []byte("$"), []byte("$$")))
+		return false, nil
 	}
-	return emit(cmd.OutOrStdout(), o, buf.Bytes())
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return true, nil
+}
+
+// configHashes are the "service hash" lines of --hash.
+func configHashes(p *project.Project, o configOptions) ([]string, error) {
+	names := strings.Split(o.hash, ",")
+	if o.hash == "*" {
+		names = names[:0]
+		for _, s := range p.Services {
+			names = append(names, s.Name)
+		}
+	}
+	sort.Strings(names)
+	hashes, err := p.ConfigHashes(!o.noResolveEnv)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]string, 0, len(names))
+	for _, name := range names {
+		h, ok := hashes[name]
+		if !ok {
+			return nil, fmt.Errorf("no such service: %s", name)
+		}
+		lines = append(lines, name+" "+h)
+	}
+	return lines, nil
+}
+
+// writeResolvedModel writes the project's model (digests pinned as the
+// flags say), with "$" escaped so that loading it again gives it back.
+func writeResolvedModel(cmd *cobra.Command, w io.Writer, p *project.Project, o configOptions) error {
+	model := p.Model
+	if o.noResolveEnv {
+		model = p.UnresolvedModel()
+	}
+	model, err := pinDigests(cmd, model, o)
+	if err != nil {
+		return err
+	}
+	out, err := project.Render(model, o.format)
+	if err != nil {
+		return fmt.Errorf("render the model: %w", err)
+	}
+	_, err = w.Write(bytes.ReplaceAll(out, []byte("$"), []byte("$$")))
+	return err
 }
 
 // pinDigests applies --resolve-image-digests and --lock-image-digests to
@@ -264,36 +300,6 @@ func writeVariables(w io.Writer, model map[string]any, format string) error {
 		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", n, v.Required, v.DefaultValue, v.PresenceValue)
 	}
 	return tw.Flush()
-}
-
-// dependencyOrder lists the services dependencies first, ties by name.
-func dependencyOrder(p *types.Project) []string {
-	var out []string
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(name string) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		s, ok := p.Services[name]
-		if !ok {
-			return
-		}
-		deps := make([]string, 0, len(s.DependsOn))
-		for d := range s.DependsOn {
-			deps = append(deps, d)
-		}
-		sort.Strings(deps)
-		for _, d := range deps {
-			visit(d)
-		}
-		out = append(out, name)
-	}
-	for _, name := range p.ServiceNames() {
-		visit(name)
-	}
-	return out
 }
 
 func sortedSet(set map[string]bool) []string {

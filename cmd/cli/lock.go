@@ -31,21 +31,8 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 	if g.dryRun {
 		return noop, nil
 	}
-	o := lock.Options{Project: name, Command: g.command}
-	// Calls journaled (see journal): on the engine all, which it finishes
-	// when their client dies; on the built-in runtime those a shim carries
-	// out (a creation dies with its berth, and what a network's creation
-	// or removal left is swept: Settle would wait in vain).
-	journaled := func(reconcile.Op) bool { return true }
-	switch b := b.(type) {
-	case *builtin.Backend:
-		o.Dir, o.Runtime = filepath.Join(b.Root(), "locks"), b.Root()
-		journaled = func(op reconcile.Op) bool {
-			return op != reconcile.OpCreateContainer && op != reconcile.OpCreateNetwork && op != reconcile.OpRemoveNetwork
-		}
-	case *engine.Backend:
-		o.Dir, o.Runtime = lock.DefaultDir(g.getenv), b.Endpoint()
-	default:
+	o, journaled, ok := g.lockOptions(b, name)
+	if !ok {
 		return noop, nil
 	}
 	if o.Timeout, err = lockTimeout(g.getenv("BERTH_LOCK_TIMEOUT")); err != nil {
@@ -88,6 +75,28 @@ func (g *globals) lockProject(ctx context.Context, b service.Backend, name strin
 			_ = l.Release()
 		})
 	}, nil
+}
+
+// lockOptions are the lock options of project name on b's runtime, and
+// which plan steps the lock journals; false when b's runtime has no
+// project locks (the fake).
+func (g *globals) lockOptions(b service.Backend, name string) (lock.Options, func(reconcile.Op) bool, bool) {
+	o := lock.Options{Project: name, Command: g.command}
+	// Calls journaled (see journal): on the engine all, which it finishes
+	// when their client dies; on the built-in runtime those a shim carries
+	// out (a creation dies with its berth, and what a network's creation
+	// or removal left is swept: Settle would wait in vain).
+	switch b := b.(type) {
+	case *builtin.Backend:
+		o.Dir, o.Runtime = filepath.Join(b.Root(), "locks"), b.Root()
+		return o, func(op reconcile.Op) bool {
+			return op != reconcile.OpCreateContainer && op != reconcile.OpCreateNetwork && op != reconcile.OpRemoveNetwork
+		}, true
+	case *engine.Backend:
+		o.Dir, o.Runtime = lock.DefaultDir(g.getenv), b.Endpoint()
+		return o, func(reconcile.Op) bool { return true }, true
+	}
+	return o, nil, false
 }
 
 // heldLock is a project lock this run holds, and which plan steps it

@@ -131,15 +131,8 @@ func (m *logMux) status(name, msg string) {
 	_, _ = io.WriteString(m.w, line)
 }
 
-// follow streams the logs of c until ctx is done or the container stops.
-func (m *logMux) follow(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) error {
-	w := m.writer(displayName(c))
-	defer w.Close()
-	opts.Stdout, opts.Stderr = true, true
-	return l.Logs(ctx, c.ID, opts, w, w)
-}
-
-// followTracked is follow that returns the time of the last line shown
+// followTracked streams the logs of c until ctx is done or the container
+// stops, and returns the time of the last line shown
 // (zero when none was), so that a caller following a container across
 // restarts can go on right after it.
 func (m *logMux) followTracked(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) (time.Time, error) {

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthdev/berth/reconcile/listing"
 	"github.com/berthdev/berth/service"
 )
 
@@ -118,8 +117,7 @@ func newLsCmd(g *globals) *cobra.Command {
 		Example: `  berth ls -a
   berth ls --filter name=^shop   # projects whose name matches a regular expression`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			var names []*regexp.Regexp
+			o := listing.ProjectsOptions{All: all}
 			for _, f := range filters {
 				k, v, ok := strings.Cut(f, "=")
 				if !ok || k != "name" {
@@ -129,63 +127,9 @@ func newLsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("invalid --filter %q: %w", f, err)
 				}
-				names = append(names, re)
+				o.Names = append(o.Names, re)
 			}
-			b, closeBackend, err := g.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			cs, err := b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: ""}, All: all})
-			if err != nil {
-				return err
-			}
-			type proj struct {
-				Name        string
-				Status      string
-				ConfigFiles string
-				states      map[string]int
-			}
-			byName := map[string]*proj{}
-			for _, c := range cs {
-				name := c.Labels[service.LabelProject]
-				p := byName[name]
-				if p == nil {
-					p = &proj{Name: name, ConfigFiles: c.Labels[service.LabelConfigFiles], states: map[string]int{}}
-					byName[name] = p
-				}
-				p.states[c.State]++
-			}
-			var list []*proj
-			for _, p := range byName {
-				if len(names) > 0 && !slices.ContainsFunc(names, func(re *regexp.Regexp) bool { return re.MatchString(p.Name) }) {
-					continue
-				}
-				var parts []string
-				for _, st := range sortedMapKeys(p.states) {
-					parts = append(parts, fmt.Sprintf("%s(%d)", st, p.states[st]))
-				}
-				p.Status = strings.Join(parts, ", ")
-				list = append(list, p)
-			}
-			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-			out := cmd.OutOrStdout()
-			switch {
-			case quiet:
-				for _, p := range list {
-					fmt.Fprintln(out, p.Name)
-				}
-			default:
-				// docker compose's ls: a table with columns at least 20
-				// wide, JSON as one array ("[]" for none)
-				return writeListStyled(out, format, list, listStyle{minWidth: 20, jsonArray: true}, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
-					for _, p := range list {
-						fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
-					}
-				})
-			}
-			return nil
+			return runLs(cmd.Context(), g, o, quiet, format)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all stopped projects too")
@@ -195,13 +139,32 @@ func newLsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func sortedMapKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// runLs is ls: listing.Projects, printed as the flags say.
+func runLs(ctx context.Context, g *globals, o listing.ProjectsOptions, quiet bool, format string) error {
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return err
 	}
-	sort.Strings(out)
-	return out
+	defer closeBackend()
+	list, err := listing.Projects(ctx, b, o)
+	if err != nil {
+		return err
+	}
+	out := g.stdio.Out
+	if quiet {
+		for _, p := range list {
+			fmt.Fprintln(out, p.Name)
+		}
+		return nil
+	}
+	// docker compose's ls: a table with columns at least 20 wide, JSON as
+	// one array ("[]" for none)
+	return writeListStyled(out, format, list, listStyle{minWidth: 20, jsonArray: true}, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+		for _, p := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
+		}
+	})
 }
 
 func newCreateCmd(g *globals) *cobra.Command {

@@ -138,81 +138,97 @@ func operation(command string) string {
 	return command
 }
 
+// verbs are the kind of object an operation acts on and its words while
+// working and when done.
+type verbs struct{ kind, working, done string }
+
+// plainVerbs are the words of the operations whose words depend on
+// nothing but the operation.
+var plainVerbs = map[reconcile.Op]verbs{
+	reconcile.OpCreateNetwork:      {"Network", "Creating", "Created"},
+	reconcile.OpRemoveNetwork:      {"Network", "Removing", "Removed"},
+	reconcile.OpCreateVolume:       {"Volume", "Creating", "Created"},
+	reconcile.OpRemoveVolume:       {"Volume", "Removing", "Removed"},
+	reconcile.OpStartContainer:     {"Container", "Starting", "Started"},
+	reconcile.OpRemoveImage:        {"Image", "Removing", "Removed"},
+	reconcile.OpKillContainer:      {"Container", "Killing", "Killed"},
+	reconcile.OpPauseContainer:     {"Container", "Pausing", "Paused"},
+	reconcile.OpUnpauseContainer:   {"Container", "Unpausing", "Unpaused"},
+	reconcile.OpRunHook:            {"Hook", "Running", "Completed"},
+	reconcile.OpUpdateSwarmService: {"Service", "Updating", "Updated"},
+	reconcile.OpWaitSwarmService:   {"Service", "Converging", "Running"},
+	reconcile.OpCreateSwarmService: {"", "Creating", "Created"},
+	reconcile.OpCreateSwarmNetwork: {"", "Creating", "Created"},
+	reconcile.OpCreateSwarmSecret:  {"", "Creating", "Created"},
+	reconcile.OpCreateSwarmConfig:  {"", "Creating", "Created"},
+	reconcile.OpRemoveSwarmService: {"", "Removing", "Removed"},
+	reconcile.OpRemoveSwarmNetwork: {"", "Removing", "Removed"},
+	reconcile.OpRemoveSwarmSecret:  {"", "Removing", "Removed"},
+	reconcile.OpRemoveSwarmConfig:  {"", "Removing", "Removed"},
+	reconcile.OpConnectNetwork:     {"Container", "Connecting", "Connected"},
+	reconcile.OpDisconnectNetwork:  {"Container", "Disconnecting", "Disconnected"},
+	reconcile.OpCreateContainer:    {"Container", "Creating", "Created"},
+	reconcile.OpStopContainer:      {"Container", "Stopping", "Stopped"},
+	reconcile.OpRemoveContainer:    {"Container", "Removing", "Removed"},
+	reconcile.OpRenameContainer:    {"Container", "Renaming", "Renamed"},
+}
+
 // words are the verbs of an operation: while working, and when done.
 // Hidden steps are not shown (docker compose shows none for them).
 func words(s *reconcile.Step) (kind, name, working, done string, hidden bool) {
 	name = s.Object
+	v, ok := plainVerbs[s.Op]
+	if !ok {
+		v = verbs{"Object", "Working", "Done"}
+	}
+	if v.kind == "" {
+		v.kind = swarmKind(s.Op)
+	}
+	kind, working, done = v.kind, v.working, v.done
 	switch s.Op {
-	case reconcile.OpCreateNetwork:
-		return "Network", name, "Creating", "Created", false
-	case reconcile.OpRemoveNetwork:
-		return "Network", name, "Removing", "Removed", false
-	case reconcile.OpConnectNetwork:
-		return "Container", name, "Connecting", "Connected", true
-	case reconcile.OpDisconnectNetwork:
-		return "Container", name, "Disconnecting", "Disconnected", true
-	case reconcile.OpCreateVolume:
-		return "Volume", name, "Creating", "Created", false
-	case reconcile.OpRemoveVolume:
-		return "Volume", name, "Removing", "Removed", false
+	case reconcile.OpConnectNetwork, reconcile.OpDisconnectNetwork:
+		hidden = true
 	case reconcile.OpCreateContainer:
-		if s.Container == nil {
-			return "Container", name, "Creating", "Created", false
-		}
-		if final := s.Container.Labels[service.LabelReplace]; final != "" {
+		if s.Container != nil && s.Container.Labels[service.LabelReplace] != "" {
 			// done when the rename puts it in place (see OpRenameContainer)
-			return "Container", final, "Recreate", "", false
+			return kind, s.Container.Labels[service.LabelReplace], "Recreate", "", false
 		}
-		return "Container", name, "Creating", "Created", false
-	case reconcile.OpStopContainer:
-		return "Container", name, "Stopping", "Stopped", strings.HasPrefix(s.Cause, "replaced by ")
-	case reconcile.OpRemoveContainer:
-		return "Container", name, "Removing", "Removed", strings.HasPrefix(s.Cause, "replaced by ")
+	case reconcile.OpStopContainer, reconcile.OpRemoveContainer:
+		hidden = strings.HasPrefix(s.Cause, "replaced by ")
 	case reconcile.OpRenameContainer:
 		if strings.HasPrefix(s.Cause, "replaces the old ") {
 			// the last step of a recreate: docker compose's "Recreated"
-			return "Container", s.NewName, "", "Recreated", false
+			return kind, s.NewName, "", "Recreated", false
 		}
-		return "Container", s.NewName, "Renaming", "Renamed", true
-	case reconcile.OpStartContainer:
-		return "Container", name, "Starting", "Started", false
-	case reconcile.OpRemoveImage:
-		return "Image", name, "Removing", "Removed", false
-	case reconcile.OpKillContainer:
-		return "Container", name, "Killing", "Killed", false
-	case reconcile.OpPauseContainer:
-		return "Container", name, "Pausing", "Paused", false
-	case reconcile.OpUnpauseContainer:
-		return "Container", name, "Unpausing", "Unpaused", false
-	case reconcile.OpRunHook:
-		return "Hook", name, "Running", "Completed", false
+		return kind, s.NewName, working, done, true
 	case reconcile.OpRunProvider:
-		switch s.Provider.Command {
-		case "down":
-			return "Provider", name, "Removing", "Removed", false
-		case "stop":
-			return "Provider", name, "Stopping", "Stopped", false
-		}
-		return "Provider", name, "Creating", "Created", false
+		kind, working, done = providerWords(s.Provider.Command)
 	case reconcile.OpWait:
-		d := "Healthy"
-		switch s.Condition {
-		case reconcile.CondCompleted:
-			d = "Exited"
-		case reconcile.CondRunningOrHealthy:
-			d = "Running"
-		}
-		return "Container", name, "Waiting", d, false
-	case reconcile.OpCreateSwarmService, reconcile.OpCreateSwarmNetwork, reconcile.OpCreateSwarmSecret, reconcile.OpCreateSwarmConfig:
-		return swarmKind(s.Op), name, "Creating", "Created", false
-	case reconcile.OpUpdateSwarmService:
-		return "Service", name, "Updating", "Updated", false
-	case reconcile.OpRemoveSwarmService, reconcile.OpRemoveSwarmNetwork, reconcile.OpRemoveSwarmSecret, reconcile.OpRemoveSwarmConfig:
-		return swarmKind(s.Op), name, "Removing", "Removed", false
-	case reconcile.OpWaitSwarmService:
-		return "Service", name, "Converging", "Running", false
+		kind, working, done = "Container", "Waiting", waitedWord(s.Condition)
 	}
-	return "Object", name, "Working", "Done", false
+	return kind, name, working, done, hidden
+}
+
+// providerWords are the words of a provider's command.
+func providerWords(command string) (kind, working, done string) {
+	switch command {
+	case "down":
+		return "Provider", "Removing", "Removed"
+	case "stop":
+		return "Provider", "Stopping", "Stopped"
+	}
+	return "Provider", "Creating", "Created"
+}
+
+// waitedWord is the word of a wait when done: the condition reached.
+func waitedWord(c string) string {
+	switch c {
+	case reconcile.CondCompleted:
+		return "Exited"
+	case reconcile.CondRunningOrHealthy:
+		return "Running"
+	}
+	return "Healthy"
 }
 
 // event renders one step event.
@@ -326,29 +342,52 @@ func (p *progress) done(kind, text string, names []string) {
 func (p *progress) emit(kind, name, status, text, details string, extra map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	id := kind + " " + name
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{ID: id, Status: status, Text: text, Details: details, Kind: kind, Name: name}, extra)
-	case "tty":
-		if p.finished {
-			return
-		}
-		// (docker compose's restart hides them too, and ends its view on
-		// "Restarting 0/2": berth shows them there)
-		if p.op != "start" && p.op != "restart" && !p.detached && (text == "Starting" || text == "Started") {
-			return
-		}
-		p.update(id, status, text, details)
-		p.render()
-		if !p.ticking && p.working() {
-			p.ticking = true
-			go p.tick()
-		}
+	p.write(jsonEvent{ID: kind + " " + name, Status: status, Text: text, Details: details, Kind: kind, Name: name}, extra)
+}
+
+// write renders one record — an event, or a warning or notice (Level
+// set) — with the current mode's encoder: JSON, the tty view, or a line of
+// text. Callers hold p.mu.
+func (p *progress) write(e jsonEvent, extra map[string]any) {
+	switch {
+	case p.mode == "quiet":
+	case p.mode == "json":
+		p.writeJSON(e, extra)
+	case p.mode == "tty" && e.Level == "":
+		p.ttyEvent(e)
 	default:
-		// docker compose: fmt.Fprintln(out, prefix, id, text, details)
-		fmt.Fprintln(p.w, "", id, text, details)
+		p.scroll(plainText(e))
+	}
+}
+
+// plainText is a record as a line of text: docker compose's
+// " <id> <text> <details>" for an event (fmt.Fprintln(out, prefix, id,
+// text, details)), "WARN <msg>" for a warning, the message of a notice.
+func plainText(e jsonEvent) string {
+	switch e.Level {
+	case "warning":
+		return "WARN " + e.Msg
+	case "info":
+		return e.Msg
+	}
+	return " " + e.ID + " " + e.Text + " " + e.Details
+}
+
+// ttyEvent updates the tty view with an event. Callers hold p.mu.
+func (p *progress) ttyEvent(e jsonEvent) {
+	if p.finished {
+		return
+	}
+	// (docker compose's restart hides them too, and ends its view on
+	// "Restarting 0/2": berth shows them there)
+	if p.op != "start" && p.op != "restart" && !p.detached && (e.Text == "Starting" || e.Text == "Started") {
+		return
+	}
+	p.update(e.ID, e.Status, e.Text, e.Details)
+	p.render()
+	if !p.ticking && p.working() {
+		p.ticking = true
+		go p.tick()
 	}
 }
 
@@ -404,13 +443,7 @@ func (p *progress) writeJSON(e jsonEvent, extra map[string]any) {
 func (p *progress) warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{Level: "warning", Msg: msg, Kind: "warning"}, nil)
-	default:
-		p.scroll("WARN " + msg)
-	}
+	p.write(jsonEvent{Level: "warning", Msg: msg, Kind: "warning"}, nil)
 }
 
 // notice prints a line that says what berth is doing, in every mode but
@@ -418,13 +451,7 @@ func (p *progress) warn(msg string) {
 func (p *progress) notice(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch p.mode {
-	case "quiet":
-	case "json":
-		p.writeJSON(jsonEvent{Level: "info", Msg: msg, Kind: "notice"}, nil)
-	default:
-		p.scroll(msg)
-	}
+	p.write(jsonEvent{Level: "info", Msg: msg, Kind: "notice"}, nil)
 }
 
 // text prints a line of text in the plain and tty modes (not updated in

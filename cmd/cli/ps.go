@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthdev/berth/reconcile/listing"
 	"github.com/berthdev/berth/service"
 )
 
@@ -48,13 +51,16 @@ type publisher struct {
 	Protocol      string
 }
 
+// psOptions are ps's flags.
+type psOptions struct {
+	all, quiet, services bool
+	noTrunc, orphans     bool
+	format               string
+	status, filter       []string
+}
+
 func newPsCmd(g *globals) *cobra.Command {
-	var (
-		all, quiet, services bool
-		noTrunc, orphans     bool
-		format               string
-		status, filter       []string
-	)
+	var o psOptions
 	cmd := &cobra.Command{
 		Use:   "ps [OPTIONS] [SERVICE...]",
 		Short: "List containers",
@@ -63,119 +69,97 @@ func newPsCmd(g *globals) *cobra.Command {
   berth ps --format json
   berth ps -q web          # IDs, for scripts`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			for _, f := range filter {
-				k, v, ok := strings.Cut(f, "=")
-				if !ok || k != "status" {
-					return fmt.Errorf("invalid --filter %q: only status=STATE is supported", f)
-				}
-				status = append(status, v)
-			}
-			if len(status) > 0 {
-				all = true
-			}
-			p, name, err := g.projectOrName(ctx, nil)
-			if err != nil {
-				return err
-			}
-			if p != nil {
-				for _, s := range args {
-					if p.Service(s) == nil {
-						return fmt.Errorf("no such service: %s", s)
-					}
-				}
-				if len(args) == 0 && !orphans {
-					// only the services the files declare (and enable)
-					for _, s := range p.Services {
-						args = append(args, s.Name)
-					}
-				}
-			}
-			b, closeBackend, err := g.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			cs, err := b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: name}, All: all})
-			if err != nil {
-				return fmt.Errorf("list containers of project %s: %w", name, err)
-			}
-			if !all {
-				// one-off (run) containers only with -a, as docker compose
-				var kept []service.Container
-				for _, c := range cs {
-					if c.Labels[service.LabelOneoff] != service.OneoffTrue {
-						kept = append(kept, c)
-					}
-				}
-				cs = kept
-			}
-			cs = selectContainers(cs, args, status)
-			out := cmd.OutOrStdout()
-			switch {
-			case services:
-				seen := map[string]bool{}
-				for _, c := range cs {
-					s := c.Labels[service.LabelService]
-					if !seen[s] {
-						seen[s] = true
-						fmt.Fprintln(out, s)
-					}
-				}
-			case quiet:
-				for _, c := range cs {
-					fmt.Fprintln(out, c.ID)
-				}
-			default:
-				entries := make([]psEntry, 0, len(cs))
-				for _, c := range cs {
-					entries = append(entries, toPsEntry(c, !noTrunc, time.Now()))
-				}
-				return writeList(out, format, entries, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
-					for _, e := range entries {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Image, e.Command, e.Service, e.RunningFor, e.Status, e.Ports)
-					}
-				})
-			}
-			return nil
+			return runPs(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&all, "all", "a", false, "Show all containers, stopped ones too")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
-	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output (IDs, commands, mount names)")
-	f.BoolVar(&services, "services", false, "Display services")
-	f.BoolVar(&orphans, "orphans", true, "Include orphaned containers (of services the compose files do not declare); --orphans=false hides them")
-	f.StringVar(&format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Service}} {{.State}}')")
-	f.StringArrayVar(&status, "status", nil, "Filter by status: created, restarting, running, removing, paused, exited, dead")
-	f.StringArrayVar(&filter, "filter", nil, "Filter by property (status=STATE)")
+	f.BoolVarP(&o.all, "all", "a", false, "Show all containers, stopped ones too")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display IDs")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output (IDs, commands, mount names)")
+	f.BoolVar(&o.services, "services", false, "Display services")
+	f.BoolVar(&o.orphans, "orphans", true, "Include orphaned containers (of services the compose files do not declare); --orphans=false hides them")
+	f.StringVar(&o.format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Service}} {{.State}}')")
+	f.StringArrayVar(&o.status, "status", nil, "Filter by status: created, restarting, running, removing, paused, exited, dead")
+	f.StringArrayVar(&o.filter, "filter", nil, "Filter by property (status=STATE)")
 	return cmd
 }
 
-// selectContainers keeps the containers of the services (all when none)
-// in one of the states (any when none), sorted by name; one-offs are kept.
-func selectContainers(cs []service.Container, services, states []string) []service.Container {
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
+// runPs is ps: listing.Containers, printed as the flags say.
+func runPs(ctx context.Context, g *globals, o psOptions, args []string) error {
+	lo := listing.ContainersOptions{All: o.all, States: o.status}
+	for _, f := range o.filter {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k != "status" {
+			return fmt.Errorf("invalid --filter %q: only status=STATE is supported", f)
+		}
+		lo.States = append(lo.States, v)
 	}
-	st := map[string]bool{}
-	for _, s := range states {
-		st[s] = true
+	p, name, err := g.projectOrName(ctx, nil)
+	if err != nil {
+		return err
 	}
-	var out []service.Container
+	lo.Project, lo.Services = name, args
+	if p != nil {
+		for _, s := range args {
+			if p.Service(s) == nil {
+				return fmt.Errorf("no such service: %s", s)
+			}
+		}
+		if len(args) == 0 && !o.orphans {
+			// only the services the files declare (and enable)
+			for _, s := range p.Services {
+				lo.Services = append(lo.Services, s.Name)
+			}
+		}
+	}
+	b, closeBackend, err := g.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	cs, err := listing.Containers(ctx, b, lo)
+	if err != nil {
+		return err
+	}
+	return printPs(g.stdio.Out, o, cs)
+}
+
+// printPs prints the containers as ps's flags say: service names, IDs, or
+// a list in --format.
+func printPs(out io.Writer, o psOptions, cs []service.Container) error {
+	switch {
+	case o.services:
+		seen := map[string]bool{}
+		for _, c := range cs {
+			s := c.Labels[service.LabelService]
+			if !seen[s] {
+				seen[s] = true
+				fmt.Fprintln(out, s)
+			}
+		}
+		return nil
+	case o.quiet:
+		for _, c := range cs {
+			fmt.Fprintln(out, c.ID)
+		}
+		return nil
+	}
+	entries := make([]psEntry, 0, len(cs))
 	for _, c := range cs {
-		if len(want) > 0 && !want[c.Labels[service.LabelService]] {
-			continue
-		}
-		if len(st) > 0 && !st[c.State] {
-			continue
-		}
-		out = append(out, c)
+		entries = append(entries, toPsEntry(c, !o.noTrunc, time.Now()))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return writeList(out, o.format, entries, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Image, e.Command, e.Service, e.RunningFor, e.Status, e.Ports)
+		}
+	})
+}
+
+// selectContainers keeps the containers of the services (all when none)
+// in one of the states (any when none), sorted by name (listing.Select).
+func selectContainers(cs []service.Container, services, states []string) []service.Container {
+	return listing.Select(cs, services, states)
 }
 
 // toPsEntry renders c as docker compose's ps does at now.

@@ -3,9 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -76,23 +76,8 @@ func runStats(ctx context.Context, g *globals, s *session, o statsOptions, servi
 		if err != nil {
 			return err
 		}
-		samples := make([]service.Stats, len(cs))
-		var mu sync.Mutex
-		eg, ectx := errgroup.WithContext(ctx)
-		eg.SetLimit(g.parallelLimit())
-		for i, c := range cs {
-			eg.Go(func() error {
-				st, err := sr.Stats(ectx, c.ID)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				samples[i] = st
-				mu.Unlock()
-				return nil
-			})
-		}
-		if err := eg.Wait(); err != nil {
+		samples, err := sampleStats(ctx, sr, cs, g.parallelLimit())
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -118,12 +103,7 @@ func runStats(ctx context.Context, g *globals, s *session, o statsOptions, servi
 		if clear {
 			fmt.Fprint(g.stdio.Out, "\033[2J\033[H")
 		}
-		err = writeList(g.stdio.Out, o.format, entries, func(tw *tabwriter.Writer) {
-			fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.CPUPerc, e.MemUsage, e.MemPerc, e.NetIO, e.BlockIO, e.PIDs)
-			}
-		})
+		err = writeStats(g.stdio.Out, o.format, entries)
 		if err != nil || o.noStream {
 			return err
 		}
@@ -133,6 +113,35 @@ func runStats(ctx context.Context, g *globals, s *session, o statsOptions, servi
 		case <-time.After(statsInterval):
 		}
 	}
+}
+
+// sampleStats reads one sample of each container's figures, at most
+// limit at a time.
+func sampleStats(ctx context.Context, sr service.StatsReader, cs []service.Container, limit int) ([]service.Stats, error) {
+	samples := make([]service.Stats, len(cs))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(limit)
+	for i, c := range cs {
+		eg.Go(func() error {
+			st, err := sr.Stats(ectx, c.ID)
+			if err != nil {
+				return fmt.Errorf("stats of %s: %w", c.Name, err)
+			}
+			samples[i] = st // each goroutine its own index
+			return nil
+		})
+	}
+	return samples, eg.Wait()
+}
+
+// writeStats prints the rows as docker stats does, in format.
+func writeStats(w io.Writer, format string, entries []statsEntry) error {
+	return writeList(w, format, entries, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.CPUPerc, e.MemUsage, e.MemPerc, e.NetIO, e.BlockIO, e.PIDs)
+		}
+	})
 }
 
 // statsRow renders a container's figures as docker stats does.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthdev/berth/reconcile/testenv"
+	"github.com/berthdev/berth/service"
 )
 
 // testOptions are berth test's flags.
@@ -94,6 +95,21 @@ func runTest(ctx context.Context, g *globals, o testOptions, command []string) e
 		Project: g.projectName, Timeout: o.timeout, KeepOnFailure: o.keepOnFailure,
 		EndpointsFile: absIn(g.wd, o.endpointsFile), LogsDir: absIn(g.wd, o.logsDir), Messages: g.stdio.Err,
 	}
+	steps := testSteps(g, o, b, upScope, command)
+	res, err := testenv.Run(ctx, b, eo, steps)
+	switch {
+	case err != nil:
+		return &ExitError{Code: max(res.Code, 1), Msg: err.Error()}
+	case res.Code != 0:
+		return &ExitError{Code: res.Code}
+	}
+	return nil
+}
+
+// testSteps are berth test's steps: up (of upScope, or nothing when
+// --service runs alone), the command on the host or in a one-off container
+// of --service, and down.
+func testSteps(g *globals, o testOptions, b service.Backend, upScope, command []string) testenv.Steps {
 	steps := testenv.Steps{
 		Up: func(ctx context.Context, _ string) error {
 			if o.service != "" && len(upScope) == 0 {
@@ -135,14 +151,7 @@ func runTest(ctx context.Context, g *globals, o testOptions, command []string) e
 			return testenv.CodeSetupFailed, err
 		}
 	}
-	res, err := testenv.Run(ctx, b, eo, steps)
-	switch {
-	case err != nil:
-		return &ExitError{Code: max(res.Code, 1), Msg: err.Error()}
-	case res.Code != 0:
-		return &ExitError{Code: res.Code}
-	}
-	return nil
+	return steps
 }
 
 // absIn is path made absolute against dir ("" stays "").

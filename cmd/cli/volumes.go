@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
+	"github.com/berthdev/berth/reconcile/listing"
 	"github.com/berthdev/berth/service"
 )
 
@@ -36,66 +37,40 @@ or only those the named services mount.`,
   berth volumes -q db         # names, for scripts
   berth volumes --format json`,
 		RunE: g.withSession(func(ctx context.Context, s *session, args []string) error {
-			vs, err := s.b.ListVolumes(ctx, service.Filter{Labels: map[string]string{service.LabelProject: s.name}})
+			vs, err := listing.Volumes(ctx, s.b, s.name, s.p, args)
 			if err != nil {
-				return fmt.Errorf("list volumes of project %s: %w", s.name, err)
+				return err
 			}
-			if len(args) > 0 && s.p != nil {
-				used := map[string]bool{}
-				for _, name := range args {
-					svc := s.p.Service(name)
-					if svc == nil {
-						continue
-					}
-					for _, m := range svc.Config.Volumes {
-						if m.Type != types.VolumeTypeVolume || m.Source == "" {
-							continue
-						}
-						for _, v := range s.p.Volumes {
-							if v.Key == m.Source {
-								used[v.Name] = true
-							}
-						}
-					}
-				}
-				var kept []service.Volume
-				for _, v := range vs {
-					if used[v.Name] {
-						kept = append(kept, v)
-					}
-				}
-				vs = kept
-			}
-			sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
-			out := g.stdio.Out
-			entry := func(v service.Volume) volumeEntry {
-				var labels []string
-				for k, val := range v.Labels {
-					labels = append(labels, k+"="+val)
-				}
-				sort.Strings(labels)
-				return volumeEntry{Driver: v.Driver, Labels: strings.Join(labels, ","), Mountpoint: v.Mountpoint, Name: v.Name, Scope: "local"}
-			}
-			if quiet {
-				for _, v := range vs {
-					fmt.Fprintln(out, v.Name)
-				}
-				return nil
-			}
-			entries := make([]volumeEntry, 0, len(vs))
-			for _, v := range vs {
-				entries = append(entries, entry(v))
-			}
-			return writeList(out, format, entries, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
-				for _, v := range vs {
-					fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
-				}
-			})
+			return printVolumes(g.stdio.Out, vs, quiet, format)
 		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&format, "format", "table", "Format the output: table, json, or a Go template over the json keys ('{{.Name}} {{.Driver}}')")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
 	return cmd
+}
+
+// printVolumes prints the volumes' names (quiet) or a list in format.
+func printVolumes(out io.Writer, vs []service.Volume, quiet bool, format string) error {
+	if quiet {
+		for _, v := range vs {
+			fmt.Fprintln(out, v.Name)
+		}
+		return nil
+	}
+	entries := make([]volumeEntry, 0, len(vs))
+	for _, v := range vs {
+		labels := make([]string, 0, len(v.Labels))
+		for k, val := range v.Labels {
+			labels = append(labels, k+"="+val)
+		}
+		sort.Strings(labels)
+		entries = append(entries, volumeEntry{Driver: v.Driver, Labels: strings.Join(labels, ","), Mountpoint: v.Mountpoint, Name: v.Name, Scope: "local"})
+	}
+	return writeList(out, format, entries, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
+		for _, v := range vs {
+			fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
+		}
+	})
 }

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/servicetest"
+)
+
+// testCompose is the project the command tests run: web (two replicas, a
+// published port) depends on db (a volume, a profile-less service), and a
+// tool in a profile.
+const testCompose = `name: t
+services:
+  web:
+    image: busybox
+    command: ["httpd", "-f"]
+    ports: ["80"]
+    depends_on: [db]
+    deploy: {replicas: 2}
+  db:
+    image: busybox
+    environment: {MODE: "${MODE:-dev}"}
+    volumes: [data:/data]
+  tool:
+    image: alpine
+    profiles: [tools]
+volumes:
+  data: {}
+`
+
+// fakeCLI runs berth's commands in a project directory on one in-memory
+// fake.
+type fakeCLI struct {
+	t   *testing.T
+	f   *servicetest.Fake
+	b   service.Backend // f, or a wrapper of it
+	dir string
+	env []string
+	in  string
+}
+
+// newFakeCLI writes compose in a new directory; the fake has busybox and
+// alpine.
+func newFakeCLI(t *testing.T, compose string) *fakeCLI {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := servicetest.NewFake()
+	f.AddImage("busybox", "sha256:b0")
+	f.AddImage("alpine", "sha256:a0")
+	return &fakeCLI{t: t, f: f, b: f, dir: dir, env: []string{"BERTH_NO_CACHE=1", "HOME=" + t.TempDir()}}
+}
+
+// upFakeCLI is newFakeCLI with testCompose brought up (up -d).
+func upFakeCLI(t *testing.T) *fakeCLI {
+	t.Helper()
+	c := newFakeCLI(t, testCompose)
+	c.ok("up", "-d")
+	c.f.ResetCalls()
+	return c
+}
+
+// run runs berth with args (bounded by 20s) and returns its output and
+// exit code.
+func (c *fakeCLI) run(args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return c.runCtx(ctx, args...)
+}
+
+func (c *fakeCLI) runCtx(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	g := &globals{stdio: Stdio{In: strings.NewReader(c.in), Out: &out, Err: &errOut}, env: c.env, wd: c.dir,
+		newBackend: func(context.Context) (service.Backend, func(), error) { return c.b, func() {}, nil }}
+	code = runWith(ctx, g, args)
+	return out.String(), errOut.String(), code
+}
+
+// ok runs berth and fails the test unless it exits 0; it returns stdout.
+func (c *fakeCLI) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// fails runs berth, wants exit code, and a stderr containing msg.
+func (c *fakeCLI) fails(code int, msg string, args ...string) {
+	c.t.Helper()
+	out, errOut, got := c.run(args...)
+	if got != code || !strings.Contains(errOut, msg) {
+		c.t.Errorf("berth %s: exit %d, stderr %q (stdout %q); want exit %d and %q", strings.Join(args, " "), got, errOut, out, code, msg)
+	}
+}
+
+// calls are the fake's calls of op since the last reset, by object.
+func (c *fakeCLI) calls(op string) []string {
+	var out []string
+	for _, call := range c.f.Calls() {
+		if call.Op == op {
+			out = append(out, call.Object)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// state is a container's state on the fake ("" when it has none).
+func (c *fakeCLI) state(name string) string {
+	ct, ok := c.f.Container(name)
+	if !ok {
+		return ""
+	}
+	return ct.State
+}
+
+func lines(s string) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
