@@ -173,6 +173,12 @@ func execMain() int {
 		}
 	}
 
+	// Opened on the host, for after the start (see there).
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return fail(126, fmt.Errorf("exec: %w", err))
+	}
+
 	runtime.LockOSThread() // for good: this thread ends up in the container
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fail(126, fmt.Errorf("exec: unshare the filesystem context: %w", err))
@@ -223,6 +229,12 @@ func execMain() int {
 		return fail(126, fmt.Errorf("exec: %q: %w", c.Args[0], err))
 	}
 	status.Close()
+	// The helper's standard error is the command's: what a Go runtime
+	// prints when it exits (a build with -cover reports there that it
+	// cannot write its counters from inside the container) must not end up
+	// in the command's output.
+	_ = unix.Dup3(int(devNull.Fd()), 2, 0)
+	devNull.Close()
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)

@@ -334,7 +334,7 @@ func (b *Backend) StartContainer(ctx context.Context, ref string) error {
 	cmd := exec.Command(b.exe, shimCommand, b.root, r.ID, b.cg.Root, b.cg.Parent)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = helperEnv("PATH=" + os.Getenv("PATH"))
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()

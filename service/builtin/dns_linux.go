@@ -45,7 +45,7 @@ func (b *Backend) ensureDNS() error {
 	cmd := exec.Command(b.exe, dnsCommand, b.root)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = helperEnv("PATH=" + os.Getenv("PATH"))
 	for _, k := range []string{"GOGC", "GODEBUG"} { // for debugging the server
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)

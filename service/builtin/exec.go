@@ -159,7 +159,7 @@ func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec,
 	}
 	cfg.Detach = spec.Detach
 	cmd := exec.CommandContext(ctx, b.exe, execCommand)
-	cmd.Env = []string{}
+	cmd.Env = helperEnv()
 	// startHelper sets Cancel; a helper that outlives it is killed after
 	// a while.
 	cmd.WaitDelay = 5 * time.Second

@@ -52,6 +52,21 @@ func Dispatch(args []string) (code int, ok bool) {
 	return 0, false
 }
 
+// helperEnv returns the environment of a process the runtime starts from
+// its own binary (shim, init, exec helper, DNS server): env, plus
+// GOCOVERDIR when this process has it, so that a berth (or a test binary)
+// built with -cover collects its children's coverage, and does not print
+// Go's "GOCOVERDIR not set" warning into a container's output.
+// Never nil: a nil exec.Cmd.Env would inherit this process's environment.
+func helperEnv(env ...string) []string {
+	out := make([]string, 0, len(env)+1)
+	out = append(out, env...)
+	if v, ok := os.LookupEnv("GOCOVERDIR"); ok {
+		out = append(out, "GOCOVERDIR="+v)
+	}
+	return out
+}
+
 // request is a call to a shim over its control socket, one JSON line.
 type request struct {
 	// Op is "stop" (signal, wait up to Timeout, SIGKILL; the policy does

@@ -121,7 +121,7 @@ func (s *shim) start() (*run, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"berth", initCommand},
-		Env:        []string{},
+		Env:        helperEnv(),
 		Dir:        "/",
 		Stdin:      stdin,
 		Stdout:     outW,
