@@ -20,6 +20,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/network"
 )
 
 // The hidden subcommands of the berth binary that the runtime runs.
@@ -472,13 +473,13 @@ type run struct {
 	output      sync.WaitGroup
 	oom0        int64
 	cancel      context.CancelFunc
-	proxy       *proxy
+	proxy       *network.Proxy
 	proxyCancel context.CancelFunc
 }
 
 // unpublish stops the run's port forwarders.
 func (ru *run) unpublish() {
-	ru.proxy.close()
+	ru.proxy.Close()
 	if ru.proxyCancel != nil {
 		ru.proxyCancel()
 	}
