@@ -100,6 +100,7 @@ var builtinSeams = map[string][]string{
 	"layer":   nil,
 	"network": nil,
 	"seccomp": nil,
+	"state":   nil,
 }
 
 // TestBuiltinSeams keeps the subpackages of service/builtin apart: each

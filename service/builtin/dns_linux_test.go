@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // TestDNSSource checks what the DNS server is shown of a root's records
@@ -25,7 +26,7 @@ func TestDNSSource(t *testing.T) {
 		}
 	}
 	netA := networkRecord{Network: service.Network{ID: strings.Repeat("a", 64), Name: "p_front"}, Gateway: "10.89.1.1", Subnet: "10.89.1.0/24"}
-	if err := writeJSON(b.networkPath(netA.ID), netA); err != nil {
+	if err := state.WriteJSON(b.networkPath(netA.ID), netA); err != nil {
 		t.Fatal(err)
 	}
 	r := &record{ID: strings.Repeat("1", 64), Name: "p-app-1", Spec: service.ContainerSpec{Hostname: "h1", Links: []string{"p-web-1:db"}},
@@ -33,7 +34,7 @@ func TestDNSSource(t *testing.T) {
 	if err := os.MkdirAll(b.containerDir(r.ID), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSON(b.recordPath(r.ID), r); err != nil {
+	if err := state.WriteJSON(b.recordPath(r.ID), r); err != nil {
 		t.Fatal(err)
 	}
 	nets, err := src.Networks()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // setUpNetwork gives a network its subnet and creates its bridge and
@@ -32,7 +33,7 @@ func (b *Backend) setUpNetwork(n *networkRecord) error {
 	n.Subnet, n.Gateway = prefix.String(), gw.String()
 	// Recorded before anything is made: what a killed berth made is undone
 	// by the next one (sweepNetworks).
-	if err := writeJSON(b.pendingNetworkPath(stagingPrefix, n.ID), n); err != nil {
+	if err := state.WriteJSON(b.pendingNetworkPath(stagingPrefix, n.ID), n); err != nil {
 		return err
 	}
 	return network.CreateBridge(b.bridgeOf(*n))
@@ -59,7 +60,7 @@ func (b *Backend) bridgeOf(n networkRecord) network.Bridge {
 // allocateIPs gives each of r's attachments an address on its network (its
 // own when fixed or still free), under the networks' lock.
 func (b *Backend) allocateIPs(id string) error {
-	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "networks.lock"))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 func TestDescribe(t *testing.T) {
@@ -211,11 +212,11 @@ func TestLogRotation(t *testing.T) {
 		_ = follower.read(func(e logEntry) error { followed = append(followed, e.Log); return nil })
 	}
 	for _, p := range []string{path, path + ".1", path + ".2"} {
-		if !exists(p) {
+		if !state.Exists(p) {
 			t.Errorf("%s missing", filepath.Base(p))
 		}
 	}
-	if exists(path + ".3") {
+	if state.Exists(path + ".3") {
 		t.Error("more files than max-file")
 	}
 	if len(followed) != 60 || followed[0] != "line 00\n" || followed[59] != "line 59\n" {
