@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin"
 	"github.com/berthdev/berth/service/engine"
+	"github.com/berthdev/berth/service/servicetest"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -46,18 +46,7 @@ func busyboxTarball(t *testing.T) string {
 }
 
 func makeBusyboxTarball() (string, error) {
-	busybox, err := os.ReadFile(busyboxPath)
-	if err != nil {
-		return "", fmt.Errorf("%w (install Debian's busybox-static: make deps)", err)
-	}
-	if err := checkStatic(busyboxPath); err != nil {
-		return "", err
-	}
-	out, err := exec.Command(busyboxPath, "--list").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --list: %w", busyboxPath, err)
-	}
-	rootfs, err := busyboxRootfs(busybox, strings.Fields(string(out)))
+	rootfs, err := servicetest.BusyboxRootfs()
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berthdev/berth/service/servicetest"
 )
 
 const (
@@ -37,7 +38,7 @@ const (
 	// :latest.
 	busyboxRepo = "berth-test/busybox"
 	// imageRecipe is hashed into the content tag: change it whenever
-	// busyboxRootfs or the import options change, so that old images are
+	// servicetest.BusyboxRootfs or the import options change, so that old images are
 	// not reused.
 	imageRecipe = "berth-test/busybox recipe 1"
 )
@@ -184,11 +185,7 @@ func ensureBusyboxImage() error {
 	tagged := fmt.Sprintf("%s:%x", busyboxRepo, sum.Sum(nil)[:6])
 
 	if _, err := runDocker(ctx, nil, "image", "inspect", "--format", "{{.Id}}", tagged); err != nil {
-		out, err := exec.CommandContext(ctx, busyboxPath, "--list").Output()
-		if err != nil {
-			return fmt.Errorf("%s --list: %w", busyboxPath, err)
-		}
-		rootfs, err := busyboxRootfs(busybox, strings.Fields(string(out)))
+		rootfs, err := servicetest.BusyboxRootfs()
 		if err != nil {
 			return err
 		}
@@ -217,51 +214,6 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
-}
-
-// busyboxRootfs returns a tar stream of the test image's root file system,
-// every entry owned by root whoever runs the tests.
-func busyboxRootfs(busybox []byte, applets []string) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	var err error // the first error; add does nothing once it is set
-	add := func(typ byte, name string, mode int64, link string, body []byte) {
-		if err != nil {
-			return
-		}
-		h := &tar.Header{Typeflag: typ, Name: name, Linkname: link, Mode: mode, Size: int64(len(body)), ModTime: time.Unix(0, 0)}
-		if err = tw.WriteHeader(h); err == nil {
-			_, err = tw.Write(body)
-		}
-		if err != nil {
-			err = fmt.Errorf("writing rootfs entry %s: %w", name, err)
-		}
-	}
-
-	add(tar.TypeDir, "bin/", 0o755, "", nil)
-	add(tar.TypeReg, "bin/busybox", 0o755, "", busybox)
-	for _, a := range applets {
-		if a != "busybox" && a != "." && a != ".." && !strings.Contains(a, "/") {
-			add(tar.TypeSymlink, "bin/"+a, 0o777, "busybox", nil)
-		}
-	}
-	add(tar.TypeSymlink, "sbin", 0o777, "bin", nil)
-	add(tar.TypeDir, "usr/", 0o755, "", nil)
-	add(tar.TypeSymlink, "usr/bin", 0o777, "../bin", nil)
-	add(tar.TypeSymlink, "usr/sbin", 0o777, "../bin", nil)
-	add(tar.TypeDir, "etc/", 0o755, "", nil)
-	add(tar.TypeReg, "etc/passwd", 0o644, "", []byte("root:x:0:0:root:/root:/bin/sh\n"+
-		"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
-	add(tar.TypeReg, "etc/group", 0o644, "", []byte("root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n"))
-	add(tar.TypeDir, "root/", 0o700, "", nil)
-	add(tar.TypeDir, "tmp/", 0o1777, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("writing rootfs: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // requireEngine skips the test when no Docker engine is usable, or fails it

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,8 +75,62 @@ func TestArchitecture(t *testing.T) {
 				if d, ok := strings.CutPrefix(dep, mod+"/"); ok && d != "service" && d != own && !strings.HasPrefix(d, own+"/") {
 					t.Errorf("%s depends on %s: a backend may use only the service contract and its own packages", p.ImportPath, dep)
 				}
+			case strings.HasPrefix(rel, "service/"):
+				// the rest of service (servicetest, registry, ...) sits
+				// below the floors too
+				if d, ok := strings.CutPrefix(dep, mod+"/"); ok && (d == "project" || d == "reconcile" || d == "cmd" ||
+					strings.HasPrefix(d, "project/") || strings.HasPrefix(d, "reconcile/") || strings.HasPrefix(d, "cmd/")) {
+					t.Errorf("%s depends on %s: service/ must not know the floors above it", p.ImportPath, dep)
+				}
 			}
 		}
+	}
+}
+
+// builtinSeams lists, for each subpackage of service/builtin, the other
+// subpackages it may import (besides the service contract): the seams of
+// the built-in runtime stay seams, and package builtin alone wires them. A
+// new subpackage is added here and to builtin's doc.go seam map.
+var builtinSeams = map[string][]string{
+	"archive": {"layer"},
+	"build":   {"image"},
+	"cgroup":  nil,
+	"confine": {"seccomp"},
+	"image":   nil,
+	"layer":   nil,
+	"network": nil,
+	"seccomp": nil,
+	"state":   nil,
+}
+
+// TestBuiltinSeams keeps the subpackages of service/builtin apart: each
+// imports only the siblings builtinSeams allows it (never builtin itself),
+// so that, say, the networking code cannot reach into the image store.
+func TestBuiltinSeams(t *testing.T) {
+	const prefix = "github.com/berthdev/berth/service/builtin/"
+	seen := 0
+	for _, p := range listPackages(t) {
+		sub, ok := strings.CutPrefix(p.ImportPath, prefix)
+		if !ok {
+			continue
+		}
+		seen++
+		allowed, known := builtinSeams[sub]
+		if !known {
+			t.Errorf("%s is not in builtinSeams: add it there (with the siblings it may import) and to service/builtin/doc.go", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp == strings.TrimSuffix(prefix, "/") {
+				t.Errorf("%s imports package builtin: a seam may not reach back into what wires it", p.ImportPath)
+			}
+			if sib, ok := strings.CutPrefix(imp, prefix); ok && !slices.Contains(allowed, sib) {
+				t.Errorf("%s imports %s: builtinSeams allows it only %v", p.ImportPath, imp, allowed)
+			}
+		}
+	}
+	if seen < len(builtinSeams) {
+		t.Errorf("go list found %d subpackages of service/builtin, builtinSeams names %d: remove the gone ones", seen, len(builtinSeams))
 	}
 }
 

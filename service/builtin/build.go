@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/build"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 const (
@@ -54,10 +55,10 @@ func (b *Backend) beginBuild(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	if lockFile(lock, true, false) == nil {
+	if state.LockFile(lock, true, false) == nil {
 		b.sweepBuilds(ctx)
 	}
-	if err := lockFile(lock, false, true); err != nil {
+	if err := state.LockFile(lock, false, true); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("build: lock: %w", err)
 	}
@@ -187,7 +188,7 @@ func (r *stepRunner) buildNetwork(ctx context.Context) (string, error) {
 	if r.network != "" {
 		return r.network, nil
 	}
-	name := "berth-build-" + newID()[:12]
+	name := "berth-build-" + state.NewID()[:12]
 	if _, err := r.b.CreateNetwork(ctx, service.NetworkSpec{
 		Name: name, Driver: "bridge", Labels: map[string]string{labelBuildNetwork: strconv.Itoa(os.Getpid())},
 	}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/archive"
 	"github.com/berthdev/berth/service/builtin/build"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 var (
@@ -76,7 +77,7 @@ func (b *Backend) ExportContainer(ctx context.Context, ref string) (io.ReadClose
 	if len(data) > 4000 {
 		return nil, fmt.Errorf("export container %s: too many layers to mount (%d): %w", r.Name, len(lower), service.ErrUnsupported)
 	}
-	merged := filepath.Join(dir, "export-"+newID()[:8])
+	merged := filepath.Join(dir, "export-"+state.NewID()[:8])
 	if err := unix.Mkdir(merged, 0o755); err != nil {
 		return nil, fmt.Errorf("export container %s: %w", r.Name, err)
 	}

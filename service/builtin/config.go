@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/confine"
 	"github.com/berthdev/berth/service/builtin/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -32,7 +33,7 @@ type initConfig struct {
 	GroupAdd []string
 	// Confine is what the process is confined by, as every other process
 	// of the container.
-	Confine    confinement
+	Confine    confine.Confinement
 	Privileged bool
 	ReadOnly   bool
 	// Init runs InitBinary (this berth binary) as PID 1, reaping zombies.
@@ -48,20 +49,6 @@ type initConfig struct {
 	// points it created in the root to (a JSON list of paths, parents
 	// first), for build steps.
 	MountPoints string
-}
-
-// confinement is what every process of a container runs under — its init
-// and everything started in it later (exec, healthchecks, hooks, watch
-// actions) — as docker confines them: the capability sets, no_new_privs
-// and the seccomp filter. The container's cgroup, namespaces, user and
-// masked paths come with entering it (see execMain).
-type confinement struct {
-	// Caps are the capability numbers the process keeps (bounding set,
-	// and effective and permitted for root).
-	Caps       []int
-	NoNewPrivs bool
-	// Seccomp is the compiled filter; nil is unconfined.
-	Seccomp *seccomp.Program `json:",omitempty"`
 }
 
 // execConfig is what `berth __berth-exec` needs to run a process in a
@@ -84,22 +71,22 @@ type execConfig struct {
 	Tty bool
 	// Detach: the process outlives the caller (no lifeline, see execMain).
 	Detach  bool
-	Confine confinement
+	Confine confine.Confinement
 }
 
-// confinement computes how the processes of a container are confined:
+// confine.Confinement computes how the processes of a container are confined:
 // docker's default capabilities adjusted by cap_add, cap_drop and
 // privileged; no_new_privs from security_opt; docker's default seccomp
 // profile for those capabilities, or security_opt seccomp=unconfined, or
 // seccomp=<profile> (a file in docker's JSON format, or its content, which
 // is what docker compose sends); none when privileged, as docker.
-func (b *Backend) confinement(s service.ContainerSpec) (confinement, error) {
-	caps, err := capSet(s.CapAdd, s.CapDrop, s.Privileged)
+func (b *Backend) confinement(s service.ContainerSpec) (confine.Confinement, error) {
+	caps, err := confine.CapSet(s.CapAdd, s.CapDrop, s.Privileged)
 	if err != nil {
-		return confinement{}, err
+		return confine.Confinement{}, err
 	}
 	if len(s.Devices) > 0 {
-		return confinement{}, fmt.Errorf("devices %v: host devices are not supported by the built-in runtime: %w", s.Devices, service.ErrUnsupported)
+		return confine.Confinement{}, fmt.Errorf("devices %v: host devices are not supported by the built-in runtime: %w", s.Devices, service.ErrUnsupported)
 	}
 	if !s.Privileged && !b.devices && !slices.ContainsFunc(s.CapAdd, func(c string) bool {
 		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
@@ -107,9 +94,9 @@ func (b *Backend) confinement(s service.ContainerSpec) (confinement, error) {
 	}) {
 		// No device cgroup (cgroup v2): nothing would stop a node made
 		// for the host's disk from being opened, so no node is made.
-		caps = slices.DeleteFunc(caps, func(c int) bool { return capNames[c] == "MKNOD" })
+		caps = slices.DeleteFunc(caps, func(c int) bool { return confine.CapNames[c] == "MKNOD" })
 	}
-	c := confinement{Caps: caps}
+	c := confine.Confinement{Caps: caps}
 	profile := ""
 	for _, o := range s.SecurityOpt {
 		k, v, _ := strings.Cut(o, "=")
@@ -132,7 +119,7 @@ func (b *Backend) confinement(s service.ContainerSpec) (confinement, error) {
 	}
 	names := make([]string, len(caps))
 	for i, cp := range caps {
-		names[i] = capNames[cp]
+		names[i] = confine.CapNames[cp]
 	}
 	var prof *specs.LinuxSeccomp
 	if profile == "" {

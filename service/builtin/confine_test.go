@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/confine"
 )
 
 func TestConfinement(t *testing.T) {
@@ -17,7 +18,9 @@ func TestConfinement(t *testing.T) {
 	if err := os.WriteFile(profile, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hasMknod := func(c confinement) bool { return slices.Contains(c.Caps, slices.Index(capNames, "MKNOD")) }
+	hasMknod := func(c confine.Confinement) bool {
+		return slices.Contains(c.Caps, slices.Index(confine.CapNames, "MKNOD"))
+	}
 	for _, tc := range []struct {
 		name    string
 		spec    service.ContainerSpec

@@ -19,6 +19,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/image"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // defaultStopTimeout is docker's grace period before SIGKILL.
@@ -49,7 +50,7 @@ func (b *Backend) sweepContainerDirs() {
 		case strings.HasPrefix(name, stagingPrefix), strings.HasPrefix(name, gonePrefix):
 			return true
 		case len(name) == 64:
-			return !exists(filepath.Join(dir, name, "container.json"))
+			return !state.Exists(filepath.Join(dir, name, "container.json"))
 		}
 		return false
 	}
@@ -62,7 +63,7 @@ func (b *Backend) sweepContainerDirs() {
 	if len(junk) == 0 {
 		return
 	}
-	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "containers.lock"))
 	if err != nil {
 		return
 	}
@@ -158,7 +159,7 @@ func (s runState) describe(now time.Time) string {
 
 // CreateContainer implements service.Backend.
 func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpec) (string, error) {
-	id := newID()
+	id := state.NewID()
 	if spec.Name == "" {
 		spec.Name = id[:12]
 	}
@@ -234,7 +235,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			continue
 		}
 		if m.Source == "" {
-			v, err := b.CreateVolume(ctx, service.VolumeSpec{Name: newID(), Labels: map[string]string{labelAnonymous: ""}})
+			v, err := b.CreateVolume(ctx, service.VolumeSpec{Name: state.NewID(), Labels: map[string]string{labelAnonymous: ""}})
 			if err != nil {
 				return "", fmt.Errorf("create container %s: anonymous volume at %s: %w", name, m.Target, err)
 			}
@@ -252,7 +253,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 		}
 	}
 
-	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "containers.lock"))
 	if err != nil {
 		return "", err
 	}
@@ -272,7 +273,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			return "", fmt.Errorf("create container %s: %w", name, err)
 		}
 	}
-	if err := writeJSON(filepath.Join(staging, "container.json"), r); err != nil {
+	if err := state.WriteJSON(filepath.Join(staging, "container.json"), r); err != nil {
 		os.RemoveAll(staging)
 		dropAnonymous()
 		return "", fmt.Errorf("create container %s: %w", name, err)
@@ -334,7 +335,7 @@ func (b *Backend) StartContainer(ctx context.Context, ref string) error {
 	cmd := exec.Command(b.exe, shimCommand, b.root, r.ID, b.cg.Root, b.cg.Parent)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = helperEnv("PATH=" + os.Getenv("PATH"))
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
@@ -601,7 +602,7 @@ const labelAnonymous = "com.docker.volume.anonymous"
 
 // destroy deletes a stopped container's files.
 func (b *Backend) destroy(id string) error {
-	unlock, err := flock(filepath.Join(b.containerDir(id), "lock"))
+	unlock, err := state.Lock(filepath.Join(b.containerDir(id), "lock"))
 	if err != nil {
 		return fmt.Errorf("container %q: %w", id, service.ErrNotFound)
 	}
@@ -638,7 +639,7 @@ func (b *Backend) RenameContainer(ctx context.Context, ref, name string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := flock(filepath.Join(b.root, "containers.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "containers.lock"))
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/archive"
+	"github.com/berthdev/berth/service/builtin/state"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,7 +86,7 @@ func (b *Backend) rootfs(r *record) (string, func(), error) {
 		lower = []string{filepath.Join(b.root, "layers", "empty")}
 	}
 	// A mount of its own for each copy: copies may run side by side.
-	merged := filepath.Join(dir, "copy-"+newID()[:8])
+	merged := filepath.Join(dir, "copy-"+state.NewID()[:8])
 	if err := unix.Mkdir(merged, 0o755); err != nil {
 		return "", nil, err
 	}

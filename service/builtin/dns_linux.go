@@ -1,23 +1,18 @@
 package builtin
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"net/netip"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/net/dns/dnsmessage"
+	"github.com/berthdev/berth/service/builtin/network"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +40,7 @@ func (b *Backend) ensureDNS() error {
 	cmd := exec.Command(b.exe, dnsCommand, b.root)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = helperEnv("PATH=" + os.Getenv("PATH"))
 	for _, k := range []string{"GOGC", "GODEBUG"} { // for debugging the server
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -87,12 +82,9 @@ func (b *Backend) stopDNS() {
 	}
 }
 
-// dnsMain serves DNS for the networks of a root on each bridge's gateway
-// address, port 53: names of the containers (their name, hostname,
-// aliases — the compose service among them) resolve to their addresses on
-// the networks they share with the asker, several replicas in random
-// order; other names are forwarded to the host's resolvers. It exits when
-// the root has no network left, or on SIGTERM.
+// dnsMain runs the root's DNS server (network.DNSServer) until the root
+// has no network left, or SIGTERM. It holds dns.lock while it lives, and
+// writes its pid to dns.pid.
 func dnsMain(args []string) int {
 	if len(args) != 1 {
 		fmt.Fprintln(os.Stderr, "usage: "+dnsCommand+" ROOT")
@@ -112,12 +104,13 @@ func dnsMain(args []string) int {
 	defer lock.Close()
 	_ = os.WriteFile(filepath.Join(b.root, "dns.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	defer os.Remove(filepath.Join(b.root, "dns.pid"))
-	s := &dnsServer{b: b, conns: map[string]*net.UDPConn{}, upstream: hostResolvers()}
+	s := network.NewDNSServer(dnsSource{b})
+	defer s.Close()
 	term := make(chan os.Signal, 1)
 	signalNotify(term)
 	empty := 0
 	for {
-		n := s.sync()
+		n := s.Sync()
 		if n == 0 {
 			empty++
 		} else {
@@ -134,240 +127,44 @@ func dnsMain(args []string) int {
 	}
 }
 
-type dnsServer struct {
-	b        *Backend
-	mu       sync.Mutex
-	conns    map[string]*net.UDPConn // by gateway address
-	upstream []string
-}
+// dnsSource shows the DNS server the networks and containers of a root,
+// from their records.
+type dnsSource struct{ b *Backend }
 
-// sync listens on the gateway of every network and stops listening on
-// the gateways of networks that are gone; it returns how many there are.
-func (s *dnsServer) sync() int {
+// Networks implements network.Source; a root whose networks directory is
+// gone says fs.ErrNotExist.
+func (s dnsSource) Networks() ([]network.Net, error) {
 	ns, err := s.b.networks()
 	if err != nil {
 		if _, serr := os.Stat(filepath.Join(s.b.root, "networks")); os.IsNotExist(serr) {
-			return 0 // the root is gone
+			return nil, fmt.Errorf("the root is gone: %w", fs.ErrNotExist)
 		}
-		return 1 // keep going: a transient read error
+		return nil, err
 	}
-	want := map[string]bool{}
+	out := make([]network.Net, 0, len(ns))
 	for _, n := range ns {
-		if n.Gateway != "" {
-			want[n.Gateway] = true
-		}
+		out = append(out, network.Net{ID: n.ID, Gateway: n.Gateway})
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for gw, c := range s.conns {
-		if !want[gw] {
-			c.Close()
-			delete(s.conns, gw)
-		}
-	}
-	for gw := range want {
-		if s.conns[gw] != nil {
-			continue
-		}
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(gw), Port: 53})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "dns: listen on %s:53: %v\n", gw, err)
-			continue
-		}
-		s.conns[gw] = c
-		go s.serve(c, gw)
-	}
-	return len(ns)
+	return out, nil
 }
 
-func (s *dnsServer) serve(c *net.UDPConn, gw string) {
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		q := append([]byte(nil), buf[:n]...)
-		go func() {
-			if resp := s.answer(q, from.IP.String(), gw); resp != nil {
-				_, _ = c.WriteToUDP(resp, from)
-			}
-		}()
-	}
-}
-
-// answer builds the response to query, asked by client on the network
-// whose gateway is gw.
-func (s *dnsServer) answer(query []byte, client, gw string) []byte {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	name := strings.TrimSuffix(strings.ToLower(q.Name.String()), ".")
-	if q.Class == dnsmessage.ClassINET && (q.Type == dnsmessage.TypeA || q.Type == dnsmessage.TypeAAAA) {
-		if ips, ok := s.lookup(name, client, gw); ok {
-			bld := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true})
-			bld.EnableCompression()
-			_ = bld.StartQuestions()
-			_ = bld.Question(q)
-			_ = bld.StartAnswers()
-			if q.Type == dnsmessage.TypeA {
-				rand.Shuffle(len(ips), func(i, j int) { ips[i], ips[j] = ips[j], ips[i] })
-				for _, ip := range ips {
-					_ = bld.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 600}, dnsmessage.AResource{A: ip.As4()})
-				}
-			}
-			out, err := bld.Finish()
-			if err != nil {
-				return nil
-			}
-			return out
-		}
-	}
-	return s.forward(query)
-}
-
-// lookup finds the running containers named name on the networks the
-// client shares with them (the gateway's network when the client is not a
-// container) and returns their addresses there.
-func (s *dnsServer) lookup(name, client, gw string) ([]netip.Addr, bool) {
+// Containers implements network.Source.
+func (s dnsSource) Containers() ([]network.Container, error) {
 	ids, err := s.b.ids()
 	if err != nil {
-		return nil, false
+		return nil, err
 	}
-	var all, recs []*record
+	var out []network.Container
 	for _, id := range ids {
-		if r, err := s.b.load(id); err == nil {
-			all = append(all, r)
-			if r.State.Status == "running" {
-				recs = append(recs, r)
-			}
-		}
-	}
-	// The asker is the container with the client's address, whatever its
-	// record says: one that just started may not be marked running yet
-	// (addresses are unique among all containers of the root).
-	nets := map[string]bool{}
-	var askers []*record
-	for _, r := range all {
-		for _, a := range r.Networks {
-			if a.IP == client {
-				askers = append(askers, r)
-				for _, a := range r.Networks {
-					nets[a.ID] = true
-				}
-				break
-			}
-		}
-	}
-	// The asker's links come first, as docker's resolver looks a
-	// container's own aliases up before the names on the network.
-	if ips := linkedAddrs(name, askers, recs, nets); len(ips) > 0 {
-		return ips, true
-	}
-	if len(nets) == 0 {
-		if ns, err := s.b.networks(); err == nil {
-			for _, n := range ns {
-				if n.Gateway == gw {
-					nets[n.ID] = true
-				}
-			}
-		}
-	}
-	var ips []netip.Addr
-	found := false
-	for _, r := range recs {
-		for _, a := range r.Networks {
-			if !nets[a.ID] || a.IP == "" {
-				continue
-			}
-			names := append([]string{r.Name, r.ID[:12], r.Spec.Hostname}, a.Aliases...)
-			for _, n := range names {
-				if strings.EqualFold(n, name) {
-					if ip, err := netip.ParseAddr(a.IP); err == nil {
-						ips = append(ips, ip)
-						found = true
-					}
-					break
-				}
-			}
-		}
-	}
-	return ips, found
-}
-
-// linkedAddrs returns the addresses, on the networks nets, of the running
-// containers (among recs) that a link of an asker names alias: docker's
-// links ("container:alias" in the spec), which only the linking container
-// resolves.
-func linkedAddrs(alias string, askers, recs []*record, nets map[string]bool) []netip.Addr {
-	var ips []netip.Addr
-	for _, asker := range askers {
-		for _, l := range asker.Spec.Links {
-			target, as, ok := strings.Cut(l, ":")
-			if !ok {
-				as = target
-			}
-			target = strings.TrimPrefix(target, "/")
-			if !strings.EqualFold(as, alias) || target == "" {
-				continue
-			}
-			for _, r := range recs {
-				// by name, or by ID (12 hex digits at least, which no
-				// name of a compose container is)
-				if r.Name != target && (len(target) < 12 || !strings.HasPrefix(r.ID, target)) {
-					continue
-				}
-				for _, a := range r.Networks {
-					if ip, err := netip.ParseAddr(a.IP); err == nil && nets[a.ID] && !slices.Contains(ips, ip) {
-						ips = append(ips, ip)
-					}
-				}
-			}
-		}
-	}
-	return ips
-}
-
-// forward asks the host's resolvers.
-func (s *dnsServer) forward(query []byte) []byte {
-	for _, up := range s.upstream {
-		c, err := net.DialTimeout("udp", up, 2*time.Second)
+		r, err := s.b.load(id)
 		if err != nil {
 			continue
 		}
-		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		if _, err := c.Write(query); err == nil {
-			buf := make([]byte, 4096)
-			if n, err := c.Read(buf); err == nil {
-				c.Close()
-				return buf[:n]
-			}
+		c := network.Container{ID: r.ID, Name: r.Name, Hostname: r.Spec.Hostname, Running: r.State.Status == "running", Links: r.Spec.Links}
+		for _, a := range r.Networks {
+			c.Addresses = append(c.Addresses, network.Address{Network: a.ID, IP: a.IP, Aliases: a.Aliases})
 		}
-		c.Close()
+		out = append(out, c)
 	}
-	return nil
-}
-
-// hostResolvers reads the host's nameservers from /etc/resolv.conf.
-func hostResolvers() []string {
-	f, err := os.Open("/etc/resolv.conf")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "nameserver" {
-			out = append(out, net.JoinHostPort(fields[1], "53"))
-		}
-	}
-	return out
+	return out, nil
 }

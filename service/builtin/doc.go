@@ -22,21 +22,31 @@
 // Networking: each network is a Linux bridge with its own subnet (10.89.N.0/24
 // unless declared) and iptables rules (masquerading out, unless internal); a
 // container gets a veth pair per network, its addresses, aliases and MAC, and
-// a DNS server on the bridge that answers service names, aliases and links
-// (dns_linux.go). Published ports are forwarded by the shim (ports.go).
-// network_mode host, none and container:/service: share or skip this.
+// a DNS server on the bridge that answers service names, aliases and links.
+// Published ports are forwarded by a userspace proxy in the shim. All of
+// that is package network; network_mode host, none and container:/service:
+// share or skip it.
 //
-// Where things are, by seam:
+// Where things are, by seam (the subpackages import only what
+// cmd/cli's TestBuiltinSeams allows; this package wires them):
 //
-//   - process supervision: shim.go (the shim), start_linux.go and
-//     init_linux.go (namespaces, overlayfs root, the container's init),
-//     reaper_linux.go, pty_linux.go, exec.go (exec, healthchecks);
-//   - confinement: confine_linux.go, caps.go, seccomp/, cgroup/, user.go;
-//   - networking: net_linux.go (bridges, veths, iptables), dns_linux.go,
-//     ports.go;
-//   - state and records: store.go (the root, locks, atomic writes, the
-//     .new-/.gone- sweeps), record.go, objects.go (networks, volumes),
-//     containers.go, events.go, logs.go, stats.go;
-//   - images and builds: images.go, image/, layer/, archive/, build.go,
-//     build/.
+//   - the Backend and its state, here: backend.go, record.go (container
+//     records), containers.go
+//     and objects.go (containers; networks, volumes; each with the sweep of
+//     what a killed berth left half made), events.go, logs.go, stats.go,
+//     config.go (spec → init config); state/ (atomic JSON files, locks,
+//     IDs: what every record is kept with);
+//   - process supervision, here: shim.go (the shim, Dispatch of the hidden
+//     subcommands), start_linux.go and init_linux.go (namespaces, overlayfs
+//     root, the container's init), reaper_linux.go, pty_linux.go, exec.go
+//     (exec, healthchecks) and exechelper_linux.go (the exec helper that
+//     enters a running container);
+//   - networking: net_linux.go (records → network's values, address
+//     allocation), dns_linux.go (the DNS server's process); network/
+//     (bridges, iptables, veths, the DNS server, the port proxy);
+//   - confinement: confine/ (capabilities, user and groups, Apply),
+//     seccomp/, cgroup/;
+//   - images and builds: images.go, build.go, commit_linux.go,
+//     copy_linux.go; image/ (the store, pull, push, load), layer/ (safe
+//     unpacking), archive/ (docker cp's tar rules), build/ (Dockerfiles).
 package builtin

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // maxEventLog is the size beyond which the event log is started afresh
@@ -53,7 +54,7 @@ func (b *Backend) writeEvent(e eventLine) {
 	}
 	path := b.eventLog()
 	if st, err := os.Stat(path); err == nil && st.Size() > maxEventLog {
-		if unlock, err := flock(path + ".lock"); err == nil {
+		if unlock, err := state.Lock(path + ".lock"); err == nil {
 			if st, err := os.Stat(path); err == nil && st.Size() > maxEventLog {
 				_ = os.Rename(path, path+".1")
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/confine"
 	"github.com/berthdev/berth/service/builtin/image"
 )
 
@@ -133,20 +134,20 @@ func (b *Backend) execTTY(r *record, cmd *exec.Cmd, cfg *execConfig, stdin io.Re
 }
 
 // execCmd prepares (does not start) the helper that runs spec in r,
-// confined by confine (b.confinement of the container), as the user, in
+// confined by conf (b.confinement of the container), as the user, in
 // the working directory and with the environment docker gives an exec: the
 // container's env with the exec's on top.
-func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec, confine confinement) (*exec.Cmd, *execConfig) {
+func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec, conf confine.Confinement) (*exec.Cmd, *execConfig) {
 	if spec.Privileged {
 		// As dockerd: every capability; the container's filter stays.
-		confine.Caps, _ = capSet(nil, nil, true)
+		conf.Caps, _ = confine.CapSet(nil, nil, true)
 	}
 	cfg := &execConfig{
 		Pid: r.State.Pid, PidStart: r.State.PidStart,
 		Cgroups: cgroup.Open(r.ID, b.cg).Paths(),
 		Args:    spec.Cmd, Env: image.MergeEnv(r.Process.Env, spec.Env),
 		Cwd: r.Process.Cwd, User: r.Process.User, GroupAdd: r.Spec.GroupAdd,
-		Rlimits: r.Spec.Ulimits, Confine: confine,
+		Rlimits: r.Spec.Ulimits, Confine: conf,
 	}
 	if spec.User != "" {
 		cfg.User = spec.User
@@ -159,7 +160,7 @@ func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec,
 	}
 	cfg.Detach = spec.Detach
 	cmd := exec.CommandContext(ctx, b.exe, execCommand)
-	cmd.Env = []string{}
+	cmd.Env = helperEnv()
 	// startHelper sets Cancel; a helper that outlives it is killed after
 	// a while.
 	cmd.WaitDelay = 5 * time.Second
@@ -284,7 +285,7 @@ func (b *Backend) Top(ctx context.Context, ref string, psArgs []string) ([]strin
 // docker does: the first probe after an interval (start_interval during
 // the start period), failures in the start period not counted. The probes
 // are confined as the container's init (confine).
-func (s *shim) healthLoop(ctx context.Context, r *record, confine confinement) {
+func (s *shim) healthLoop(ctx context.Context, r *record, confine confine.Confinement) {
 	h := *r.Health
 	interval := orDefault(h.Interval, 30*time.Second)
 	timeout := orDefault(h.Timeout, 30*time.Second)
@@ -365,7 +366,7 @@ const maxProbeOutput = 4096
 // probe runs one healthcheck command; it passes when it exits 0 in time.
 // It returns what the command printed (standard output and error), or why
 // it could not run.
-func (s *shim) probe(ctx context.Context, test []string, timeout time.Duration, confine confinement) (bool, string) {
+func (s *shim) probe(ctx context.Context, test []string, timeout time.Duration, confine confine.Confinement) (bool, string) {
 	cur, err := s.b.load(s.id)
 	if err != nil || cur.State.Pid == 0 {
 		return false, "the container is not running"

@@ -13,6 +13,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/image"
 	"github.com/berthdev/berth/service/builtin/layer"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // InspectImage implements service.Backend.
@@ -117,7 +118,7 @@ func (b *Backend) unpackLayers(ctx context.Context, img image.Image) ([]string, 
 		}
 		names = append(names, name)
 		dir := filepath.Join(b.root, "layers", name)
-		if exists(dir) {
+		if state.Exists(dir) {
 			continue
 		}
 		if err := b.unpackLayer(ctx, l, dir); err != nil {
@@ -144,7 +145,7 @@ func (b *Backend) unpackLayer(ctx context.Context, l image.Layer, dir string) er
 	if _, err := layer.Unpack(ctx, tmp, rc, layer.Options{Overlay: true}); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil && !exists(dir) {
+	if err := os.Rename(tmp, dir); err != nil && !state.Exists(dir) {
 		return err
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/archive"
+	"github.com/berthdev/berth/service/builtin/confine"
 	"golang.org/x/sys/unix"
 )
 
@@ -428,7 +429,7 @@ func populate(root, target, vol string) error {
 // enter drops to the container's user and capabilities and execs its
 // command. It returns only on failure.
 func (c *initConfig) enter() error {
-	id, err := lookupUser(c.User, c.GroupAdd, os.ReadFile)
+	id, err := confine.LookupUser(c.User, c.GroupAdd, os.ReadFile)
 	if err != nil {
 		return err
 	}
@@ -464,7 +465,7 @@ func (c *initConfig) enter() error {
 	// Credentials and capabilities are per thread: change this thread's
 	// and exec from it; the other threads die with the exec.
 	runtime.LockOSThread()
-	if err := c.Confine.apply(id); err != nil {
+	if err := c.Confine.Apply(id); err != nil {
 		return err
 	}
 	err = syscall.Exec(prog, argv, env)
@@ -519,17 +520,6 @@ func lookPath(cmd string, env []string) (string, error) {
 		}
 	}
 	return "", &startError{code: 127, msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", cmd)}
-}
-
-// capLast is the highest capability the kernel knows.
-func capLast() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
-		}
-	}
-	return len(capNames) - 1
 }
 
 // rlimits maps docker's ulimit names to resources.

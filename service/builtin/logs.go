@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 	"github.com/docker/go-units"
 )
 
@@ -148,7 +149,7 @@ func openCursor(path string, all bool, offset int64) (*logCursor, error) {
 	if all {
 		for i := 1; ; i++ {
 			p := fmt.Sprintf("%s.%d", path, i)
-			if !exists(p) {
+			if !state.Exists(p) {
 				break
 			}
 			c.older = append([]string{p}, c.older...)

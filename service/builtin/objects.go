@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // networkRecord is networks/<id>.json.
@@ -55,14 +56,14 @@ func (b *Backend) sweepNetworks() {
 	if len(junk) == 0 {
 		return
 	}
-	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "networks.lock"))
 	if err != nil {
 		return
 	}
 	defer unlock()
 	for _, name := range junk {
 		var n networkRecord
-		if !strings.HasPrefix(name, ".tmp-") && readJSON(filepath.Join(dir, name), &n) == nil && n.Bridge != "" {
+		if !strings.HasPrefix(name, ".tmp-") && state.ReadJSON(filepath.Join(dir, name), &n) == nil && n.Bridge != "" {
 			b.tearDownNetwork(n)
 		}
 		_ = os.Remove(filepath.Join(dir, name))
@@ -83,7 +84,7 @@ func (b *Backend) networks() ([]networkRecord, error) {
 			continue // not a record, or one being made or removed
 		}
 		var n networkRecord
-		if err := readJSON(filepath.Join(b.root, "networks", e.Name()), &n); err != nil {
+		if err := state.ReadJSON(filepath.Join(b.root, "networks", e.Name()), &n); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
@@ -175,7 +176,7 @@ func (b *Backend) attached(network string, running bool) ([]string, error) {
 // range, forwarding rules, and the root's DNS server answering on the
 // bridge's address.
 func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (string, error) {
-	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "networks.lock"))
 	if err != nil {
 		return "", err
 	}
@@ -191,7 +192,7 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 		return "", fmt.Errorf("create network %s: driver %q: the built-in runtime has bridge networks only: %w", spec.Name, driver, service.ErrUnsupported)
 	}
 	n := networkRecord{
-		Network: service.Network{ID: newID(), Name: spec.Name, Driver: driver, Internal: spec.Internal, Labels: spec.Labels},
+		Network: service.Network{ID: state.NewID(), Name: spec.Name, Driver: driver, Internal: spec.Internal, Labels: spec.Labels},
 		Spec:    spec, Created: time.Now().UTC(),
 	}
 	n.Bridge = "bb-" + n.ID[:12]
@@ -201,7 +202,7 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 		os.Remove(pending)
 		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
 	}
-	if err := writeJSON(b.networkPath(n.ID), n); err != nil {
+	if err := state.WriteJSON(b.networkPath(n.ID), n); err != nil {
 		b.tearDownNetwork(n)
 		os.Remove(pending)
 		return "", fmt.Errorf("create network %s: %w", spec.Name, err)
@@ -215,7 +216,7 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec service.NetworkSpec) (
 
 // RemoveNetwork implements service.Backend.
 func (b *Backend) RemoveNetwork(ctx context.Context, ref string) error {
-	unlock, err := flock(filepath.Join(b.root, "networks.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "networks.lock"))
 	if err != nil {
 		return err
 	}
@@ -328,7 +329,7 @@ func (b *Backend) volumeRecord(name string) (volumeRecord, error) {
 		return volumeRecord{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
 	}
 	var v volumeRecord
-	if err := readJSON(filepath.Join(b.volumeDir(name), "volume.json"), &v); err != nil {
+	if err := state.ReadJSON(filepath.Join(b.volumeDir(name), "volume.json"), &v); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return volumeRecord{}, fmt.Errorf("volume %q: %w", name, service.ErrNotFound)
 		}
@@ -398,7 +399,7 @@ func (b *Backend) sweepVolumes(locked bool) {
 		if strings.HasPrefix(name, stagingPrefix) || strings.HasPrefix(name, gonePrefix) {
 			return true
 		}
-		return !exists(filepath.Join(dir, name, "volume.json"))
+		return !state.Exists(filepath.Join(dir, name, "volume.json"))
 	}
 	var junk []string
 	for _, e := range ents {
@@ -410,7 +411,7 @@ func (b *Backend) sweepVolumes(locked bool) {
 		return
 	}
 	if !locked {
-		unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+		unlock, err := state.Lock(filepath.Join(b.root, "volumes.lock"))
 		if err != nil {
 			return
 		}
@@ -468,7 +469,7 @@ func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (se
 	if _, _, err := bindOpts(spec.DriverOpts); err != nil {
 		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
-	unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "volumes.lock"))
 	if err != nil {
 		return service.Volume{}, err
 	}
@@ -489,7 +490,7 @@ func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (se
 		Volume: service.Volume{Name: spec.Name, Driver: driver, Labels: spec.Labels, Mountpoint: filepath.Join(dir, "_data")},
 		Spec:   spec, Created: time.Now().UTC(),
 	}
-	if err := writeJSON(filepath.Join(staging, "volume.json"), v); err != nil {
+	if err := state.WriteJSON(filepath.Join(staging, "volume.json"), v); err != nil {
 		os.RemoveAll(staging)
 		return service.Volume{}, fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
@@ -502,7 +503,7 @@ func (b *Backend) CreateVolume(ctx context.Context, spec service.VolumeSpec) (se
 
 // RemoveVolume implements service.Backend.
 func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) error {
-	unlock, err := flock(filepath.Join(b.root, "volumes.lock"))
+	unlock, err := state.Lock(filepath.Join(b.root, "volumes.lock"))
 	if err != nil {
 		return err
 	}
@@ -527,7 +528,7 @@ func (b *Backend) RemoveVolume(ctx context.Context, name string, force bool) err
 	}
 	// Renamed away first: gone at once, and what a killed berth leaves is
 	// swept (sweepVolumes).
-	gone := filepath.Join(b.root, "volumes", gonePrefix+newID()[:12]+"-"+name)
+	gone := filepath.Join(b.root, "volumes", gonePrefix+state.NewID()[:12]+"-"+name)
 	if err := os.Rename(b.volumeDir(name), gone); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}

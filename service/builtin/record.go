@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // record is everything the runtime keeps about a container, in
@@ -121,7 +122,7 @@ func (s runState) active() bool {
 // load reads a container's record by exact ID.
 func (b *Backend) load(id string) (*record, error) {
 	var r record
-	if err := readJSON(b.recordPath(id), &r); err != nil {
+	if err := state.ReadJSON(b.recordPath(id), &r); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("container %q: %w", id, service.ErrNotFound)
 		}
@@ -149,7 +150,7 @@ func (b *Backend) ids() ([]string, error) {
 // its ID.
 func (b *Backend) resolve(ref string) (string, error) {
 	ref = strings.TrimPrefix(ref, "/")
-	if len(ref) == 64 && exists(b.recordPath(ref)) {
+	if len(ref) == 64 && state.Exists(b.recordPath(ref)) {
 		return ref, nil
 	}
 	ids, err := b.ids()
@@ -195,7 +196,7 @@ func (b *Backend) get(ref string) (*record, error) {
 // update applies fn to a container's record under its lock and writes it
 // back. fn sees the current record; an error from fn leaves it unchanged.
 func (b *Backend) update(id string, fn func(r *record) error) (*record, error) {
-	unlock, err := flock(filepath.Join(b.containerDir(id), "lock"))
+	unlock, err := state.Lock(filepath.Join(b.containerDir(id), "lock"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("container %q: %w", id, service.ErrNotFound)
@@ -210,7 +211,7 @@ func (b *Backend) update(id string, fn func(r *record) error) (*record, error) {
 	if err := fn(r); err != nil {
 		return r, err
 	}
-	if err := writeJSON(b.recordPath(id), r); err != nil {
+	if err := state.WriteJSON(b.recordPath(id), r); err != nil {
 		return nil, fmt.Errorf("container %s: save state: %w", r.Name, err)
 	}
 	return r, nil

@@ -20,6 +20,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/network"
 )
 
 // The hidden subcommands of the berth binary that the runtime runs.
@@ -50,6 +51,21 @@ func Dispatch(args []string) (code int, ok bool) {
 		return dnsMain(args[2:]), true
 	}
 	return 0, false
+}
+
+// helperEnv returns the environment of a process the runtime starts from
+// its own binary (shim, init, exec helper, DNS server): env, plus
+// GOCOVERDIR when this process has it, so that a berth (or a test binary)
+// built with -cover collects its children's coverage, and does not print
+// Go's "GOCOVERDIR not set" warning into a container's output.
+// Never nil: a nil exec.Cmd.Env would inherit this process's environment.
+func helperEnv(env ...string) []string {
+	out := make([]string, 0, len(env)+1)
+	out = append(out, env...)
+	if v, ok := os.LookupEnv("GOCOVERDIR"); ok {
+		out = append(out, "GOCOVERDIR="+v)
+	}
+	return out
 }
 
 // request is a call to a shim over its control socket, one JSON line.
@@ -457,13 +473,13 @@ type run struct {
 	output      sync.WaitGroup
 	oom0        int64
 	cancel      context.CancelFunc
-	proxy       *proxy
+	proxy       *network.Proxy
 	proxyCancel context.CancelFunc
 }
 
 // unpublish stops the run's port forwarders.
 func (ru *run) unpublish() {
-	ru.proxy.close()
+	ru.proxy.Close()
 	if ru.proxyCancel != nil {
 		ru.proxyCancel()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/network"
 )
 
 // start starts the container's process in its namespaces and returns once
@@ -121,7 +122,7 @@ func (s *shim) start() (*run, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"berth", initCommand},
-		Env:        []string{},
+		Env:        helperEnv(),
 		Dir:        "/",
 		Stdin:      stdin,
 		Stdout:     outW,
@@ -163,12 +164,12 @@ func (s *shim) start() (*run, error) {
 	// The init waits for its config: plug its network namespace in and
 	// publish the ports first, so that the command starts connected.
 	pctx, pcancel := context.WithCancel(context.Background())
-	var prox *proxy
+	var prox *network.Proxy
 	var ports []service.Port
 	if networked {
 		err = s.b.setUpEndpoints(r, cmd.Process.Pid)
 		if err == nil && len(r.Spec.Ports) > 0 {
-			prox, ports, err = publish(pctx, r.Spec.Ports, primaryIP(r))
+			prox, ports, err = network.Publish(pctx, r.Spec.Ports, primaryIP(r))
 		}
 		if err != nil {
 			pcancel()

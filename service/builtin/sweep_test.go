@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 )
 
 // TestSweepContainerDirs: what a berth killed while creating or removing a
@@ -26,7 +27,7 @@ func TestSweepContainerDirs(t *testing.T) {
 		}
 		if withRecord {
 			r := record{ID: name, Name: "kept", State: runState{Status: service.StateCreated}}
-			if err := writeJSON(filepath.Join(dir, name, "container.json"), &r); err != nil {
+			if err := state.WriteJSON(filepath.Join(dir, name, "container.json"), &r); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -67,7 +68,7 @@ func TestSweepNetworksAndVolumes(t *testing.T) {
 	net := func(name string) {
 		t.Helper()
 		n := networkRecord{Network: service.Network{ID: strings.TrimSuffix(name, ".json"), Name: "n-" + name}}
-		if err := writeJSON(filepath.Join(root, "networks", name), n); err != nil {
+		if err := state.WriteJSON(filepath.Join(root, "networks", name), n); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,76 +14,8 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/state"
 )
-
-func TestLookupUser(t *testing.T) {
-	files := map[string]string{
-		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n# comment\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
-		"/etc/group":  "root:x:0:\napp:x:1000:\nwheel:x:10:app,other\nnogroup:x:65534:\n",
-	}
-	read := func(p string) ([]byte, error) {
-		if s, ok := files[p]; ok {
-			return []byte(s), nil
-		}
-		return nil, os.ErrNotExist
-	}
-	cases := []struct {
-		spec     string
-		groupAdd []string
-		want     identity
-		err      string
-	}{
-		{"", nil, identity{UID: 0, GID: 0, Home: "/root"}, ""},
-		{"app", nil, identity{UID: 1000, GID: 1000, Groups: []int{10}, Home: "/home/app"}, ""},
-		{"1000", nil, identity{UID: 1000, GID: 1000, Groups: []int{10}, Home: "/home/app"}, ""},
-		{"app:nogroup", nil, identity{UID: 1000, GID: 65534, Home: "/home/app"}, ""},
-		{"4242", nil, identity{UID: 4242, GID: 0, Home: "/"}, ""},
-		{"4242:77", []string{"wheel", "99"}, identity{UID: 4242, GID: 77, Groups: []int{10, 99}, Home: "/"}, ""},
-		{"ghost", nil, identity{}, "unable to find user ghost"},
-		{"app:ghosts", nil, identity{}, "unable to find group ghosts"},
-	}
-	for _, tc := range cases {
-		got, err := lookupUser(tc.spec, tc.groupAdd, read)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("lookupUser(%q) error = %v, want %q", tc.spec, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got.UID != tc.want.UID || got.GID != tc.want.GID || got.Home != tc.want.Home || !slices.Equal(got.Groups, tc.want.Groups) {
-			t.Errorf("lookupUser(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
-		}
-	}
-}
-
-func TestCapSet(t *testing.T) {
-	names := func(caps []int) string {
-		var out []string
-		for _, c := range caps {
-			out = append(out, capNames[c])
-		}
-		return strings.Join(out, ",")
-	}
-	cases := []struct {
-		add, drop  []string
-		privileged bool
-		want       string
-		err        bool
-	}{
-		{nil, nil, false, "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID,SETPCAP,NET_BIND_SERVICE,NET_RAW,SYS_CHROOT,MKNOD,AUDIT_WRITE,SETFCAP", false},
-		{[]string{"cap_net_admin"}, []string{"MKNOD", "CAP_NET_RAW"}, false, "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,SETGID,SETUID,SETPCAP,NET_BIND_SERVICE,NET_ADMIN,SYS_CHROOT,AUDIT_WRITE,SETFCAP", false},
-		{[]string{"KILL"}, []string{"ALL"}, false, "KILL", false},
-		{nil, nil, true, strings.Join(capNames, ","), false},
-		{[]string{"ALL"}, []string{"SYS_ADMIN"}, false, strings.Replace(strings.Join(capNames, ","), "SYS_ADMIN,", "", 1), false},
-		{[]string{"FLY"}, nil, false, "", true},
-	}
-	for _, tc := range cases {
-		got, err := capSet(tc.add, tc.drop, tc.privileged)
-		if tc.err != (err != nil) || (!tc.err && names(got) != tc.want) {
-			t.Errorf("capSet(%v, %v, %v) = %s, %v; want %s", tc.add, tc.drop, tc.privileged, names(got), err, tc.want)
-		}
-	}
-}
 
 func TestDescribe(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -280,11 +212,11 @@ func TestLogRotation(t *testing.T) {
 		_ = follower.read(func(e logEntry) error { followed = append(followed, e.Log); return nil })
 	}
 	for _, p := range []string{path, path + ".1", path + ".2"} {
-		if !exists(p) {
+		if !state.Exists(p) {
 			t.Errorf("%s missing", filepath.Base(p))
 		}
 	}
-	if exists(path + ".3") {
+	if state.Exists(path + ".3") {
 		t.Error("more files than max-file")
 	}
 	if len(followed) != 60 || followed[0] != "line 00\n" || followed[59] != "line 59\n" {

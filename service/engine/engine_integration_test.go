@@ -6,10 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/servicetest"
 )
 
 // The integration tests run against the engine the environment names. They
@@ -32,8 +33,6 @@ const (
 	testImage = "berth-test/busybox:latest"
 	// testLabel marks every object the tests create.
 	testLabel = "dev.berth.test"
-	// busyboxPath is Debian's busybox-static binary.
-	busyboxPath = "/bin/busybox"
 	// engineTimeout bounds the ping of the engine and every cleanup.
 	engineTimeout = 30 * time.Second
 	// pollTimeout bounds waiting for a state (health, ...).
@@ -750,20 +749,16 @@ func ensureImage(ref string) error {
 	if _, err := c.ImageInspect(ctx, ref); err == nil {
 		return nil
 	}
-	busybox, err := os.ReadFile(busyboxPath)
+	rootfs, err := servicetest.BusyboxRootfs()
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, busyboxPath, "--list").Output()
-	if err != nil {
-		return err
-	}
-	rootfs, err := busyboxRootfs(busybox, strings.Fields(string(out)))
+	cmd, err := json.Marshal(servicetest.ImageCmd)
 	if err != nil {
 		return err
 	}
 	rc, err := c.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(rootfs), SourceName: "-"}, ref, client.ImageImportOptions{
-		Changes: []string{"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `CMD ["sh"]`},
+		Changes: []string{"ENV " + servicetest.ImageEnv, "CMD " + string(cmd)},
 	})
 	if err != nil {
 		return err
@@ -777,44 +772,4 @@ func ensureImage(ref string) error {
 		return errors.New(string(msg))
 	}
 	return nil
-}
-
-// busyboxRootfs returns a tar stream of the test image's root file system,
-// the same as the e2e harness's.
-func busyboxRootfs(busybox []byte, applets []string) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	var err error
-	add := func(typ byte, name string, mode int64, link string, body []byte) {
-		if err != nil {
-			return
-		}
-		h := &tar.Header{Typeflag: typ, Name: name, Linkname: link, Mode: mode, Size: int64(len(body)), ModTime: time.Unix(0, 0)}
-		if err = tw.WriteHeader(h); err == nil {
-			_, err = tw.Write(body)
-		}
-	}
-	add(tar.TypeDir, "bin/", 0o755, "", nil)
-	add(tar.TypeReg, "bin/busybox", 0o755, "", busybox)
-	for _, a := range applets {
-		if a != "busybox" && a != "." && a != ".." && !strings.Contains(a, "/") {
-			add(tar.TypeSymlink, "bin/"+a, 0o777, "busybox", nil)
-		}
-	}
-	add(tar.TypeSymlink, "sbin", 0o777, "bin", nil)
-	add(tar.TypeDir, "usr/", 0o755, "", nil)
-	add(tar.TypeSymlink, "usr/bin", 0o777, "../bin", nil)
-	add(tar.TypeSymlink, "usr/sbin", 0o777, "../bin", nil)
-	add(tar.TypeDir, "etc/", 0o755, "", nil)
-	add(tar.TypeReg, "etc/passwd", 0o644, "", []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
-	add(tar.TypeReg, "etc/group", 0o644, "", []byte("root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n"))
-	add(tar.TypeDir, "root/", 0o700, "", nil)
-	add(tar.TypeDir, "tmp/", 0o1777, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

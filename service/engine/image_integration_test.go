@@ -7,11 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +14,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/servicetest"
 )
-
-// registryPath is Debian's docker-registry (distribution 2.8), which the
-// pull and push tests run on a free port of 127.0.0.1: the engine treats
-// registries on 127.0.0.0/8 as insecure, so plain HTTP works.
-const registryPath = "/usr/bin/docker-registry"
 
 // buildContext returns a tar stream of files (name → content).
 func buildContext(t *testing.T, files map[string]string) io.Reader {
@@ -203,83 +194,10 @@ func TestIntegrationBuildImageFailure(t *testing.T) {
 	}
 }
 
-// startRegistry runs docker-registry on a free port of 127.0.0.1, storing in
-// a temporary directory, until the test ends, and returns its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	bin := registryPath
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and no docker-registry (make deps installs it): %v", err)
-		}
-		t.Skipf("no docker-registry (apt-get install docker-registry): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
-	dir := t.TempDir()
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`, filepath.Join(dir, "data"), addr)
-	configPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "serve", configPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("docker-registry's log:\n%s", logs.String())
-		}
-	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("docker-registry exited:\n%s", logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry does not answer on %s: %v\n%s", addr, err, logs.String())
-		}
-	}
-}
-
 func TestIntegrationPushPull(t *testing.T) {
 	b, prefix := engineBackend(t)
 	ctx := t.Context()
-	reg := startRegistry(t)
+	reg := servicetest.StartRegistry(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // anonymous
 
 	// A tiny image of our own, tagged for the registry.

@@ -21,6 +21,12 @@
 // mutating calls made to it (Fake.Calls) and fails the calls a test chooses
 // (Fake.Fail, Fake.FailOnce).
 //
+// BusyboxRootfs, StartRegistry and Unavailable are what the backends' own
+// conformance tests (service/engine, service/builtin) and the e2e harness
+// set up alike: the test image's root file system from Debian's
+// busybox-static, a registry on 127.0.0.1, and a skip that fails under
+// CI=true.
+//
 // The package imports only the standard library and service, so any test
 // may use it.
 package servicetest

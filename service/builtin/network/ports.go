@@ -1,4 +1,4 @@
-package builtin
+package network
 
 import (
 	"context"
@@ -15,18 +15,20 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-// proxy publishes a container's ports: a userspace TCP and UDP forwarder
+// Proxy publishes a container's ports: a userspace TCP and UDP forwarder
 // per binding, in the shim, for one run.
-type proxy struct {
+type Proxy struct {
 	mu      sync.Mutex
 	closers []io.Closer
 }
 
-// publish listens on each of the spec's port bindings and forwards to
-// target (the container's address). A taken port is an error naming it,
-// as docker's "port is already allocated".
-func publish(ctx context.Context, bindings []service.PortBinding, target string) (*proxy, []service.Port, error) {
-	p := &proxy{}
+// Publish listens on each of the spec's port bindings and forwards to
+// target (the container's address) until ctx ends or Close is called, and
+// returns the ports it bound (an ephemeral or ranged host port resolved).
+// A taken port is an error naming it, as docker's "port is already
+// allocated"; nothing stays bound then.
+func Publish(ctx context.Context, bindings []service.PortBinding, target string) (*Proxy, []service.Port, error) {
+	p := &Proxy{}
 	var ports []service.Port
 	for _, pb := range bindings {
 		proto := pb.Protocol
@@ -34,12 +36,12 @@ func publish(ctx context.Context, bindings []service.PortBinding, target string)
 			proto = "tcp"
 		}
 		if proto != "tcp" && proto != "udp" {
-			p.close()
+			p.Close()
 			return nil, nil, fmt.Errorf("port %d/%s: only tcp and udp can be published", pb.ContainerPort, proto)
 		}
 		lo, hi, err := portRange(pb.HostPort)
 		if err != nil {
-			p.close()
+			p.Close()
 			return nil, nil, err
 		}
 		var bound bool
@@ -61,7 +63,7 @@ func publish(ctx context.Context, bindings []service.PortBinding, target string)
 			ports = append(ports, service.Port{HostIP: hostIPOr(pb.HostIP), HostPort: uint16(got), ContainerPort: pb.ContainerPort, Protocol: proto})
 		}
 		if !bound {
-			p.close()
+			p.Close()
 			host := hostIPOr(pb.HostIP)
 			if errors.Is(lastErr, syscall.EADDRINUSE) {
 				//lint:ignore ST1005 docker's own message, which scripts match
@@ -99,14 +101,14 @@ func portRange(s string) (int, int, error) {
 	return lo, hi, nil
 }
 
-func (p *proxy) add(c io.Closer) {
+func (p *Proxy) add(c io.Closer) {
 	p.mu.Lock()
 	p.closers = append(p.closers, c)
 	p.mu.Unlock()
 }
 
-// close stops every forwarder.
-func (p *proxy) close() {
+// Close stops every forwarder; a nil Proxy has none.
+func (p *Proxy) Close() {
 	if p == nil {
 		return
 	}
@@ -118,7 +120,7 @@ func (p *proxy) close() {
 	p.closers = nil
 }
 
-func (p *proxy) tcp(ctx context.Context, addr, dst string) (int, error) {
+func (p *Proxy) tcp(ctx context.Context, addr, dst string) (int, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return 0, err
@@ -158,7 +160,7 @@ func (p *proxy) tcp(ctx context.Context, addr, dst string) (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (p *proxy) udp(ctx context.Context, addr, dst string) (int, error) {
+func (p *Proxy) udp(ctx context.Context, addr, dst string) (int, error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package builtin
+package state
 
 import (
 	"crypto/rand"
@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writeJSON writes v to path atomically: a temporary file in the same
+// WriteJSON writes v to path atomically: a temporary file in the same
 // directory, synced, then renamed over path.
-func writeJSON(path string, v any) error {
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -39,9 +39,9 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// readJSON reads path into v; a missing file gives an error wrapping
+// ReadJSON reads path into v; a missing file gives an error wrapping
 // fs.ErrNotExist.
-func readJSON(path string, v any) error {
+func ReadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -52,10 +52,10 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// flock takes an exclusive flock on path (created when missing) and returns
+// Lock takes an exclusive flock on path (created when missing) and returns
 // its release. Each call opens its own file description, so it also excludes
 // goroutines of the same process.
-func flock(path string) (func(), error) {
+func Lock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -73,9 +73,9 @@ func flock(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// lockFile takes a flock on f: exclusive or shared, waiting for it or
+// LockFile takes a flock on f: exclusive or shared, waiting for it or
 // not (then an error when another holds it).
-func lockFile(f *os.File, exclusive, wait bool) error {
+func LockFile(f *os.File, exclusive, wait bool) error {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
@@ -91,15 +91,15 @@ func lockFile(f *os.File, exclusive, wait bool) error {
 	}
 }
 
-// newID returns 64 random hex digits, as engine IDs are.
-func newID() string {
+// NewID returns 64 random hex digits, as engine IDs are.
+func NewID() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// exists reports whether path exists.
-func exists(path string) bool {
+// Exists reports whether path exists.
+func Exists(path string) bool {
 	_, err := os.Lstat(path)
 	return !errors.Is(err, fs.ErrNotExist)
 }

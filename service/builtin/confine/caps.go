@@ -1,4 +1,4 @@
-package builtin
+package confine
 
 import (
 	"fmt"
@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// capNames are the Linux capabilities by number.
-var capNames = []string{
+// CapNames are the Linux capabilities by number, without the CAP_ prefix.
+var CapNames = []string{
 	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
 	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
 	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
@@ -22,15 +22,16 @@ var defaultCaps = []string{
 	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
 }
 
-// capSet returns the capabilities a container keeps, as numbers: docker's
-// default set (all of them when privileged) with cap_add added and cap_drop
-// removed; "ALL" works in both, and names may carry the CAP_ prefix.
-func capSet(add, drop []string, privileged bool) ([]int, error) {
+// CapSet returns the capabilities a container keeps, as numbers (indexes
+// in CapNames): docker's default set (all of them when privileged) with
+// cap_add added and cap_drop removed; "ALL" works in both, and names may
+// carry the CAP_ prefix. An unknown name is an error.
+func CapSet(add, drop []string, privileged bool) ([]int, error) {
 	norm := func(list []string) ([]string, error) {
 		var out []string
 		for _, c := range list {
 			c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
-			if c != "ALL" && !slices.Contains(capNames, c) {
+			if c != "ALL" && !slices.Contains(CapNames, c) {
 				return nil, fmt.Errorf("unknown capability %q", c)
 			}
 			out = append(out, c)
@@ -48,7 +49,7 @@ func capSet(add, drop []string, privileged bool) ([]int, error) {
 	keep := map[string]bool{}
 	base := defaultCaps
 	if privileged || slices.Contains(add, "ALL") {
-		base = capNames
+		base = CapNames
 	}
 	if !slices.Contains(drop, "ALL") {
 		for _, c := range base {
@@ -64,7 +65,7 @@ func capSet(add, drop []string, privileged bool) ([]int, error) {
 		}
 	}
 	var out []int
-	for i, c := range capNames {
+	for i, c := range CapNames {
 		if keep[c] {
 			out = append(out, i)
 		}

@@ -1,4 +1,4 @@
-package builtin
+package confine
 
 import (
 	"bufio"
@@ -8,19 +8,19 @@ import (
 	"strings"
 )
 
-// identity is the user a container's process runs as.
-type identity struct {
+// Identity is the user a container's process runs as.
+type Identity struct {
 	UID, GID int
 	Groups   []int
 	Home     string
 }
 
-// lookupUser resolves a docker user spec ("", "name", "uid", "name:group",
+// LookupUser resolves a docker user spec ("", "name", "uid", "name:group",
 // "uid:gid") and extra groups against the container's /etc/passwd and
 // /etc/group, read through readFile, as runc does: a numeric uid absent
 // from passwd is used as is with gid 0; a name absent from it is an error.
-func lookupUser(spec string, groupAdd []string, readFile func(string) ([]byte, error)) (identity, error) {
-	id := identity{Home: "/"}
+func LookupUser(spec string, groupAdd []string, readFile func(string) ([]byte, error)) (Identity, error) {
+	id := Identity{Home: "/"}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	passwd, _ := readFile("/etc/passwd")
 	group, _ := readFile("/etc/group")
