@@ -68,13 +68,13 @@ func (c *tapCopier) copied() []tar.Header {
 }
 
 func TestCpCommand(t *testing.T) {
-	c := newFakeCLI(t, map[string]string{
+	c := newFakeCLIFiles(t, map[string]string{
 		"compose.yaml":  "name: shop\nservices:\n  web:\n    image: busybox\n    deploy: {replicas: 2}\n",
 		"conf/app.conf": "hello",
 	})
 	c.f.AddImage("busybox", "sha256:b0")
 	tap := &tapCopier{Fake: c.f}
-	c.backend = tap
+	c.b = tap
 	if err := os.Symlink("app.conf", filepath.Join(c.dir, "conf", "link")); err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +139,9 @@ func TestCpCommand(t *testing.T) {
 	}
 	tw.Write([]byte("hi"))
 	tw.Close()
-	c.stdin = tb.String()
+	c.in = tb.String()
 	c.mustRun("cp", "-", "web:/conf")
-	c.stdin = ""
+	c.in = ""
 	for _, i := range []string{"1", "2"} {
 		out, _ := c.mustRun("cp", "--index", i, "web:/conf/in.txt", "-")
 		if got := tartest.Listing(tartest.Read(t, strings.NewReader(out))); got != "in.txt=hi" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +62,24 @@ func newFakeCLI(t *testing.T, compose string) *fakeCLI {
 	return &fakeCLI{t: t, f: f, b: f, dir: dir, env: []string{"BERTH_NO_CACHE=1", "HOME=" + t.TempDir()}}
 }
 
+// newFakeCLIFiles writes files (compose.yaml, a Dockerfile, ...) in a new
+// directory and returns a CLI on a new fake there, with no images.
+func newFakeCLIFiles(t *testing.T, files map[string]string) *fakeCLI {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := servicetest.NewFake()
+	return &fakeCLI{t: t, f: f, b: f, dir: dir, env: []string{"BERTH_NO_CACHE=1", "HOME=" + t.TempDir()}}
+}
+
 // upFakeCLI is newFakeCLI with testCompose brought up (up -d).
 func upFakeCLI(t *testing.T) *fakeCLI {
 	t.Helper()
@@ -80,7 +99,7 @@ func (c *fakeCLI) run(args ...string) (stdout, stderr string, code int) {
 }
 
 func (c *fakeCLI) runCtx(ctx context.Context, args ...string) (stdout, stderr string, code int) {
-	var out, errOut bytes.Buffer
+	var out, errOut syncBuffer // progress and pull output write at once
 	g := &globals{stdio: Stdio{In: strings.NewReader(c.in), Out: &out, Err: &errOut}, env: c.env, wd: c.dir,
 		newBackend: func(context.Context) (service.Backend, func(), error) { return c.b, func() {}, nil }}
 	code = runWith(ctx, g, args)
@@ -95,6 +114,34 @@ func (c *fakeCLI) ok(args ...string) string {
 		c.t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
+}
+
+// mustRun is ok returning both outputs.
+func (c *fakeCLI) mustRun(args ...string) (stdout, stderr string) {
+	c.t.Helper()
+	out, errOut, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out, errOut
+}
+
+// syncBuffer is a buffer several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // fails runs berth, wants exit code, and a stderr containing msg.

@@ -8,9 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,92 +17,7 @@ import (
 
 	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
-	"github.com/berthdev/berth/service/servicetest"
 )
-
-// fakeCLI runs berth commands in a project directory on one in-memory
-// fake backend.
-type fakeCLI struct {
-	t   *testing.T
-	dir string
-	f   *servicetest.Fake
-	// backend, if set, is the backend instead of f (f wrapped).
-	backend service.Backend
-	// stdin is what the next command reads on standard input.
-	stdin string
-}
-
-// newFakeCLI writes files (compose.yaml, ...) in a new directory and
-// returns a CLI on a new fake there.
-func newFakeCLI(t *testing.T, files map[string]string) *fakeCLI {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &fakeCLI{t: t, dir: dir, f: servicetest.NewFake()}
-}
-
-// run runs berth with args, and returns its outputs and exit code.
-func (c *fakeCLI) run(args ...string) (stdout, stderr string, code int) {
-	var out, errOut syncBuffer // the progress and the pull output write at once
-	g := &globals{stdio: Stdio{In: strings.NewReader(c.stdin), Out: &out, Err: &errOut},
-		env: []string{"BERTH_NO_CACHE=1", "HOME=" + c.dir}, wd: c.dir,
-		newBackend: func(context.Context) (service.Backend, func(), error) {
-			if c.backend != nil {
-				return c.backend, func() {}, nil
-			}
-			return c.f, func() {}, nil
-		}}
-	code = runWith(context.Background(), g, args)
-	return out.String(), errOut.String(), code
-}
-
-// mustRun is run, failing the test unless the command succeeds.
-func (c *fakeCLI) mustRun(args ...string) (stdout, stderr string) {
-	c.t.Helper()
-	out, errOut, code := c.run(args...)
-	if code != 0 {
-		c.t.Fatalf("berth %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-	}
-	return out, errOut
-}
-
-// syncBuffer is a buffer several goroutines write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// calls are the objects of the fake's calls of op, sorted.
-func (c *fakeCLI) calls(op string) []string {
-	var out []string
-	for _, call := range c.f.Calls() {
-		if call.Op == op {
-			out = append(out, call.Object)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
 
 const pullProject = `name: shop
 services:
@@ -157,7 +70,7 @@ func TestPullCommand(t *testing.T) {
 			stdout: "#1 pull image reg.example/db:2: requested\n#2 pull image reg.example/web:1: requested\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newFakeCLI(t, map[string]string{"compose.yaml": pullProject, "Dockerfile": "FROM scratch\n"})
+			c := newFakeCLIFiles(t, map[string]string{"compose.yaml": pullProject, "Dockerfile": "FROM scratch\n"})
 			for _, ref := range tt.present {
 				c.f.AddImage(ref, "sha256:old")
 			}
@@ -206,7 +119,7 @@ services:
 
 func TestBuildCommand(t *testing.T) {
 	files := map[string]string{"compose.yaml": buildProject, "Dockerfile": "FROM scratch\nLABEL a=b\n", "api/Dockerfile": "FROM scratch\n"}
-	c := newFakeCLI(t, files)
+	c := newFakeCLIFiles(t, files)
 	out, errOut := c.mustRun("build", "--no-cache", "--pull", "--build-arg", "VERSION=2", "--build-arg", "EXTRA=x")
 	builds := c.f.Builds()
 	if len(builds) != 2 || builds[0].Tags[0] != "reg.example/web:1" || builds[1].Tags[0] != "shop-api" {
@@ -265,7 +178,7 @@ func TestBuildCommand(t *testing.T) {
 
 func TestPushCommand(t *testing.T) {
 	files := map[string]string{"compose.yaml": buildProject, "Dockerfile": "FROM scratch\n", "api/Dockerfile": "FROM scratch\n"}
-	c := newFakeCLI(t, files)
+	c := newFakeCLIFiles(t, files)
 	c.mustRun("build")
 	c.f.ResetCalls()
 	out, _ := c.mustRun("--dry-run", "push")
@@ -294,7 +207,7 @@ func TestPushCommand(t *testing.T) {
 }
 
 func TestImageRmPlan(t *testing.T) {
-	c := newFakeCLI(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web: {image: busybox}\n"})
+	c := newFakeCLIFiles(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web: {image: busybox}\n"})
 	c.f.AddImage("busybox", "sha256:b0")
 	c.f.AddImage("alpine", "sha256:a0")
 	c.mustRun("up", "-d")
@@ -325,7 +238,7 @@ func TestImageRmPlan(t *testing.T) {
 }
 
 func TestImagesCommand(t *testing.T) {
-	c := newFakeCLI(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web: {image: busybox}\n  db: {image: redis:7}\n"})
+	c := newFakeCLIFiles(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web: {image: busybox}\n  db: {image: redis:7}\n"})
 	c.f.AddImage("busybox", "sha256:b0b0b0b0b0b0b0b0")
 	c.f.AddImage("redis:7", "sha256:7e7e7e7e7e7e7e7e")
 	c.mustRun("up", "-d")
