@@ -118,13 +118,9 @@ func (g *globals) pushBuiltImages(ctx context.Context, p *project.Project) error
 	}
 	defer closeBackend()
 	r := newImageReport(g, p, false)
-	return images.PushImages(ctx, b, p, images.ImageOptions{
-		IgnoreFailures: true,
-		Parallel:       g.parallelLimit(),
-		DryRun:         g.dryRun,
-		Progress:       r.event,
-		Output:         r.output,
-	})
+	o := r.options(nil)
+	o.IgnoreFailures = true
+	return images.PushImages(ctx, b, p, o)
 }
 
 // confirm asks a yes/no question on standard error and reads the answer
