@@ -247,3 +247,62 @@ func TestUnschedulable(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployRollbackOnFake: an update the swarm rolls back (failure_action:
+// rollback) fails the deploy although the old spec runs again, naming the
+// failed task, its node, its error and its last log lines; the next deploy
+// plans the update again (the rolled-back spec carries the old digests).
+func TestDeployRollbackOnFake(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	dir, _ := filepath.Abs(filepath.Join("..", "testdata", "swarm", "threetier"))
+	model := func(env ...string) *types.Project {
+		p, err := project.Load(ctx, project.Options{WorkingDir: dir, Env: append([]string{"APP_KEY=k1"}, env...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Model
+	}
+	deploy := func(m *types.Project) error {
+		plan, _, err := PlanDeployProject(ctx, sw, m, DeployOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return Apply(ctx, sw, plan, ApplyOptions{Project: "shop"})
+	}
+	if err := deploy(model()); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := range 15 {
+		lines = append(lines, fmt.Sprintf("log line %d", i+1))
+	}
+	sw.RollBackNextUpdate("shop_api", "task: non-zero exit (3)", lines...)
+	err := deploy(model("API_LEVEL=debug"))
+	if err == nil {
+		t.Fatal("a rolled-back update deployed without error")
+	}
+	for _, want := range []string{
+		"service shop_api: the swarm rolled the update back (rollback_completed: update rolled back due to failure or early termination of task",
+		"on node fake-node failed: task: non-zero exit (3)",
+		"last log lines of task ",
+		"\n  log line 6\n", "\n  log line 15",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "log line 5\n") {
+		t.Errorf("error shows more than %d log lines:\n%v", swarmLogLines, err)
+	}
+	plan, _, perr := PlanDeployProject(ctx, sw, model("API_LEVEL=debug"), DeployOptions{})
+	if perr != nil || plan.Count(OpUpdateSwarmService) != 1 {
+		t.Errorf("deploy after the rollback plans:\n%s\n%v", plan, perr)
+	}
+	// the failed task is history: the next deploy of it succeeds
+	if err := deploy(model("API_LEVEL=debug")); err != nil {
+		t.Errorf("deploy after the rollback: %v", err)
+	}
+}

@@ -51,7 +51,7 @@ var (
 		"deploy rm":  {"deploy", "rm"},
 	}
 	readOnly = []string{"config", "version", "ps", "logs", "top", "stats", "port", "endpoints", "wait", "images",
-		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps"}
+		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps", "deploy logs"}
 )
 
 // TestDryRunChangesNothing runs every command that changes state with

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/moby/moby/api/types/container"
@@ -16,7 +17,11 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-var _ service.Swarm = (*Backend)(nil)
+var (
+	_ service.Swarm         = (*Backend)(nil)
+	_ service.SwarmRollouts = (*Backend)(nil)
+	_ service.SwarmLogger   = (*Backend)(nil)
+)
 
 // namespaceFilter selects a stack's objects.
 func namespaceFilter(namespace string) client.Filters {
@@ -222,9 +227,72 @@ func (b *Backend) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTas
 		spec, err := json.Marshal(t.Spec.ContainerSpec)
 		out = append(out, service.SwarmTask{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID,
 			DesiredState: string(t.DesiredState), State: string(t.Status.State), Error: t.Status.Err,
-			Current: err == nil && bytes.Equal(spec, current)})
+			Current: err == nil && bytes.Equal(spec, current), Timestamp: t.Status.Timestamp})
 	}
 	return out, nil
+}
+
+// SwarmUpdateStatus returns how the latest update of service id went.
+func (b *Backend) SwarmUpdateStatus(ctx context.Context, id string) (service.SwarmUpdateStatus, error) {
+	svc, err := b.c.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return service.SwarmUpdateStatus{}, wrapf(err, "inspect service %q", id)
+	}
+	u := svc.Service.UpdateStatus
+	if u == nil {
+		return service.SwarmUpdateStatus{}, nil
+	}
+	return service.SwarmUpdateStatus{State: string(u.State), Message: u.Message}, nil
+}
+
+// SwarmLogs writes the logs of service id, or of task id, through the
+// service logs API (the swarm gathers them from the nodes running the
+// tasks; the service's log driver must keep them readable: json-file,
+// local or journald).
+func (b *Backend) SwarmLogs(ctx context.Context, id string, task bool, opts service.LogOptions, stdout, stderr io.Writer) error {
+	what := "service"
+	if task {
+		what = "task"
+	}
+	showOut, showErr := opts.Stdout, opts.Stderr
+	if !showOut && !showErr {
+		showOut, showErr = true, true
+	}
+	var (
+		rc  io.ReadCloser
+		tty bool
+		err error
+	)
+	if task {
+		var t client.TaskInspectResult
+		if t, err = b.c.TaskInspect(ctx, id, client.TaskInspectOptions{}); err == nil && t.Task.Spec.ContainerSpec != nil {
+			tty = t.Task.Spec.ContainerSpec.TTY
+		}
+		if err == nil {
+			rc, err = b.c.TaskLogs(ctx, id, client.TaskLogsOptions{ShowStdout: showOut, ShowStderr: showErr, Since: opts.Since,
+				Until: opts.Until, Timestamps: opts.Timestamps, Follow: opts.Follow, Tail: opts.Tail})
+		}
+	} else {
+		var svc client.ServiceInspectResult
+		if svc, err = b.c.ServiceInspect(ctx, id, client.ServiceInspectOptions{}); err == nil && svc.Service.Spec.TaskTemplate.ContainerSpec != nil {
+			tty = svc.Service.Spec.TaskTemplate.ContainerSpec.TTY
+		}
+		if err == nil {
+			rc, err = b.c.ServiceLogs(ctx, id, client.ServiceLogsOptions{ShowStdout: showOut, ShowStderr: showErr, Since: opts.Since,
+				Until: opts.Until, Timestamps: opts.Timestamps, Follow: opts.Follow, Tail: opts.Tail})
+		}
+	}
+	if err != nil {
+		return wrapf(err, "logs of %s %q", what, id)
+	}
+	defer rc.Close()
+	if err := copyOutput(tty, stdout, stderr, rc); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("logs of %s %q: %w", what, id, ctx.Err())
+		}
+		return fmt.Errorf("logs of %s %q: %w", what, id, err)
+	}
+	return nil
 }
 
 // serviceSpec maps the contract's service spec onto the swarm API's, one

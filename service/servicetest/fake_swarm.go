@@ -3,9 +3,12 @@ package servicetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthdev/berth/service"
 )
@@ -19,19 +22,99 @@ import (
 type SwarmFake struct {
 	*Fake
 	objects map[string]*swarmObject // by ID; guarded by Fake.mu
+	// rollbacks arms RollBackNextUpdate, by service name; logs are the
+	// lines SwarmLogs writes, by task ID or service name.
+	rollbacks map[string]fakeRollback
+	logs      map[string][]string
 }
 
 type swarmObject struct {
 	kind    string // service, network, secret, config
 	state   service.SwarmObjectState
 	service *service.SwarmService
+	// update is the status of the service's latest update; failed are its
+	// tasks that failed, kept as a swarm keeps task history.
+	update service.SwarmUpdateStatus
+	failed []service.SwarmTask
 }
 
-var _ service.Swarm = (*SwarmFake)(nil)
+// fakeRollback is a failure RollBackNextUpdate arms.
+type fakeRollback struct {
+	taskErr string
+	logs    []string
+}
+
+var (
+	_ service.Swarm         = (*SwarmFake)(nil)
+	_ service.SwarmRollouts = (*SwarmFake)(nil)
+	_ service.SwarmLogger   = (*SwarmFake)(nil)
+)
 
 // NewSwarmFake returns f as a swarm manager with nothing deployed.
 func NewSwarmFake(f *Fake) *SwarmFake {
-	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}}
+	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}, rollbacks: map[string]fakeRollback{}, logs: map[string][]string{}}
+}
+
+// RollBackNextUpdate makes the next UpdateSwarmService of the service
+// named name fail as a swarm with update_config.failure_action: rollback
+// does: the new task fails with taskErr after writing logs, the service
+// goes back to its previous spec (its version moves on) and its update
+// status is rollback_completed.
+func (s *SwarmFake) RollBackNextUpdate(name, taskErr string, logs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollbacks[name] = fakeRollback{taskErr: taskErr, logs: logs}
+}
+
+// SetSwarmLogs sets the lines SwarmLogs writes for a service (by name) or
+// a task (by ID).
+func (s *SwarmFake) SetSwarmLogs(id string, lines ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs[id] = lines
+}
+
+// SwarmUpdateStatus returns the status of the service's latest update.
+func (s *SwarmFake) SwarmUpdateStatus(ctx context.Context, id string) (service.SwarmUpdateStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enterLocked(ctx, "InspectSwarmService", Call{Object: id}); err != nil {
+		return service.SwarmUpdateStatus{}, err
+	}
+	o := s.findLocked("service", id)
+	if o == nil {
+		return service.SwarmUpdateStatus{}, notFound("service", id)
+	}
+	return o.update, nil
+}
+
+// SwarmLogs writes the lines set for the service or task id (SetSwarmLogs
+// or RollBackNextUpdate) to stdout, honouring a numeric Tail.
+func (s *SwarmFake) SwarmLogs(ctx context.Context, id string, task bool, opts service.LogOptions, stdout, stderr io.Writer) error {
+	s.mu.Lock()
+	if err := s.enterLocked(ctx, "SwarmLogs", Call{Object: id}); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	lines, ok := s.logs[id]
+	if !ok && !task {
+		if o := s.findLocked("service", id); o != nil {
+			lines, ok = s.logs[o.state.Name], true
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return notFound(map[bool]string{true: "task", false: "service"}[task], id)
+	}
+	if n, err := strconv.Atoi(opts.Tail); err == nil && n >= 0 && n < len(lines) {
+		lines = lines[len(lines)-n:]
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(stdout, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SwarmState returns the objects labelled with namespace.
@@ -187,7 +270,18 @@ func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version u
 		return err
 	}
 	s.seq++
+	if rb, ok := s.rollbacks[spec.Name]; ok {
+		delete(s.rollbacks, spec.Name)
+		t := service.SwarmTask{ID: fmt.Sprintf("%s.1.failed%d", o.state.ID, s.seq), ServiceID: o.state.ID, Slot: 1, NodeID: "fake-node",
+			DesiredState: "shutdown", State: "failed", Error: rb.taskErr, Timestamp: time.Unix(int64(s.seq), 0)}
+		o.failed = append(o.failed, t)
+		s.logs[t.ID] = rb.logs
+		o.state.Version = s.seq
+		o.update = service.SwarmUpdateStatus{State: "rollback_completed", Message: "update rolled back due to failure or early termination of task " + t.ID}
+		return nil
+	}
 	o.state.Version, o.state.Labels, o.service = s.seq, maps.Clone(spec.Labels), &spec
+	o.update = service.SwarmUpdateStatus{State: "completed", Message: "update completed"}
 	return nil
 }
 
@@ -253,7 +347,7 @@ func (s *SwarmFake) RemoveSwarmConfig(ctx context.Context, id string) error {
 }
 
 // SwarmTasks returns one running task of the current spec per replica (one
-// for global modes; completed ones for jobs).
+// for global modes; completed ones for jobs), and the tasks that failed.
 func (s *SwarmFake) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTask, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,5 +371,5 @@ func (s *SwarmFake) SwarmTasks(ctx context.Context, id string) ([]service.SwarmT
 		tasks = append(tasks, service.SwarmTask{ID: fmt.Sprintf("%s.%d.v%d", o.state.ID, i+1, o.state.Version), ServiceID: o.state.ID,
 			Slot: int(i + 1), NodeID: "fake-node", DesiredState: desired, State: state, Current: true})
 	}
-	return tasks, nil
+	return append(tasks, o.failed...), nil
 }
