@@ -150,3 +150,72 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// swarmRollbackCompose is a service whose update the swarm rolls back when
+// BREAK is set: the new task writes two lines and exits 3.
+const swarmRollbackCompose = `
+services:
+  app:
+    image: ` + swarmImage + `
+    command: ["sh", "-c", "if [ -n \"$$BREAK\" ]; then echo starting with BREAK; echo fatal: BREAK is set >&2; exit 3; fi; echo serving; exec sleep 3600"]
+    stop_grace_period: 1s
+    environment:
+      BREAK: ${BREAK:-}
+    deploy:
+      update_config:
+        failure_action: rollback
+        monitor: 3s
+      rollback_config:
+        monitor: 1s
+`
+
+// TestSwarmDeployRollback: an update that the swarm rolls back
+// (failure_action: rollback) fails berth deploy, which names the failed
+// task, its node, its error and its last log lines; the old spec runs
+// again. deploy logs prints the service's output; deploy ps --format json
+// and a template list it.
+func TestSwarmDeployRollback(t *testing.T) {
+	e := requireSwarm(t)
+	p := newProject(t, map[string]string{"compose.yaml": swarmRollbackCompose})
+	p.env = []string{"DOCKER_HOST=" + e.host}
+	t.Cleanup(func() {
+		if r := p.run("deploy", "rm"); r.code != 0 {
+			t.Logf("deploy rm: %s", r.stderr)
+		}
+	})
+	p.mustRun(t, "deploy")
+	waitFor(t, 30*time.Second, "deploy logs to print the app's output", func() (bool, string) {
+		r := p.run("deploy", "logs", "--no-color", "app")
+		return r.code == 0 && strings.Contains(r.stdout, "app  | serving"), r.stdout + r.stderr
+	})
+	if ps := p.mustRun(t, "deploy", "ps", "--format", "{{.Service}} {{.Replicas}}"); strings.TrimSpace(ps.stdout) != "app 1/1" {
+		t.Errorf("deploy ps --format template:\n%s", ps.stdout)
+	}
+	if ps := p.mustRun(t, "deploy", "ps", "--format", "json"); !strings.Contains(ps.stdout, `"Name":"`+p.name+`_app"`) || !strings.Contains(ps.stdout, `"Replicas":"1/1"`) {
+		t.Errorf("deploy ps --format json:\n%s", ps.stdout)
+	}
+
+	p.env = append(p.env, "BREAK=1")
+	start := time.Now()
+	r := p.run("deploy")
+	t.Logf("deploy of a broken update failed after %v:\n%s", time.Since(start).Round(time.Millisecond), r.stderr)
+	for _, want := range []string{
+		"service " + p.name + "_app: the swarm rolled the update back (rollback_",
+		"on node ", "failed: task: non-zero exit (3)",
+		"last log lines of task ", "  starting with BREAK", "  fatal: BREAK is set",
+	} {
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("deploy of an update rolled back: exit %d, stderr does not say %q", r.code, want)
+		}
+	}
+	// the swarm put the old spec back, and it runs
+	waitFor(t, 60*time.Second, "the rolled-back service to run its old spec", func() (bool, string) {
+		env, err := e.docker(context.Background(), nil, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Env}} {{.UpdateStatus.State}}", p.name+"_app")
+		reps, _ := e.docker(context.Background(), nil, "service", "ls", "--filter", "name="+p.name+"_app", "--format", "{{.Replicas}}")
+		return err == nil && strings.Contains(env, "[BREAK=]") && strings.HasSuffix(env, "rollback_completed") && reps == "1/1", env + " " + reps
+	})
+	ps := p.mustRun(t, "deploy", "ps")
+	if !strings.Contains(ps.stdout, "non-zero exit (3)") {
+		t.Errorf("deploy ps does not show the failed task with its error:\n%s", ps.stdout)
+	}
+}

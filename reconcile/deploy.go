@@ -382,6 +382,14 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 	}
 }
 
+// nodeName names the node of t: its hostname, else its ID.
+func nodeName(t service.SwarmTask) string {
+	if t.Node != "" {
+		return t.Node
+	}
+	return t.NodeID
+}
+
 // failedTask says whether t failed or was rejected.
 func failedTask(t service.SwarmTask) bool { return t.State == "failed" || t.State == "rejected" }
 
@@ -415,7 +423,7 @@ func swarmFailure(ctx context.Context, sw service.Swarm, name string, t *service
 	if msg == "" {
 		msg = t.State
 	}
-	fmt.Fprintf(&b, "task %s on node %s %s: %s", shortID(t.ID), t.NodeID, t.State, msg)
+	fmt.Fprintf(&b, "task %s on node %s %s: %s", shortID(t.ID), nodeName(*t), t.State, msg)
 	if lines := taskLogTail(ctx, sw, t.ID); lines != "" {
 		fmt.Fprintf(&b, "\nlast log lines of task %s:\n%s", shortID(t.ID), lines)
 	}
@@ -459,7 +467,7 @@ func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool
 		if msg == "" {
 			msg = t.State
 		}
-		return false, fmt.Errorf("service %s: task %s on node %s %s: %s", spec.Name, shortID(t.ID), t.NodeID, t.State, msg)
+		return false, fmt.Errorf("service %s: task %s on node %s %s: %s", spec.Name, shortID(t.ID), nodeName(*t), t.State, msg)
 	}
 	return done, nil
 }
@@ -583,7 +591,7 @@ func DeployStatus(ctx context.Context, b service.Backend, namespace string) ([]D
 				}
 			}
 			if failedTask(t) && len(d.Failing) < 3 {
-				d.Failing = append(d.Failing, fmt.Sprintf("%s on %s: %s", shortID(t.ID), t.NodeID, t.Error))
+				d.Failing = append(d.Failing, fmt.Sprintf("%s on %s: %s", shortID(t.ID), nodeName(t), t.Error))
 			}
 		}
 		d.Replicas = fmt.Sprintf("%d/%d", d.Running, d.Desired)

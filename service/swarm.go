@@ -261,6 +261,8 @@ type SwarmTask struct {
 	// (global services, and where any task runs).
 	Slot   int
 	NodeID string
+	// Node is the node's hostname, where the backend knows it.
+	Node string
 	// DesiredState and State are the swarm's task states (running,
 	// shutdown, failed, rejected, ...); Error is why a task failed.
 	DesiredState string

@@ -217,6 +217,12 @@ func (b *Backend) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTas
 	if err != nil {
 		return nil, wrapf(err, "list tasks of service %q", id)
 	}
+	hostnames := map[string]string{}
+	if nodes, err := b.c.NodeList(ctx, client.NodeListOptions{}); err == nil { // a worker cannot list them: IDs then
+		for _, n := range nodes.Items {
+			hostnames[n.ID] = n.Description.Hostname
+		}
+	}
 	out := make([]service.SwarmTask, 0, len(res.Items))
 	for _, t := range res.Items {
 		// a task's spec is a copy of the service's task template when the
@@ -225,7 +231,7 @@ func (b *Backend) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTas
 		// tasks' networks and runtime.) A change of resources or placement
 		// alone is not told apart yet.
 		spec, err := json.Marshal(t.Spec.ContainerSpec)
-		out = append(out, service.SwarmTask{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID,
+		out = append(out, service.SwarmTask{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID, Node: hostnames[t.NodeID],
 			DesiredState: string(t.DesiredState), State: string(t.Status.State), Error: t.Status.Err,
 			Current: err == nil && bytes.Equal(spec, current), Timestamp: t.Status.Timestamp})
 	}
