@@ -275,17 +275,22 @@ func (u *Unschedulable) check(name string, tasks []service.SwarmTask, now time.T
 }
 
 // runSwarm makes the backend call of a swarm step.
-func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
+// warn (if set) gets the backend's warnings, such as an image whose digest
+// no registry gives.
+func runSwarm(ctx context.Context, b service.Backend, s *Step, warn func(error)) error {
 	sw, ok := b.(service.Swarm)
 	if !ok {
 		return fmt.Errorf("%s %s: %w: this backend does not talk to a swarm manager", s.Op, s.Object, service.ErrUnsupported)
 	}
-	var err error
+	var (
+		err      error
+		warnings []string
+	)
 	switch s.Op {
 	case OpCreateSwarmService:
-		_, err = sw.CreateSwarmService(ctx, *s.Swarm)
+		_, warnings, err = sw.CreateSwarmService(ctx, *s.Swarm)
 	case OpUpdateSwarmService:
-		err = sw.UpdateSwarmService(ctx, s.Target, s.Version, *s.Swarm)
+		warnings, err = sw.UpdateSwarmService(ctx, s.Target, s.Version, *s.Swarm)
 	case OpRemoveSwarmService:
 		err = sw.RemoveSwarmService(ctx, s.Target)
 	case OpWaitSwarmService:
@@ -305,6 +310,11 @@ func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", s.Op, s.Object, err)
+	}
+	for _, w := range warnings {
+		if warn != nil {
+			warn(fmt.Errorf("service %s: %s", s.Object, w))
+		}
 	}
 	return nil
 }

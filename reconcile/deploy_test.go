@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +306,45 @@ func TestDeployRollbackOnFake(t *testing.T) {
 	// the failed task is history: the next deploy of it succeeds
 	if err := deploy(model("API_LEVEL=debug")); err != nil {
 		t.Errorf("deploy after the rollback: %v", err)
+	}
+}
+
+// TestDeployUnresolvedImageWarns: a service whose image no registry knows
+// is deployed with its tag, and the backend's warning reaches the progress
+// as a warning of its create step (and of an update's).
+func TestDeployUnresolvedImageWarns(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	sw.SetUnresolvedImage("berth-test/busybox:v2")
+	deploy := func(stack *service.SwarmStack) []string {
+		t.Helper()
+		observed, err := sw.SwarmState(ctx, stack.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := PlanDeploy(stack, observed, DeployOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var warnings []string
+		progress := func(e Event) {
+			if e.Status == StatusWarning {
+				mu.Lock()
+				defer mu.Unlock()
+				warnings = append(warnings, fmt.Sprintf("%s: %v", e.Step.Op, e.Err))
+			}
+		}
+		if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop", Progress: progress}); err != nil {
+			t.Fatal(err)
+		}
+		return warnings
+	}
+	if w := deploy(loadStack(t)); len(w) != 0 {
+		t.Errorf("deploy of resolvable images warned: %q", w)
+	}
+	want := []string{"update service: service shop_web: image berth-test/busybox:v2 could not be accessed on a registry to record its digest"}
+	if w := deploy(loadStack(t, "WEB_IMAGE=berth-test/busybox:v2")); !slices.Equal(w, want) {
+		t.Errorf("deploy of an image without digest warned %q, want %q", w, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -67,29 +68,47 @@ func (b *Backend) SwarmState(ctx context.Context, namespace string) (service.Swa
 	return st, nil
 }
 
-// CreateSwarmService creates the service; the swarm pulls nothing here
-// itself (QueryRegistry is not set, as a stack deployed with
-// --resolve-image never).
-func (b *Backend) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, error) {
+// CreateSwarmService creates the service. As docker stack deploy (its
+// default --resolve-image always), the engine is asked to resolve the
+// image's digest in its registry (QueryRegistry): the service then runs
+// image@digest on every node; an image no registry knows (built or loaded
+// on the node) keeps its tag, with a warning saying so.
+func (b *Backend) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, []string, error) {
 	s := serviceSpec(spec)
 	if err := b.resolveRefs(ctx, &s); err != nil {
-		return "", fmt.Errorf("create service %q: %w", spec.Name, err)
+		return "", nil, fmt.Errorf("create service %q: %w", spec.Name, err)
 	}
-	res, err := b.c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: s})
+	res, err := b.c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: s, QueryRegistry: true})
 	if err != nil {
-		return "", wrapf(err, "create service %q", spec.Name)
+		return "", nil, wrapf(err, "create service %q", spec.Name)
 	}
-	return res.ID, nil
+	return res.ID, digestWarnings(res.Warnings), nil
 }
 
-// UpdateSwarmService replaces the service's spec at version.
-func (b *Backend) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) error {
+// UpdateSwarmService replaces the service's spec at version, the image
+// resolved as CreateSwarmService does.
+func (b *Backend) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) ([]string, error) {
 	s := serviceSpec(spec)
 	if err := b.resolveRefs(ctx, &s); err != nil {
-		return fmt.Errorf("update service %q: %w", spec.Name, err)
+		return nil, fmt.Errorf("update service %q: %w", spec.Name, err)
 	}
-	_, err := b.c.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: swarm.Version{Index: version}, Spec: s})
-	return wrapf(err, "update service %q", spec.Name)
+	res, err := b.c.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: swarm.Version{Index: version}, Spec: s, QueryRegistry: true})
+	if err != nil {
+		return nil, wrapf(err, "update service %q", spec.Name)
+	}
+	return digestWarnings(res.Warnings), nil
+}
+
+// digestWarnings puts the engine's warnings (the client's digest warning
+// spans several lines) on one line each.
+func digestWarnings(in []string) []string {
+	var out []string
+	for _, w := range in {
+		if w = strings.Join(strings.Fields(w), " "); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // resolveRefs sets the IDs of the secrets and configs spec refers to by

@@ -26,6 +26,8 @@ type SwarmFake struct {
 	// lines SwarmLogs writes, by task ID or service name.
 	rollbacks map[string]fakeRollback
 	logs      map[string][]string
+	// unresolved are the images whose digest no registry gives.
+	unresolved map[string]bool
 }
 
 type swarmObject struct {
@@ -52,7 +54,8 @@ var (
 
 // NewSwarmFake returns f as a swarm manager with nothing deployed.
 func NewSwarmFake(f *Fake) *SwarmFake {
-	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}, rollbacks: map[string]fakeRollback{}, logs: map[string][]string{}}
+	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}, rollbacks: map[string]fakeRollback{}, logs: map[string][]string{},
+		unresolved: map[string]bool{}}
 }
 
 // RollBackNextUpdate makes the next UpdateSwarmService of the service
@@ -214,18 +217,34 @@ func usesLocked(spec *service.SwarmService, o *swarmObject) bool {
 
 // CreateSwarmService creates a service; every secret, config and network
 // it names must exist.
-func (s *SwarmFake) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, error) {
+func (s *SwarmFake) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refsLocked(spec); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	o, err := s.createLocked(ctx, "CreateSwarmService", "service", spec.Name, spec.Labels)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	o.service = &spec
-	return o.state.ID, nil
+	return o.state.ID, s.digestWarningLocked(spec), nil
+}
+
+// SetUnresolvedImage makes the fake's registry unable to give image's
+// digest: the services of image are created and updated with a warning,
+// as an engine does for an image no registry knows.
+func (s *SwarmFake) SetUnresolvedImage(image string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unresolved[image] = true
+}
+
+func (s *SwarmFake) digestWarningLocked(spec service.SwarmService) []string {
+	if !s.unresolved[spec.Container.Image] {
+		return nil
+	}
+	return []string{"image " + spec.Container.Image + " could not be accessed on a registry to record its digest"}
 }
 
 func (s *SwarmFake) refsLocked(spec service.SwarmService) error {
@@ -253,21 +272,21 @@ func (s *SwarmFake) refsLocked(spec service.SwarmService) error {
 
 // UpdateSwarmService replaces a service's spec; ErrConflict when version is
 // not the service's.
-func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) error {
+func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enterLocked(ctx, "UpdateSwarmService", Call{Object: spec.Name}); err != nil {
-		return err
+		return nil, err
 	}
 	o := s.findLocked("service", id)
 	if o == nil {
-		return notFound("service", id)
+		return nil, notFound("service", id)
 	}
 	if o.state.Version != version {
-		return conflict("service", id, fmt.Sprintf("update out of sequence: version %d, not %d", o.state.Version, version))
+		return nil, conflict("service", id, fmt.Sprintf("update out of sequence: version %d, not %d", o.state.Version, version))
 	}
 	if err := s.refsLocked(spec); err != nil {
-		return err
+		return nil, err
 	}
 	s.seq++
 	if rb, ok := s.rollbacks[spec.Name]; ok {
@@ -278,11 +297,11 @@ func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version u
 		s.logs[t.ID] = rb.logs
 		o.state.Version = s.seq
 		o.update = service.SwarmUpdateStatus{State: "rollback_completed", Message: "update rolled back due to failure or early termination of task " + t.ID}
-		return nil
+		return s.digestWarningLocked(spec), nil
 	}
 	o.state.Version, o.state.Labels, o.service = s.seq, maps.Clone(spec.Labels), &spec
 	o.update = service.SwarmUpdateStatus{State: "completed", Message: "update completed"}
-	return nil
+	return s.digestWarningLocked(spec), nil
 }
 
 // RemoveSwarmService removes a service.
