@@ -31,6 +31,14 @@ const registryPath = "/usr/bin/docker-registry"
 // Without the binary the test skips, or fails under CI=true.
 func startRegistry(t *testing.T) string {
 	t.Helper()
+	return startRegistryIn(t, "")
+}
+
+// startRegistryIn is startRegistry in the network namespace netns ("" for
+// the host's): there, the registry is ready once it says it listens (the
+// test process cannot reach that loopback to ask it).
+func startRegistryIn(t *testing.T, netns string) string {
+	t.Helper()
 	if _, err := os.Stat(registryPath); err != nil {
 		if inCI {
 			t.Fatalf("CI=true and no registry: %v (.ci/deps.sh installs docker-registry)", err)
@@ -55,6 +63,10 @@ http:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(registryPath, "serve", configPath)
+	if netns != "" {
+		// nsenter enters the namespace and execs the registry: one process
+		cmd = exec.Command("nsenter", "--net=/var/run/netns/"+netns, registryPath, "serve", configPath)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +127,9 @@ http:
 		t.Fatalf("the registry exited: %v\n%s", err, log())
 	case <-ctx.Done():
 		t.Fatalf("the registry did not say where it listens\n%s", log())
+	}
+	if netns != "" {
+		return addr
 	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)

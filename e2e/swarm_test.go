@@ -219,3 +219,63 @@ func TestSwarmDeployRollback(t *testing.T) {
 		t.Errorf("deploy ps does not show the failed task with its error:\n%s", ps.stdout)
 	}
 }
+
+// TestSwarmDeployDigest: as docker stack deploy, a service whose image is
+// in a registry runs image@digest (the registry runs in the private
+// swarm's network namespace, where the swarm's dockerd reaches it on
+// 127.0.0.1), and carries com.docker.stack.image with the image as the
+// file names it; an image no registry knows (loaded on the node) keeps its
+// tag, and berth deploy says why. A second deploy changes nothing; deploy
+// rm removes the network once the tasks let go of it.
+func TestSwarmDeployDigest(t *testing.T) {
+	e := requireSwarm(t)
+	reg := startRegistryIn(t, e.name)
+	image := reg + "/berthe2e/digest:v1"
+	e.mustDocker(t, "tag", swarmImage, image)
+	e.mustDocker(t, "push", "-q", image)
+	repoDigest := e.mustDocker(t, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image)
+	_, digest, ok := strings.Cut(strings.Fields(repoDigest)[0], "@")
+	if !ok {
+		t.Fatalf("no digest of %s after push: %q", image, repoDigest)
+	}
+	compose := `
+services:
+  pinned:
+    image: ` + image + `
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+  local:
+    image: ` + swarmImage + `
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+`
+	p := newProject(t, map[string]string{"compose.yaml": compose})
+	p.env = []string{"DOCKER_HOST=" + e.host}
+	t.Cleanup(func() {
+		if r := p.run("deploy", "rm"); r.code != 0 {
+			t.Logf("deploy rm: %s", r.stderr)
+		}
+	})
+	r := p.mustRun(t, "deploy")
+	if want := "image " + swarmImage + " could not be accessed on a registry to record its digest"; !strings.Contains(r.stderr, want) {
+		t.Errorf("deploy does not warn %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.stderr, "image "+image+" could not") {
+		t.Errorf("deploy warns about the image in the registry:\n%s", r.stderr)
+	}
+	inspect := func(svc string) string {
+		return e.mustDocker(t, "service", "inspect", "--format", `{{.Spec.TaskTemplate.ContainerSpec.Image}} {{index .Spec.Labels "com.docker.stack.image"}}`, p.name+"_"+svc)
+	}
+	if got, want := inspect("pinned"), image+"@"+digest+" "+image; got != want {
+		t.Errorf("service pinned: image and label %q, want %q", got, want)
+	}
+	if got, want := inspect("local"), swarmImage+" "+swarmImage; got != want {
+		t.Errorf("service local: image and label %q, want %q", got, want)
+	}
+	if r := p.mustRun(t, "--dry-run", "deploy"); !strings.Contains(r.stdout, "Nothing to do") {
+		t.Errorf("a second deploy plans:\n%s", r.stdout)
+	}
+	// sleep as PID 1 ignores SIGTERM: the tasks hold the network for their
+	// grace period, and deploy rm waits for them to let go
+	p.mustRun(t, "deploy", "rm")
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -185,9 +186,27 @@ func (b *Backend) CreateSwarmNetwork(ctx context.Context, spec service.SwarmNetw
 	return res.ID, nil
 }
 
-// RemoveSwarmNetwork removes a network.
+// swarmNetworkBusy bounds how long RemoveSwarmNetwork waits for the tasks
+// of removed services to let go of the network.
+const swarmNetworkBusy = 60 * time.Second
+
+// RemoveSwarmNetwork removes a network. The tasks of a service just
+// removed hold its networks until their containers have stopped (a stop
+// grace period): while the manager says the network is in use by a task,
+// the removal is tried again, for swarmNetworkBusy at most.
 func (b *Backend) RemoveSwarmNetwork(ctx context.Context, id string) error {
-	return b.RemoveNetwork(ctx, id)
+	deadline := time.Now().Add(swarmNetworkBusy)
+	for {
+		err := b.RemoveNetwork(ctx, id)
+		if err == nil || !strings.Contains(err.Error(), "in use by task") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove network %q: %w", id, context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // CreateSwarmSecret creates a secret.
