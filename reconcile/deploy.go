@@ -22,6 +22,9 @@ type DeployOptions struct {
 	// Services restricts the deploy to these compose services; empty means
 	// all. A restricted deploy removes nothing.
 	Services []string
+	// Locate, if set, gives the compose file and line of a dotted key path,
+	// so that conversion warnings and errors name them.
+	Locate func(path string) (file string, line int)
 }
 
 // PlanDeploy returns the plan that takes a swarm from observed (the objects
@@ -308,6 +311,11 @@ func runSwarm(ctx context.Context, b service.Backend, s *Step, warn func(error))
 	case OpRemoveSwarmConfig:
 		err = sw.RemoveSwarmConfig(ctx, s.Target)
 	}
+	removal := s.Op == OpRemoveSwarmService || s.Op == OpRemoveSwarmNetwork || s.Op == OpRemoveSwarmSecret || s.Op == OpRemoveSwarmConfig
+	if removal && errors.Is(err, service.ErrNotFound) {
+		// gone meanwhile (a node lists a removed swarm network for a while)
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", s.Op, s.Object, err)
 	}
@@ -532,7 +540,7 @@ func PlanDeployProject(ctx context.Context, b service.Backend, model *types.Proj
 	if err != nil {
 		return nil, nil, err
 	}
-	stack, warnings, err := swarm.Convert(model, swarm.Options{})
+	stack, warnings, err := swarm.Convert(model, swarm.Options{Locate: opts.Locate})
 	if err != nil {
 		return nil, nil, err
 	}

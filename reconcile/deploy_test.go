@@ -348,3 +348,18 @@ func TestDeployUnresolvedImageWarns(t *testing.T) {
 		t.Errorf("deploy of an image without digest warned %q, want %q", w, want)
 	}
 }
+
+// TestDeployRemoveGoneMeanwhile: deploy rm of objects that are gone by the
+// time they are removed (a node lists a removed swarm network for a while)
+// succeeds.
+func TestDeployRemoveGoneMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	plan := PlanDeployRemove(service.SwarmState{
+		Services: []service.SwarmObjectState{{ID: "gone-svc", Name: "shop_api"}},
+		Networks: []service.SwarmObjectState{{ID: "gone-net", Name: "shop_default"}},
+	})
+	if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+		t.Errorf("deploy rm of objects gone meanwhile: %v", err)
+	}
+}

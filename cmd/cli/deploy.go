@@ -39,7 +39,7 @@ stay about the containers of berth up on this host.`,
 				return err
 			}
 			defer s.close()
-			plan, warnings, err := reconcile.PlanDeployProject(ctx, s.b, s.p.Model, reconcile.DeployOptions{Services: args})
+			plan, warnings, err := reconcile.PlanDeployProject(ctx, s.b, s.p.Model, reconcile.DeployOptions{Services: args, Locate: s.p.Locate})
 			for _, w := range warnings {
 				fmt.Fprintf(g.stdio.Err, "warning: %s\n", w)
 			}
