@@ -225,7 +225,8 @@ func TestSwarmDeployRollback(t *testing.T) {
 // swarm's network namespace, where the swarm's dockerd reaches it on
 // 127.0.0.1), and carries com.docker.stack.image with the image as the
 // file names it; an image no registry knows (loaded on the node) keeps its
-// tag, and berth deploy says why. A second deploy changes nothing; deploy
+// tag, and berth deploy says why; a service with build: is built and
+// pushed there by deploy --build. A second deploy changes nothing; deploy
 // rm removes the network once the tasks let go of it.
 func TestSwarmDeployDigest(t *testing.T) {
 	e := requireSwarm(t)
@@ -244,19 +245,25 @@ services:
     image: ` + image + `
     command: ["sleep", "3600"]
     stop_grace_period: 1s
+  built:
+    image: ` + reg + `/berthe2e/built:v1
+    build: .
+    command: ["sh", "-c", "cat /built; exec sleep 3600"]
+    stop_grace_period: 1s
   local:
     image: ` + swarmImage + `
     command: ["sleep", "3600"]
     stop_grace_period: 1s
 `
-	p := newProject(t, map[string]string{"compose.yaml": compose})
+	p := newProject(t, map[string]string{"compose.yaml": compose,
+		"Dockerfile": "FROM " + swarmImage + "\nRUN echo built by berth > /built\n"})
 	p.env = []string{"DOCKER_HOST=" + e.host}
 	t.Cleanup(func() {
 		if r := p.run("deploy", "rm"); r.code != 0 {
 			t.Logf("deploy rm: %s", r.stderr)
 		}
 	})
-	r := p.mustRun(t, "deploy")
+	r := p.mustRun(t, "deploy", "--build")
 	if want := "image " + swarmImage + " could not be accessed on a registry to record its digest"; !strings.Contains(r.stderr, want) {
 		t.Errorf("deploy does not warn %q:\n%s", want, r.stderr)
 	}
@@ -272,6 +279,15 @@ services:
 	if got, want := inspect("local"), swarmImage+" "+swarmImage; got != want {
 		t.Errorf("service local: image and label %q, want %q", got, want)
 	}
+	// --build built the image on the swarm's engine and pushed it: the
+	// service runs it from the registry, by digest
+	if got := inspect("built"); !strings.HasPrefix(got, reg+"/berthe2e/built:v1@sha256:") {
+		t.Errorf("service built: image and label %q, want %s/berthe2e/built:v1@sha256:...", got, reg)
+	}
+	waitFor(t, 30*time.Second, "the built service to print what its build wrote", func() (bool, string) {
+		r := p.run("deploy", "logs", "--no-log-prefix", "built")
+		return strings.Contains(r.stdout, "built by berth"), r.stdout + r.stderr
+	})
 	if r := p.mustRun(t, "--dry-run", "deploy"); !strings.Contains(r.stdout, "Nothing to do") {
 		t.Errorf("a second deploy plans:\n%s", r.stdout)
 	}

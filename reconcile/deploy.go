@@ -25,6 +25,9 @@ type DeployOptions struct {
 	// Locate, if set, gives the compose file and line of a dotted key path,
 	// so that conversion warnings and errors name them.
 	Locate func(path string) (file string, line int)
+	// Built says the images of the services with a build section were
+	// just built and pushed (deploy --build): no warning about them.
+	Built bool
 }
 
 // PlanDeploy returns the plan that takes a swarm from observed (the objects
@@ -540,7 +543,7 @@ func PlanDeployProject(ctx context.Context, b service.Backend, model *types.Proj
 	if err != nil {
 		return nil, nil, err
 	}
-	stack, warnings, err := swarm.Convert(model, swarm.Options{Locate: opts.Locate})
+	stack, warnings, err := swarm.Convert(model, swarm.Options{Locate: opts.Locate, Built: opts.Built})
 	if err != nil {
 		return nil, nil, err
 	}

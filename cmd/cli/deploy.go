@@ -11,12 +11,14 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/images"
 	"github.com/berthdev/berth/service"
 )
 
 // newDeployCmd is berth deploy (#15): the project on the Docker Swarm
 // whose manager DOCKER_HOST names, with ps, logs and rm beside it.
 func newDeployCmd(g *globals) *cobra.Command {
+	var build bool
 	cmd := &cobra.Command{
 		Use:   "deploy [SERVICE...]",
 		Short: "Deploy the project to a Docker Swarm and wait until it runs",
@@ -27,6 +29,11 @@ order, and block until every task runs the new spec, or report the task that
 failed (node, error, last log lines); an update the swarm rolls back
 (deploy.update_config.failure_action: rollback) is a failure. Unchanged
 services are left alone. --dry-run prints the plan.
+
+With --build, the services that have a build section are built on the
+engine DOCKER_HOST names and pushed to the registry their image: names
+before the deploy, so that every node can pull them; without it, their
+image is deployed as the registry has it.
 
 The deployed services are read with their own subcommands, as docker stack
 and docker service do: "berth deploy ps" lists them, "berth deploy logs"
@@ -39,7 +46,14 @@ stay about the containers of berth up on this host.`,
 				return err
 			}
 			defer s.close()
-			plan, warnings, err := reconcile.PlanDeployProject(ctx, s.b, s.p.Model, reconcile.DeployOptions{Services: args, Locate: s.p.Locate})
+			if build {
+				r := newImageReport(g, s.p, false)
+				if err := images.BuildAndPush(ctx, s.b, s.p, images.ImageOptions{Services: args, Parallel: g.parallelLimit(),
+					DryRun: g.dryRun, Progress: r.event, Output: r.output}); err != nil {
+					return err
+				}
+			}
+			plan, warnings, err := reconcile.PlanDeployProject(ctx, s.b, s.p.Model, reconcile.DeployOptions{Services: args, Locate: s.p.Locate, Built: build})
 			for _, w := range warnings {
 				fmt.Fprintf(g.stdio.Err, "warning: %s\n", w)
 			}
@@ -49,6 +63,7 @@ stay about the containers of berth up on this host.`,
 			return s.apply(ctx, plan)
 		},
 	}
+	cmd.Flags().BoolVar(&build, "build", false, "Build the images of the services with a build section and push them to their registry first")
 	cmd.AddCommand(newDeployPsCmd(g), newDeployLogsCmd(g), newDeployRmCmd(g))
 	return cmd
 }

@@ -32,6 +32,9 @@ type Options struct {
 	// ("services.web.privileged"), for the warnings and errors (see
 	// project.Project.Locate).
 	Locate func(path string) (file string, line int)
+	// Built says the images of services with a build section were built
+	// and pushed to their registry (deploy --build): build: is no warning.
+	Built bool
 }
 
 // Warning is a key of a service (or of a top-level object) that a swarm
@@ -670,7 +673,7 @@ func (c *converter) unsupported(object string, s types.ServiceConfig) {
 		set bool
 		why string
 	}{
-		{"build", s.Build != nil, "the image " + s.Image + " is deployed as it is in its registry; build and push it first"},
+		{"build", s.Build != nil && !c.opts.Built, "the image " + s.Image + " is deployed as it is in its registry; berth deploy --build builds and pushes it first"},
 		{"container_name", s.ContainerName != "", "a swarm names each task's container itself"},
 		{"links", len(s.Links) > 0, "services on a shared network reach each other by service name"},
 		{"external_links", len(s.ExternalLinks) > 0, "services on a shared network reach each other by service name"},

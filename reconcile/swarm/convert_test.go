@@ -123,3 +123,26 @@ func TestConvertLocated(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertBuilt: build: is a warning unless deploy --build built and
+// pushed the image (Options.Built).
+func TestConvertBuilt(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "swarm", "ignored"))
+	p, err := project.Load(context.Background(), project.Options{WorkingDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, built := range []bool{false, true} {
+		_, warnings, err := Convert(p.Model, Options{Built: built})
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for _, w := range warnings {
+			warned = warned || w.Key == "build"
+		}
+		if warned == built {
+			t.Errorf("Built %v: build warned %v", built, warned)
+		}
+	}
+}

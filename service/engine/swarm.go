@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -198,6 +199,10 @@ func (b *Backend) RemoveSwarmNetwork(ctx context.Context, id string) error {
 	deadline := time.Now().Add(swarmNetworkBusy)
 	for {
 		err := b.RemoveNetwork(ctx, id)
+		if err != nil && !errors.Is(err, service.ErrNotFound) && strings.Contains(err.Error(), "not found") {
+			// a manager answers a network removed meanwhile with a 500
+			return fmt.Errorf("%w: %w", err, service.ErrNotFound)
+		}
 		if err == nil || !strings.Contains(err.Error(), "in use by task") || time.Now().After(deadline) {
 			return err
 		}
