@@ -95,6 +95,19 @@ func TestSwarmDeploy(t *testing.T) {
 			t.Errorf("after deploy, service %s replicas = %q, want 1/1", svc, got)
 		}
 	}
+	// api (depends_on db: service_healthy) was created once db was healthy:
+	// a swarm task with a healthcheck is "starting" until its first
+	// healthy probe, and the wait step waits for "running"
+	const rfc = `"2006-01-02T15:04:05.999999999Z07:00"`
+	dbTask := e.mustDocker(t, "service", "ps", "-q", "--filter", "desired-state=running", p.name+"_db")
+	healthy := e.mustDocker(t, "inspect", "--format", "{{.Status.State}} {{.Status.Timestamp.UTC.Format "+rfc+"}}", dbTask)
+	created := e.mustDocker(t, "service", "inspect", "--format", "{{.CreatedAt.UTC.Format "+rfc+"}}", p.name+"_api")
+	state, at, _ := strings.Cut(healthy, " ")
+	dbRunning, err1 := time.Parse(time.RFC3339Nano, at)
+	apiCreated, err2 := time.Parse(time.RFC3339Nano, created)
+	if state != "running" || err1 != nil || err2 != nil || apiCreated.Before(dbRunning) {
+		t.Errorf("api created at %s, db's task %q (%v %v): api must wait for db healthy", created, healthy, err1, err2)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if page, err := e.inNetns(ctx, busyboxPath, "wget", "-q", "-O", "-", "http://127.0.0.1:18081/"); err != nil || !strings.Contains(page, "berth on a swarm") {

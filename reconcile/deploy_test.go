@@ -149,6 +149,7 @@ func TestSwarmConverged(t *testing.T) {
 		{"old spec still running", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "running", State: "running"}}, false, ""},
 		{"old spec failed long ago", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "shutdown", State: "failed"}}, true, ""},
 		{"unschedulable is pending", replicated, []service.SwarmTask{task("a", "running", "running"), {ID: "b", DesiredState: "running", State: "pending", Error: `no suitable node (host-mode port already in use on 1 node)`, Current: true}}, false, ""},
+		{"healthcheck not yet healthy", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "starting")}, false, ""},
 		{"pending", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "pending")}, false, ""},
 		{"global", global, []service.SwarmTask{task("a", "running", "running")}, true, ""},
 		{"job running", job, []service.SwarmTask{task("a", "complete", "running"), task("b", "complete", "complete")}, false, ""},
