@@ -47,7 +47,7 @@ var (
 		"export":     nil, // writes a file: --dry-run tested in the e2e tests
 		"image load": nil,
 		"test":       nil, // a whole CI job: refuses --dry-run, says so
-		"deploy":     {"deploy"},
+		"deploy":     {"deploy", "--build"},
 		"deploy rm":  {"deploy", "rm"},
 	}
 	readOnly = []string{"config", "version", "ps", "logs", "top", "stats", "port", "endpoints", "wait", "images",
