@@ -338,11 +338,12 @@ const (
 )
 
 // waitSwarmService blocks until the service's tasks run at its new spec
-// (see SwarmConverged), or fails when one of the tasks started since the
-// wait began fails, or when the swarm rolls the update back (an automatic
-// rollback, update_config.failure_action: rollback, is a failed deploy even
-// though the old tasks run again). The error names the failed task, its
-// node, its error and its last log lines.
+// (see SwarmConverged) and, for an update, the swarm says the update
+// completed (after update_config.monitor), or fails when one of the tasks
+// started since the wait began fails, or when the swarm pauses the update
+// or rolls it back (an automatic rollback, update_config.failure_action:
+// rollback, is a failed deploy even though the old tasks run again). The
+// error names the failed task, its node, its error and its last log lines.
 func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 	var before map[string]bool
 	unschedulable := Unschedulable{After: swarmStuckAfter}
@@ -385,11 +386,17 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 			return swarmFailure(ctx, sw, s.Swarm.Name, failed,
 				fmt.Sprintf("the swarm rolled the update back (%s: %s)", update.State, update.Message))
 		}
+		if update.State == "paused" {
+			return swarmFailure(ctx, sw, s.Swarm.Name, latestFailed(tasks),
+				fmt.Sprintf("the swarm paused the update (%s)", update.Message))
+		}
 		done, failed := swarmConverged(s.Swarm, fresh)
 		if failed != nil {
 			return swarmFailure(ctx, sw, s.Swarm.Name, failed, "")
 		}
-		if done {
+		// an update is done when the swarm says so: after its monitor
+		// period, in which a new task that runs, then fails, rolls it back
+		if done && (update.State == "" || update.State == "completed") {
 			return nil
 		}
 		if err := unschedulable.check(s.Swarm.Name, fresh, time.Now()); err != nil {

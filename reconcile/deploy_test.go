@@ -364,3 +364,55 @@ func TestDeployRemoveGoneMeanwhile(t *testing.T) {
 		t.Errorf("deploy rm of objects gone meanwhile: %v", err)
 	}
 }
+
+// TestWaitSwarmUpdateStatus: the wait after an update ends when the swarm
+// says the update completed (after its monitor period), not as soon as the
+// new tasks run; a paused update is a failure.
+func TestWaitSwarmUpdateStatus(t *testing.T) {
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	stack := loadStack(t)
+	plan, err := PlanDeploy(stack, service.SwarmState{}, DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	var spec *service.SwarmService
+	for i := range stack.Services {
+		if stack.Services[i].Name == "shop_api" {
+			spec = &stack.Services[i]
+		}
+	}
+	tests := []struct {
+		state   string
+		wantErr string // "" : returns nil; "timeout": still waiting
+	}{
+		{"", ""},
+		{"completed", ""},
+		{"updating", "timeout"},
+		{"paused", "service shop_api: the swarm paused the update (update paused due to failure)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			sw.SetSwarmUpdateStatus("shop_api", service.SwarmUpdateStatus{State: tt.state, Message: "update paused due to failure"})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*swarmPoll+100*time.Millisecond)
+			defer cancel()
+			err := waitSwarmService(ctx, sw, &Step{Op: OpWaitSwarmService, Object: spec.Name, Target: spec.Name, Swarm: spec})
+			switch tt.wantErr {
+			case "":
+				if err != nil {
+					t.Errorf("wait: %v", err)
+				}
+			case "timeout":
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("wait during an update under way: %v, want it still waiting", err)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("wait: %v, want %q", err, tt.wantErr)
+				}
+			}
+		})
+	}
+}

@@ -69,6 +69,16 @@ func (s *SwarmFake) RollBackNextUpdate(name, taskErr string, logs ...string) {
 	s.rollbacks[name] = fakeRollback{taskErr: taskErr, logs: logs}
 }
 
+// SetSwarmUpdateStatus sets the update status of the service named name
+// (an update under way, paused...).
+func (s *SwarmFake) SetSwarmUpdateStatus(name string, u service.SwarmUpdateStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.findLocked("service", name); o != nil {
+		o.update = u
+	}
+}
+
 // SetSwarmLogs sets the lines SwarmLogs writes for a service (by name) or
 // a task (by ID).
 func (s *SwarmFake) SetSwarmLogs(id string, lines ...string) {
