@@ -16,8 +16,13 @@ func startRegistry(t *testing.T) string {
 	return servicetest.StartRegistry(t)
 }
 
-// TestRegistry checks the helper: the registry answers, and the engine
-// pushes the test image to it and pulls it back.
+// startRegistryIn is startRegistry in the network namespace netns: the
+// private swarm's, for deploy --build.
+func startRegistryIn(t *testing.T, netns string) string {
+	t.Helper()
+	return servicetest.StartRegistryIn(t, netns)
+}
+
 func TestRegistry(t *testing.T) {
 	requireEngine(t)
 	addr := startRegistry(t)

@@ -95,6 +95,19 @@ func TestSwarmDeploy(t *testing.T) {
 			t.Errorf("after deploy, service %s replicas = %q, want 1/1", svc, got)
 		}
 	}
+	// api (depends_on db: service_healthy) was created once db was healthy:
+	// a swarm task with a healthcheck is "starting" until its first
+	// healthy probe, and the wait step waits for "running"
+	const rfc = `"2006-01-02T15:04:05.999999999Z07:00"`
+	dbTask := e.mustDocker(t, "service", "ps", "-q", "--filter", "desired-state=running", p.name+"_db")
+	healthy := e.mustDocker(t, "inspect", "--format", "{{.Status.State}} {{.Status.Timestamp.UTC.Format "+rfc+"}}", dbTask)
+	created := e.mustDocker(t, "service", "inspect", "--format", "{{.CreatedAt.UTC.Format "+rfc+"}}", p.name+"_api")
+	state, at, _ := strings.Cut(healthy, " ")
+	dbRunning, err1 := time.Parse(time.RFC3339Nano, at)
+	apiCreated, err2 := time.Parse(time.RFC3339Nano, created)
+	if state != "running" || err1 != nil || err2 != nil || apiCreated.Before(dbRunning) {
+		t.Errorf("api created at %s, db's task %q (%v %v): api must wait for db healthy", created, healthy, err1, err2)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if page, err := e.inNetns(ctx, busyboxPath, "wget", "-q", "-O", "-", "http://127.0.0.1:18081/"); err != nil || !strings.Contains(page, "berth on a swarm") {
@@ -149,4 +162,149 @@ func TestSwarmDeploy(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// swarmRollbackCompose is a service whose update the swarm rolls back when
+// BREAK is set: the new task writes two lines and exits 3.
+const swarmRollbackCompose = `
+services:
+  app:
+    image: ` + swarmImage + `
+    command: ["sh", "-c", "if [ -n \"$$BREAK\" ]; then echo starting with BREAK; echo fatal: BREAK is set >&2; exit 3; fi; echo serving; exec sleep 3600"]
+    stop_grace_period: 1s
+    environment:
+      BREAK: ${BREAK:-}
+    deploy:
+      update_config:
+        failure_action: rollback
+        monitor: 3s
+      rollback_config:
+        monitor: 1s
+`
+
+// TestSwarmDeployRollback: an update that the swarm rolls back
+// (failure_action: rollback) fails berth deploy, which names the failed
+// task, its node, its error and its last log lines; the old spec runs
+// again. deploy logs prints the service's output; deploy ps --format json
+// and a template list it.
+func TestSwarmDeployRollback(t *testing.T) {
+	e := requireSwarm(t)
+	p := newProject(t, map[string]string{"compose.yaml": swarmRollbackCompose})
+	p.env = []string{"DOCKER_HOST=" + e.host}
+	t.Cleanup(func() {
+		if r := p.run("deploy", "rm"); r.code != 0 {
+			t.Logf("deploy rm: %s", r.stderr)
+		}
+	})
+	p.mustRun(t, "deploy")
+	waitFor(t, 30*time.Second, "deploy logs to print the app's output", func() (bool, string) {
+		r := p.run("deploy", "logs", "--no-color", "app")
+		return r.code == 0 && strings.Contains(r.stdout, "app  | serving"), r.stdout + r.stderr
+	})
+	if ps := p.mustRun(t, "deploy", "ps", "--format", "{{.Service}} {{.Replicas}}"); strings.TrimSpace(ps.stdout) != "app 1/1" {
+		t.Errorf("deploy ps --format template:\n%s", ps.stdout)
+	}
+	if ps := p.mustRun(t, "deploy", "ps", "--format", "json"); !strings.Contains(ps.stdout, `"Name":"`+p.name+`_app"`) || !strings.Contains(ps.stdout, `"Replicas":"1/1"`) {
+		t.Errorf("deploy ps --format json:\n%s", ps.stdout)
+	}
+
+	p.env = append(p.env, "BREAK=1")
+	start := time.Now()
+	r := p.run("deploy")
+	t.Logf("deploy of a broken update failed after %v:\n%s", time.Since(start).Round(time.Millisecond), r.stderr)
+	for _, want := range []string{
+		"service " + p.name + "_app: the swarm rolled the update back (rollback_",
+		"on node ", "failed: task: non-zero exit (3)",
+		"last log lines of task ", "  starting with BREAK", "  fatal: BREAK is set",
+	} {
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("deploy of an update rolled back: exit %d, stderr does not say %q", r.code, want)
+		}
+	}
+	// the swarm put the old spec back, and it runs
+	waitFor(t, 60*time.Second, "the rolled-back service to run its old spec", func() (bool, string) {
+		env, err := e.docker(context.Background(), nil, "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Env}} {{.UpdateStatus.State}}", p.name+"_app")
+		reps, _ := e.docker(context.Background(), nil, "service", "ls", "--filter", "name="+p.name+"_app", "--format", "{{.Replicas}}")
+		return err == nil && strings.Contains(env, "[BREAK=]") && strings.HasSuffix(env, "rollback_completed") && reps == "1/1", env + " " + reps
+	})
+	ps := p.mustRun(t, "deploy", "ps")
+	if !strings.Contains(ps.stdout, "non-zero exit (3)") {
+		t.Errorf("deploy ps does not show the failed task with its error:\n%s", ps.stdout)
+	}
+}
+
+// TestSwarmDeployDigest: as docker stack deploy, a service whose image is
+// in a registry runs image@digest (the registry runs in the private
+// swarm's network namespace, where the swarm's dockerd reaches it on
+// 127.0.0.1), and carries com.docker.stack.image with the image as the
+// file names it; an image no registry knows (loaded on the node) keeps its
+// tag, and berth deploy says why; a service with build: is built and
+// pushed there by deploy --build. A second deploy changes nothing; deploy
+// rm removes the network once the tasks let go of it.
+func TestSwarmDeployDigest(t *testing.T) {
+	e := requireSwarm(t)
+	reg := startRegistryIn(t, e.name)
+	image := reg + "/berthe2e/digest:v1"
+	e.mustDocker(t, "tag", swarmImage, image)
+	e.mustDocker(t, "push", "-q", image)
+	repoDigest := e.mustDocker(t, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image)
+	_, digest, ok := strings.Cut(strings.Fields(repoDigest)[0], "@")
+	if !ok {
+		t.Fatalf("no digest of %s after push: %q", image, repoDigest)
+	}
+	compose := `
+services:
+  pinned:
+    image: ` + image + `
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+  built:
+    image: ` + reg + `/berthe2e/built:v1
+    build: .
+    command: ["sh", "-c", "cat /built; exec sleep 3600"]
+    stop_grace_period: 1s
+  local:
+    image: ` + swarmImage + `
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+`
+	p := newProject(t, map[string]string{"compose.yaml": compose,
+		"Dockerfile": "FROM " + swarmImage + "\nRUN echo built by berth > /built\n"})
+	p.env = []string{"DOCKER_HOST=" + e.host}
+	t.Cleanup(func() {
+		if r := p.run("deploy", "rm"); r.code != 0 {
+			t.Logf("deploy rm: %s", r.stderr)
+		}
+	})
+	r := p.mustRun(t, "deploy", "--build")
+	if want := "image " + swarmImage + " could not be accessed on a registry to record its digest"; !strings.Contains(r.stderr, want) {
+		t.Errorf("deploy does not warn %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.stderr, "image "+image+" could not") {
+		t.Errorf("deploy warns about the image in the registry:\n%s", r.stderr)
+	}
+	inspect := func(svc string) string {
+		return e.mustDocker(t, "service", "inspect", "--format", `{{.Spec.TaskTemplate.ContainerSpec.Image}} {{index .Spec.Labels "com.docker.stack.image"}}`, p.name+"_"+svc)
+	}
+	if got, want := inspect("pinned"), image+"@"+digest+" "+image; got != want {
+		t.Errorf("service pinned: image and label %q, want %q", got, want)
+	}
+	if got, want := inspect("local"), swarmImage+" "+swarmImage; got != want {
+		t.Errorf("service local: image and label %q, want %q", got, want)
+	}
+	// --build built the image on the swarm's engine and pushed it: the
+	// service runs it from the registry, by digest
+	if got := inspect("built"); !strings.HasPrefix(got, reg+"/berthe2e/built:v1@sha256:") {
+		t.Errorf("service built: image and label %q, want %s/berthe2e/built:v1@sha256:...", got, reg)
+	}
+	waitFor(t, 30*time.Second, "the built service to print what its build wrote", func() (bool, string) {
+		r := p.run("deploy", "logs", "--no-log-prefix", "built")
+		return strings.Contains(r.stdout, "built by berth"), r.stdout + r.stderr
+	})
+	if r := p.mustRun(t, "--dry-run", "deploy"); !strings.Contains(r.stdout, "Nothing to do") {
+		t.Errorf("a second deploy plans:\n%s", r.stdout)
+	}
+	// sleep as PID 1 ignores SIGTERM: the tasks hold the network for their
+	// grace period, and deploy rm waits for them to let go
+	p.mustRun(t, "deploy", "rm")
 }

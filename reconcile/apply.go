@@ -390,7 +390,11 @@ func run(ctx context.Context, b service.Backend, s *Step, opts ApplyOptions, mad
 	case OpCreateSwarmService, OpUpdateSwarmService, OpRemoveSwarmService, OpWaitSwarmService,
 		OpCreateSwarmNetwork, OpRemoveSwarmNetwork, OpCreateSwarmSecret, OpRemoveSwarmSecret,
 		OpCreateSwarmConfig, OpRemoveSwarmConfig:
-		return runSwarm(ctx, b, s)
+		return runSwarm(ctx, b, s, func(w error) {
+			if opts.Progress != nil {
+				opts.Progress(Event{Step: s, Status: StatusWarning, Err: w})
+			}
+		})
 	}
 	return fmt.Errorf("step %s: unknown operation", s)
 }

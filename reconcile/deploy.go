@@ -1,10 +1,13 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +22,12 @@ type DeployOptions struct {
 	// Services restricts the deploy to these compose services; empty means
 	// all. A restricted deploy removes nothing.
 	Services []string
+	// Locate, if set, gives the compose file and line of a dotted key path,
+	// so that conversion warnings and errors name them.
+	Locate func(path string) (file string, line int)
+	// Built says the images of the services with a build section were
+	// just built and pushed (deploy --build): no warning about them.
+	Built bool
 }
 
 // PlanDeploy returns the plan that takes a swarm from observed (the objects
@@ -272,17 +281,22 @@ func (u *Unschedulable) check(name string, tasks []service.SwarmTask, now time.T
 }
 
 // runSwarm makes the backend call of a swarm step.
-func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
+// warn (if set) gets the backend's warnings, such as an image whose digest
+// no registry gives.
+func runSwarm(ctx context.Context, b service.Backend, s *Step, warn func(error)) error {
 	sw, ok := b.(service.Swarm)
 	if !ok {
 		return fmt.Errorf("%s %s: %w: this backend does not talk to a swarm manager", s.Op, s.Object, service.ErrUnsupported)
 	}
-	var err error
+	var (
+		err      error
+		warnings []string
+	)
 	switch s.Op {
 	case OpCreateSwarmService:
-		_, err = sw.CreateSwarmService(ctx, *s.Swarm)
+		_, warnings, err = sw.CreateSwarmService(ctx, *s.Swarm)
 	case OpUpdateSwarmService:
-		err = sw.UpdateSwarmService(ctx, s.Target, s.Version, *s.Swarm)
+		warnings, err = sw.UpdateSwarmService(ctx, s.Target, s.Version, *s.Swarm)
 	case OpRemoveSwarmService:
 		err = sw.RemoveSwarmService(ctx, s.Target)
 	case OpWaitSwarmService:
@@ -300,19 +314,50 @@ func runSwarm(ctx context.Context, b service.Backend, s *Step) error {
 	case OpRemoveSwarmConfig:
 		err = sw.RemoveSwarmConfig(ctx, s.Target)
 	}
+	removal := s.Op == OpRemoveSwarmService || s.Op == OpRemoveSwarmNetwork || s.Op == OpRemoveSwarmSecret || s.Op == OpRemoveSwarmConfig
+	if removal && errors.Is(err, service.ErrNotFound) {
+		// gone meanwhile (a node lists a removed swarm network for a while)
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", s.Op, s.Object, err)
+	}
+	for _, w := range warnings {
+		if warn != nil {
+			warn(fmt.Errorf("service %s: %s", s.Object, w))
+		}
 	}
 	return nil
 }
 
+// swarmLogLines is how many of a failed task's last log lines a deploy
+// failure shows; swarmLogTimeout bounds reading them.
+const (
+	swarmLogLines   = 10
+	swarmLogTimeout = 10 * time.Second
+)
+
 // waitSwarmService blocks until the service's tasks run at its new spec
-// (see SwarmConverged), or one of the tasks started since the wait began
-// fails.
+// (see SwarmConverged) and, for an update, the swarm says the update
+// completed (after update_config.monitor), or fails when one of the tasks
+// started since the wait began fails, or when the swarm pauses the update
+// or rolls it back (an automatic rollback, update_config.failure_action:
+// rollback, is a failed deploy even though the old tasks run again). The
+// error names the failed task, its node, its error and its last log lines.
 func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 	var before map[string]bool
 	unschedulable := Unschedulable{After: swarmStuckAfter}
+	rollouts, _ := sw.(service.SwarmRollouts)
 	for {
+		var update service.SwarmUpdateStatus
+		if rollouts != nil {
+			// asked before the tasks: a rollback puts the old spec back, and
+			// its tasks would pass for converged ones
+			var err error
+			if update, err = rollouts.SwarmUpdateStatus(ctx, s.Target); err != nil {
+				return err
+			}
+		}
 		tasks, err := sw.SwarmTasks(ctx, s.Target)
 		if err != nil {
 			return err
@@ -321,7 +366,7 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 			// tasks that failed before this deploy are history, not news
 			before = map[string]bool{}
 			for _, t := range tasks {
-				if t.State == "failed" || t.State == "rejected" {
+				if failedTask(t) {
 					before[t.ID] = true
 				}
 			}
@@ -332,9 +377,27 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 				fresh = append(fresh, t)
 			}
 		}
-		done, err := SwarmConverged(s.Swarm, fresh)
-		if done || err != nil {
-			return err
+		if update.RolledBack() {
+			// the task that failed may have done so before the wait began
+			failed := latestFailed(fresh)
+			if failed == nil {
+				failed = latestFailed(tasks)
+			}
+			return swarmFailure(ctx, sw, s.Swarm.Name, failed,
+				fmt.Sprintf("the swarm rolled the update back (%s: %s)", update.State, update.Message))
+		}
+		if update.State == "paused" {
+			return swarmFailure(ctx, sw, s.Swarm.Name, latestFailed(tasks),
+				fmt.Sprintf("the swarm paused the update (%s)", update.Message))
+		}
+		done, failed := swarmConverged(s.Swarm, fresh)
+		if failed != nil {
+			return swarmFailure(ctx, sw, s.Swarm.Name, failed, "")
+		}
+		// an update is done when the swarm says so: after its monitor
+		// period, in which a new task that runs, then fails, rolls it back
+		if done && (update.State == "" || update.State == "completed") {
+			return nil
 		}
 		if err := unschedulable.check(s.Swarm.Name, fresh, time.Now()); err != nil {
 			return err
@@ -347,6 +410,77 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 	}
 }
 
+// nodeName names the node of t: its hostname, else its ID.
+func nodeName(t service.SwarmTask) string {
+	if t.Node != "" {
+		return t.Node
+	}
+	return t.NodeID
+}
+
+// failedTask says whether t failed or was rejected.
+func failedTask(t service.SwarmTask) bool { return t.State == "failed" || t.State == "rejected" }
+
+// latestFailed returns the failed task last reported, or nil.
+func latestFailed(tasks []service.SwarmTask) *service.SwarmTask {
+	var out *service.SwarmTask
+	for i, t := range tasks {
+		if failedTask(t) && (out == nil || t.Timestamp.After(out.Timestamp)) {
+			out = &tasks[i]
+		}
+	}
+	return out
+}
+
+// swarmFailure is the error of a failed rollout of service name: why (when
+// not only the task), the failed task (if known) with its node and error,
+// and the task's last log lines where the backend reads them.
+func swarmFailure(ctx context.Context, sw service.Swarm, name string, t *service.SwarmTask, why string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "service %s: ", name)
+	if why != "" {
+		b.WriteString(why)
+		if t != nil {
+			b.WriteString(": ")
+		}
+	}
+	if t == nil {
+		return errors.New(b.String())
+	}
+	msg := t.Error
+	if msg == "" {
+		msg = t.State
+	}
+	fmt.Fprintf(&b, "task %s on node %s %s: %s", shortID(t.ID), nodeName(*t), t.State, msg)
+	if lines := taskLogTail(ctx, sw, t.ID); lines != "" {
+		fmt.Fprintf(&b, "\nlast log lines of task %s:\n%s", shortID(t.ID), lines)
+	}
+	return errors.New(b.String())
+}
+
+// taskLogTail returns the last swarmLogLines lines of task id, indented, or
+// "" when the backend cannot read them or there are none.
+func taskLogTail(ctx context.Context, sw service.Swarm, id string) string {
+	lg, ok := sw.(service.SwarmLogger)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, swarmLogTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	if err := lg.SwarmLogs(ctx, id, true, service.LogOptions{Tail: strconv.Itoa(swarmLogLines)}, &out, &out); err != nil {
+		return "  (its logs cannot be read: " + err.Error() + ")"
+	}
+	var lines []string
+	for l := range strings.Lines(strings.TrimRight(out.String(), "\n")) {
+		lines = append(lines, "  "+strings.TrimRight(l, "\r\n"))
+	}
+	if len(lines) > swarmLogLines {
+		lines = lines[len(lines)-swarmLogLines:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // SwarmConverged says whether tasks (those of one service, less the failed
 // ones of earlier deploys) show spec converged: no task of an older spec
 // runs, and every task of the current spec the swarm wants running runs,
@@ -355,24 +489,33 @@ func waitSwarmService(ctx context.Context, sw service.Swarm, s *Step) error {
 // error naming it, its node and its error. (A task the scheduler cannot
 // place is pending: see Unschedulable.)
 func SwarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool, error) {
+	done, t := swarmConverged(spec, tasks)
+	if t != nil {
+		msg := t.Error
+		if msg == "" {
+			msg = t.State
+		}
+		return false, fmt.Errorf("service %s: task %s on node %s %s: %s", spec.Name, shortID(t.ID), nodeName(*t), t.State, msg)
+	}
+	return done, nil
+}
+
+// swarmConverged is SwarmConverged, returning the failed task.
+func swarmConverged(spec *service.SwarmService, tasks []service.SwarmTask) (bool, *service.SwarmTask) {
 	job := strings.HasSuffix(spec.Mode, "-job")
 	want := "running"
 	if job {
 		want = "complete"
 	}
 	n, pending := 0, 0
-	for _, t := range tasks {
+	for i, t := range tasks {
 		switch {
 		case !t.Current:
 			if t.DesiredState == "running" && t.State == "running" {
 				pending++ // an old task not yet replaced
 			}
-		case t.State == "failed" || t.State == "rejected":
-			msg := t.Error
-			if msg == "" {
-				msg = t.State
-			}
-			return false, fmt.Errorf("service %s: task %s on node %s %s: %s", spec.Name, shortID(t.ID), t.NodeID, t.State, msg)
+		case failedTask(t):
+			return false, &tasks[i]
 		case t.DesiredState != "running" && t.DesiredState != "complete":
 			// an old task on its way out
 		case t.State == want:
@@ -407,7 +550,7 @@ func PlanDeployProject(ctx context.Context, b service.Backend, model *types.Proj
 	if err != nil {
 		return nil, nil, err
 	}
-	stack, warnings, err := swarm.Convert(model, swarm.Options{})
+	stack, warnings, err := swarm.Convert(model, swarm.Options{Locate: opts.Locate, Built: opts.Built})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -433,14 +576,20 @@ func PlanDeployRemoveProject(ctx context.Context, b service.Backend, namespace s
 	return PlanDeployRemove(observed), nil
 }
 
-// DeployedService is a line of berth deploy ps.
+// DeployedService is a line of berth deploy ps (its JSON keys are those
+// of --format json and templates).
 type DeployedService struct {
-	Name string
+	// Name is the swarm service's name, Service the compose service's.
+	Name    string `json:"Name"`
+	Service string `json:"Service"`
 	// Running and Desired count the tasks that run and that the swarm
-	// wants running.
-	Running, Desired int
-	// Failing are the latest failed tasks, as "task on node: error".
-	Failing []string
+	// wants running; Replicas is "running/desired", as docker service ls.
+	Running  int    `json:"Running"`
+	Desired  int    `json:"Desired"`
+	Replicas string `json:"Replicas"`
+	// Failing are the latest failed tasks (three at most), as "task on
+	// node: error".
+	Failing []string `json:"Failing"`
 }
 
 // DeployStatus returns the state of the project's services on the swarm
@@ -460,7 +609,8 @@ func DeployStatus(ctx context.Context, b service.Backend, namespace string) ([]D
 		if err != nil {
 			return nil, err
 		}
-		d := DeployedService{Name: s.Name}
+		d := DeployedService{Name: s.Name, Service: strings.TrimPrefix(s.Name, namespace+"_"), Failing: []string{}}
+		slices.SortStableFunc(tasks, func(a, b service.SwarmTask) int { return b.Timestamp.Compare(a.Timestamp) })
 		for _, t := range tasks {
 			if t.DesiredState == "running" {
 				d.Desired++
@@ -468,10 +618,11 @@ func DeployStatus(ctx context.Context, b service.Backend, namespace string) ([]D
 					d.Running++
 				}
 			}
-			if (t.State == "failed" || t.State == "rejected") && len(d.Failing) < 3 {
-				d.Failing = append(d.Failing, fmt.Sprintf("%s on %s: %s", shortID(t.ID), t.NodeID, t.Error))
+			if failedTask(t) && len(d.Failing) < 3 {
+				d.Failing = append(d.Failing, fmt.Sprintf("%s on %s: %s", shortID(t.ID), nodeName(t), t.Error))
 			}
 		}
+		d.Replicas = fmt.Sprintf("%d/%d", d.Running, d.Desired)
 		out = append(out, d)
 	}
 	return out, nil

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,6 +149,7 @@ func TestSwarmConverged(t *testing.T) {
 		{"old spec still running", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "running", State: "running"}}, false, ""},
 		{"old spec failed long ago", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "running"), {ID: "c", DesiredState: "shutdown", State: "failed"}}, true, ""},
 		{"unschedulable is pending", replicated, []service.SwarmTask{task("a", "running", "running"), {ID: "b", DesiredState: "running", State: "pending", Error: `no suitable node (host-mode port already in use on 1 node)`, Current: true}}, false, ""},
+		{"healthcheck not yet healthy", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "starting")}, false, ""},
 		{"pending", replicated, []service.SwarmTask{task("a", "running", "running"), task("b", "running", "pending")}, false, ""},
 		{"global", global, []service.SwarmTask{task("a", "running", "running")}, true, ""},
 		{"job running", job, []service.SwarmTask{task("a", "complete", "running"), task("b", "complete", "complete")}, false, ""},
@@ -245,5 +248,171 @@ func TestUnschedulable(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "task b cannot be scheduled for 20s: no suitable node") {
 			t.Errorf("at %v: err = %v", step.at, err)
 		}
+	}
+}
+
+// TestDeployRollbackOnFake: an update the swarm rolls back (failure_action:
+// rollback) fails the deploy although the old spec runs again, naming the
+// failed task, its node, its error and its last log lines; the next deploy
+// plans the update again (the rolled-back spec carries the old digests).
+func TestDeployRollbackOnFake(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	dir, _ := filepath.Abs(filepath.Join("..", "testdata", "swarm", "threetier"))
+	model := func(env ...string) *types.Project {
+		p, err := project.Load(ctx, project.Options{WorkingDir: dir, Env: append([]string{"APP_KEY=k1"}, env...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Model
+	}
+	deploy := func(m *types.Project) error {
+		plan, _, err := PlanDeployProject(ctx, sw, m, DeployOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return Apply(ctx, sw, plan, ApplyOptions{Project: "shop"})
+	}
+	if err := deploy(model()); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := range 15 {
+		lines = append(lines, fmt.Sprintf("log line %d", i+1))
+	}
+	sw.RollBackNextUpdate("shop_api", "task: non-zero exit (3)", lines...)
+	err := deploy(model("API_LEVEL=debug"))
+	if err == nil {
+		t.Fatal("a rolled-back update deployed without error")
+	}
+	for _, want := range []string{
+		"service shop_api: the swarm rolled the update back (rollback_completed: update rolled back due to failure or early termination of task",
+		"on node fake-node failed: task: non-zero exit (3)",
+		"last log lines of task ",
+		"\n  log line 6\n", "\n  log line 15",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "log line 5\n") {
+		t.Errorf("error shows more than %d log lines:\n%v", swarmLogLines, err)
+	}
+	plan, _, perr := PlanDeployProject(ctx, sw, model("API_LEVEL=debug"), DeployOptions{})
+	if perr != nil || plan.Count(OpUpdateSwarmService) != 1 {
+		t.Errorf("deploy after the rollback plans:\n%s\n%v", plan, perr)
+	}
+	// the failed task is history: the next deploy of it succeeds
+	if err := deploy(model("API_LEVEL=debug")); err != nil {
+		t.Errorf("deploy after the rollback: %v", err)
+	}
+}
+
+// TestDeployUnresolvedImageWarns: a service whose image no registry knows
+// is deployed with its tag, and the backend's warning reaches the progress
+// as a warning of its create step (and of an update's).
+func TestDeployUnresolvedImageWarns(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	sw.SetUnresolvedImage("berth-test/busybox:v2")
+	deploy := func(stack *service.SwarmStack) []string {
+		t.Helper()
+		observed, err := sw.SwarmState(ctx, stack.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := PlanDeploy(stack, observed, DeployOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var warnings []string
+		progress := func(e Event) {
+			if e.Status == StatusWarning {
+				mu.Lock()
+				defer mu.Unlock()
+				warnings = append(warnings, fmt.Sprintf("%s: %v", e.Step.Op, e.Err))
+			}
+		}
+		if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop", Progress: progress}); err != nil {
+			t.Fatal(err)
+		}
+		return warnings
+	}
+	if w := deploy(loadStack(t)); len(w) != 0 {
+		t.Errorf("deploy of resolvable images warned: %q", w)
+	}
+	want := []string{"update service: service shop_web: image berth-test/busybox:v2 could not be accessed on a registry to record its digest"}
+	if w := deploy(loadStack(t, "WEB_IMAGE=berth-test/busybox:v2")); !slices.Equal(w, want) {
+		t.Errorf("deploy of an image without digest warned %q, want %q", w, want)
+	}
+}
+
+// TestDeployRemoveGoneMeanwhile: deploy rm of objects that are gone by the
+// time they are removed (a node lists a removed swarm network for a while)
+// succeeds.
+func TestDeployRemoveGoneMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	plan := PlanDeployRemove(service.SwarmState{
+		Services: []service.SwarmObjectState{{ID: "gone-svc", Name: "shop_api"}},
+		Networks: []service.SwarmObjectState{{ID: "gone-net", Name: "shop_default"}},
+	})
+	if err := Apply(ctx, sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+		t.Errorf("deploy rm of objects gone meanwhile: %v", err)
+	}
+}
+
+// TestWaitSwarmUpdateStatus: the wait after an update ends when the swarm
+// says the update completed (after its monitor period), not as soon as the
+// new tasks run; a paused update is a failure.
+func TestWaitSwarmUpdateStatus(t *testing.T) {
+	sw := servicetest.NewSwarmFake(servicetest.NewFake())
+	stack := loadStack(t)
+	plan, err := PlanDeploy(stack, service.SwarmState{}, DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), sw, plan, ApplyOptions{Project: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	var spec *service.SwarmService
+	for i := range stack.Services {
+		if stack.Services[i].Name == "shop_api" {
+			spec = &stack.Services[i]
+		}
+	}
+	tests := []struct {
+		state   string
+		wantErr string // "" : returns nil; "timeout": still waiting
+	}{
+		{"", ""},
+		{"completed", ""},
+		{"updating", "timeout"},
+		{"paused", "service shop_api: the swarm paused the update (update paused due to failure)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			sw.SetSwarmUpdateStatus("shop_api", service.SwarmUpdateStatus{State: tt.state, Message: "update paused due to failure"})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*swarmPoll+100*time.Millisecond)
+			defer cancel()
+			err := waitSwarmService(ctx, sw, &Step{Op: OpWaitSwarmService, Object: spec.Name, Target: spec.Name, Swarm: spec})
+			switch tt.wantErr {
+			case "":
+				if err != nil {
+					t.Errorf("wait: %v", err)
+				}
+			case "timeout":
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("wait during an update under way: %v, want it still waiting", err)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("wait: %v, want %q", err, tt.wantErr)
+				}
+			}
+		})
 	}
 }

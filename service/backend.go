@@ -81,10 +81,13 @@ type Swarm interface {
 	// SwarmState returns the services, networks, secrets and configs
 	// labelled StackNamespaceLabel=namespace.
 	SwarmState(ctx context.Context, namespace string) (SwarmState, error)
-	// CreateSwarmService creates a service and returns its ID.
-	CreateSwarmService(ctx context.Context, spec SwarmService) (string, error)
+	// CreateSwarmService creates a service and returns its ID. Like
+	// UpdateSwarmService, it pins the image to its digest where a registry
+	// gives one (as docker stack deploy), else keeps the tag and says so in
+	// the warnings it returns.
+	CreateSwarmService(ctx context.Context, spec SwarmService) (id string, warnings []string, err error)
 	// UpdateSwarmService replaces the spec of service id at version.
-	UpdateSwarmService(ctx context.Context, id string, version uint64, spec SwarmService) error
+	UpdateSwarmService(ctx context.Context, id string, version uint64, spec SwarmService) (warnings []string, err error)
 	// RemoveSwarmService removes a service and its tasks.
 	RemoveSwarmService(ctx context.Context, id string) error
 	// CreateSwarmNetwork, CreateSwarmSecret and CreateSwarmConfig create

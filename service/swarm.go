@@ -1,6 +1,11 @@
 package service
 
-import "time"
+import (
+	"context"
+	"io"
+	"strings"
+	"time"
+)
 
 // The types below describe the desired state of a project on a Docker Swarm
 // (berth deploy, #15) without the engine's own types: reconcile/swarm makes
@@ -256,6 +261,8 @@ type SwarmTask struct {
 	// (global services, and where any task runs).
 	Slot   int
 	NodeID string
+	// Node is the node's hostname, where the backend knows it.
+	Node string
 	// DesiredState and State are the swarm's task states (running,
 	// shutdown, failed, rejected, ...); Error is why a task failed.
 	DesiredState string
@@ -264,4 +271,39 @@ type SwarmTask struct {
 	// Current is true when the task runs the service's current spec (not
 	// the one before an update).
 	Current bool
+	// Timestamp is when the task's state was last reported.
+	Timestamp time.Time
+}
+
+// SwarmUpdateStatus is how the latest update of a swarm service went.
+type SwarmUpdateStatus struct {
+	// State is the swarm's update state: updating, paused, completed,
+	// rollback_started, rollback_paused or rollback_completed; empty when
+	// the service was never updated.
+	State string
+	// Message is the swarm's reason, e.g. "update rolled back due to
+	// failure or early termination of task ...".
+	Message string
+}
+
+// RolledBack says whether the update was (or is being) rolled back.
+func (u SwarmUpdateStatus) RolledBack() bool {
+	return strings.HasPrefix(u.State, "rollback_")
+}
+
+// SwarmRollouts is a Swarm backend that reports how a service's latest
+// update went, so that an automatic rollback (update_config.failure_action:
+// rollback) fails a deploy instead of passing for a converged one.
+type SwarmRollouts interface {
+	// SwarmUpdateStatus returns the update status of service id.
+	SwarmUpdateStatus(ctx context.Context, id string) (SwarmUpdateStatus, error)
+}
+
+// SwarmLogger reads the logs of swarm services and tasks (the service logs
+// API), from every node that runs a task.
+type SwarmLogger interface {
+	// SwarmLogs writes the output of service id (or, when task is true, of
+	// the task id) to stdout and stderr and returns when done, or, with
+	// Follow, when ctx is done.
+	SwarmLogs(ctx context.Context, id string, task bool, opts LogOptions, stdout, stderr io.Writer) error
 }

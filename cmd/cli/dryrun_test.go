@@ -47,11 +47,11 @@ var (
 		"export":     nil, // writes a file: --dry-run tested in the e2e tests
 		"image load": nil,
 		"test":       nil, // a whole CI job: refuses --dry-run, says so
-		"deploy":     {"deploy"},
+		"deploy":     {"deploy", "--build"},
 		"deploy rm":  {"deploy", "rm"},
 	}
 	readOnly = []string{"config", "version", "ps", "logs", "top", "stats", "port", "endpoints", "wait", "images",
-		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps"}
+		"events", "ls", "volumes", "image ls", "image inspect", "help", "completion", "deploy ps", "deploy logs"}
 )
 
 // TestDryRunChangesNothing runs every command that changes state with

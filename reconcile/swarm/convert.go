@@ -28,6 +28,13 @@ import (
 type Options struct {
 	// ReadFile reads a secret's or config's file; nil means os.ReadFile.
 	ReadFile func(path string) ([]byte, error)
+	// Locate, if set, gives the compose file and line of a dotted key path
+	// ("services.web.privileged"), for the warnings and errors (see
+	// project.Project.Locate).
+	Locate func(path string) (file string, line int)
+	// Built says the images of services with a build section were built
+	// and pushed to their registry (deploy --build): build: is no warning.
+	Built bool
 }
 
 // Warning is a key of a service (or of a top-level object) that a swarm
@@ -39,16 +46,44 @@ type Warning struct {
 	Key string
 	// Message says what berth does instead.
 	Message string
+	// File and Line locate the key, when Options.Locate knows them.
+	File string
+	Line int
 }
 
-func (w Warning) String() string { return fmt.Sprintf("%s: %s: %s", w.Object, w.Key, w.Message) }
+func (w Warning) String() string {
+	return fmt.Sprintf("%s%s: %s: %s", location(w.File, w.Line), w.Object, w.Key, w.Message)
+}
 
 // KeyError is a key a swarm cannot honour and that cannot be left out.
 type KeyError struct {
 	Object, Key, Message string
+	// File and Line locate the key, when Options.Locate knows them.
+	File string
+	Line int
 }
 
-func (e *KeyError) Error() string { return fmt.Sprintf("%s: %s: %s", e.Object, e.Key, e.Message) }
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("%s%s: %s: %s", location(e.File, e.Line), e.Object, e.Key, e.Message)
+}
+
+// location is "file:line: " (or "file: "), "" when file is unknown.
+func location(file string, line int) string {
+	switch {
+	case file == "":
+		return ""
+	case line > 0:
+		return fmt.Sprintf("%s:%d: ", file, line)
+	}
+	return file + ": "
+}
+
+// keyPath is the dotted compose path of key of object ("service web",
+// "network back", ...): services.web.<key>, networks.back.<key>...
+func keyPath(object, key string) string {
+	kind, name, _ := strings.Cut(object, " ")
+	return kind + "s." + name + "." + key
+}
 
 // Convert returns the swarm objects of project p, in a stable order, with
 // the warnings of the keys left out. Its error joins a *KeyError per key
@@ -91,11 +126,23 @@ type converter struct {
 }
 
 func (c *converter) warn(object, key, format string, args ...any) {
-	c.warnings = append(c.warnings, Warning{Object: object, Key: key, Message: fmt.Sprintf(format, args...)})
+	w := Warning{Object: object, Key: key, Message: fmt.Sprintf(format, args...)}
+	w.File, w.Line = c.locate(object, key)
+	c.warnings = append(c.warnings, w)
 }
 
 func (c *converter) fail(object, key, format string, args ...any) {
-	c.errs = append(c.errs, &KeyError{Object: object, Key: key, Message: fmt.Sprintf(format, args...)})
+	e := &KeyError{Object: object, Key: key, Message: fmt.Sprintf(format, args...)}
+	e.File, e.Line = c.locate(object, key)
+	c.errs = append(c.errs, e)
+}
+
+// locate gives the file and line of key of object, where known.
+func (c *converter) locate(object, key string) (string, int) {
+	if c.opts.Locate == nil {
+		return "", 0
+	}
+	return c.opts.Locate(keyPath(object, key))
 }
 
 // scope is docker stack's name of a stack object: <namespace>_<name>.
@@ -626,7 +673,7 @@ func (c *converter) unsupported(object string, s types.ServiceConfig) {
 		set bool
 		why string
 	}{
-		{"build", s.Build != nil, "the image " + s.Image + " is deployed as it is in its registry; build and push it first"},
+		{"build", s.Build != nil && !c.opts.Built, "the image " + s.Image + " is deployed as it is in its registry; berth deploy --build builds and pushes it first"},
 		{"container_name", s.ContainerName != "", "a swarm names each task's container itself"},
 		{"links", len(s.Links) > 0, "services on a shared network reach each other by service name"},
 		{"external_links", len(s.ExternalLinks) > 0, "services on a shared network reach each other by service name"},

@@ -74,3 +74,75 @@ func TestConvertGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertLocated: with Options.Locate, each warning and each error
+// names the compose file and the line of its key.
+func TestConvertLocated(t *testing.T) {
+	ctx := context.Background()
+	bad := t.TempDir()
+	compose := "services:\n  web:\n    image: web:1\n    privileged: true\n    network_mode: host\n    devices: [\"/dev/fuse\"]\n"
+	if err := os.WriteFile(filepath.Join(bad, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ignored, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "swarm", "ignored"))
+	tests := []struct {
+		dir  string
+		want []string // in the warnings, or in the error when it fails
+	}{
+		{ignored, []string{
+			"compose.yaml:4: service app: build: ignored",
+			"compose.yaml:6: service app: links: ignored",
+			"compose.yaml:12: service app: depends_on.dep.condition: service_completed_successfully",
+		}},
+		{bad, []string{
+			"compose.yaml:4: service web: privileged: a swarm service cannot run privileged",
+			"compose.yaml:5: service web: network_mode:",
+			"compose.yaml:6: service web: devices:",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.dir), func(t *testing.T) {
+			p, err := project.Load(ctx, project.Options{WorkingDir: tt.dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, warnings, err := Convert(p.Model, Options{Locate: p.Locate})
+			var got []string
+			for _, w := range warnings {
+				got = append(got, w.String())
+			}
+			if err != nil {
+				got = append(got, err.Error())
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("no %q in:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+// TestConvertBuilt: build: is a warning unless deploy --build built and
+// pushed the image (Options.Built).
+func TestConvertBuilt(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "swarm", "ignored"))
+	p, err := project.Load(context.Background(), project.Options{WorkingDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, built := range []bool{false, true} {
+		_, warnings, err := Convert(p.Model, Options{Built: built})
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := false
+		for _, w := range warnings {
+			warned = warned || w.Key == "build"
+		}
+		if warned == built {
+			t.Errorf("Built %v: build warned %v", built, warned)
+		}
+	}
+}

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -16,7 +20,11 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-var _ service.Swarm = (*Backend)(nil)
+var (
+	_ service.Swarm         = (*Backend)(nil)
+	_ service.SwarmRollouts = (*Backend)(nil)
+	_ service.SwarmLogger   = (*Backend)(nil)
+)
 
 // namespaceFilter selects a stack's objects.
 func namespaceFilter(namespace string) client.Filters {
@@ -62,29 +70,47 @@ func (b *Backend) SwarmState(ctx context.Context, namespace string) (service.Swa
 	return st, nil
 }
 
-// CreateSwarmService creates the service; the swarm pulls nothing here
-// itself (QueryRegistry is not set, as a stack deployed with
-// --resolve-image never).
-func (b *Backend) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, error) {
+// CreateSwarmService creates the service. As docker stack deploy (its
+// default --resolve-image always), the engine is asked to resolve the
+// image's digest in its registry (QueryRegistry): the service then runs
+// image@digest on every node; an image no registry knows (built or loaded
+// on the node) keeps its tag, with a warning saying so.
+func (b *Backend) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, []string, error) {
 	s := serviceSpec(spec)
 	if err := b.resolveRefs(ctx, &s); err != nil {
-		return "", fmt.Errorf("create service %q: %w", spec.Name, err)
+		return "", nil, fmt.Errorf("create service %q: %w", spec.Name, err)
 	}
-	res, err := b.c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: s})
+	res, err := b.c.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: s, QueryRegistry: true})
 	if err != nil {
-		return "", wrapf(err, "create service %q", spec.Name)
+		return "", nil, wrapf(err, "create service %q", spec.Name)
 	}
-	return res.ID, nil
+	return res.ID, digestWarnings(res.Warnings), nil
 }
 
-// UpdateSwarmService replaces the service's spec at version.
-func (b *Backend) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) error {
+// UpdateSwarmService replaces the service's spec at version, the image
+// resolved as CreateSwarmService does.
+func (b *Backend) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) ([]string, error) {
 	s := serviceSpec(spec)
 	if err := b.resolveRefs(ctx, &s); err != nil {
-		return fmt.Errorf("update service %q: %w", spec.Name, err)
+		return nil, fmt.Errorf("update service %q: %w", spec.Name, err)
 	}
-	_, err := b.c.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: swarm.Version{Index: version}, Spec: s})
-	return wrapf(err, "update service %q", spec.Name)
+	res, err := b.c.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: swarm.Version{Index: version}, Spec: s, QueryRegistry: true})
+	if err != nil {
+		return nil, wrapf(err, "update service %q", spec.Name)
+	}
+	return digestWarnings(res.Warnings), nil
+}
+
+// digestWarnings puts the engine's warnings (the client's digest warning
+// spans several lines) on one line each.
+func digestWarnings(in []string) []string {
+	var out []string
+	for _, w := range in {
+		if w = strings.Join(strings.Fields(w), " "); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // resolveRefs sets the IDs of the secrets and configs spec refers to by
@@ -161,9 +187,31 @@ func (b *Backend) CreateSwarmNetwork(ctx context.Context, spec service.SwarmNetw
 	return res.ID, nil
 }
 
-// RemoveSwarmNetwork removes a network.
+// swarmNetworkBusy bounds how long RemoveSwarmNetwork waits for the tasks
+// of removed services to let go of the network.
+const swarmNetworkBusy = 60 * time.Second
+
+// RemoveSwarmNetwork removes a network. The tasks of a service just
+// removed hold its networks until their containers have stopped (a stop
+// grace period): while the manager says the network is in use by a task,
+// the removal is tried again, for swarmNetworkBusy at most.
 func (b *Backend) RemoveSwarmNetwork(ctx context.Context, id string) error {
-	return b.RemoveNetwork(ctx, id)
+	deadline := time.Now().Add(swarmNetworkBusy)
+	for {
+		err := b.RemoveNetwork(ctx, id)
+		if err != nil && !errors.Is(err, service.ErrNotFound) && strings.Contains(err.Error(), "not found") {
+			// a manager answers a network removed meanwhile with a 500
+			return fmt.Errorf("%w: %w", err, service.ErrNotFound)
+		}
+		if err == nil || !strings.Contains(err.Error(), "in use by task") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove network %q: %w", id, context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // CreateSwarmSecret creates a secret.
@@ -212,6 +260,12 @@ func (b *Backend) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTas
 	if err != nil {
 		return nil, wrapf(err, "list tasks of service %q", id)
 	}
+	hostnames := map[string]string{}
+	if nodes, err := b.c.NodeList(ctx, client.NodeListOptions{}); err == nil { // a worker cannot list them: IDs then
+		for _, n := range nodes.Items {
+			hostnames[n.ID] = n.Description.Hostname
+		}
+	}
 	out := make([]service.SwarmTask, 0, len(res.Items))
 	for _, t := range res.Items {
 		// a task's spec is a copy of the service's task template when the
@@ -220,11 +274,74 @@ func (b *Backend) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTas
 		// tasks' networks and runtime.) A change of resources or placement
 		// alone is not told apart yet.
 		spec, err := json.Marshal(t.Spec.ContainerSpec)
-		out = append(out, service.SwarmTask{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID,
+		out = append(out, service.SwarmTask{ID: t.ID, ServiceID: t.ServiceID, Slot: t.Slot, NodeID: t.NodeID, Node: hostnames[t.NodeID],
 			DesiredState: string(t.DesiredState), State: string(t.Status.State), Error: t.Status.Err,
-			Current: err == nil && bytes.Equal(spec, current)})
+			Current: err == nil && bytes.Equal(spec, current), Timestamp: t.Status.Timestamp})
 	}
 	return out, nil
+}
+
+// SwarmUpdateStatus returns how the latest update of service id went.
+func (b *Backend) SwarmUpdateStatus(ctx context.Context, id string) (service.SwarmUpdateStatus, error) {
+	svc, err := b.c.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return service.SwarmUpdateStatus{}, wrapf(err, "inspect service %q", id)
+	}
+	u := svc.Service.UpdateStatus
+	if u == nil {
+		return service.SwarmUpdateStatus{}, nil
+	}
+	return service.SwarmUpdateStatus{State: string(u.State), Message: u.Message}, nil
+}
+
+// SwarmLogs writes the logs of service id, or of task id, through the
+// service logs API (the swarm gathers them from the nodes running the
+// tasks; the service's log driver must keep them readable: json-file,
+// local or journald).
+func (b *Backend) SwarmLogs(ctx context.Context, id string, task bool, opts service.LogOptions, stdout, stderr io.Writer) error {
+	what := "service"
+	if task {
+		what = "task"
+	}
+	showOut, showErr := opts.Stdout, opts.Stderr
+	if !showOut && !showErr {
+		showOut, showErr = true, true
+	}
+	var (
+		rc  io.ReadCloser
+		tty bool
+		err error
+	)
+	if task {
+		var t client.TaskInspectResult
+		if t, err = b.c.TaskInspect(ctx, id, client.TaskInspectOptions{}); err == nil && t.Task.Spec.ContainerSpec != nil {
+			tty = t.Task.Spec.ContainerSpec.TTY
+		}
+		if err == nil {
+			rc, err = b.c.TaskLogs(ctx, id, client.TaskLogsOptions{ShowStdout: showOut, ShowStderr: showErr, Since: opts.Since,
+				Until: opts.Until, Timestamps: opts.Timestamps, Follow: opts.Follow, Tail: opts.Tail})
+		}
+	} else {
+		var svc client.ServiceInspectResult
+		if svc, err = b.c.ServiceInspect(ctx, id, client.ServiceInspectOptions{}); err == nil && svc.Service.Spec.TaskTemplate.ContainerSpec != nil {
+			tty = svc.Service.Spec.TaskTemplate.ContainerSpec.TTY
+		}
+		if err == nil {
+			rc, err = b.c.ServiceLogs(ctx, id, client.ServiceLogsOptions{ShowStdout: showOut, ShowStderr: showErr, Since: opts.Since,
+				Until: opts.Until, Timestamps: opts.Timestamps, Follow: opts.Follow, Tail: opts.Tail})
+		}
+	}
+	if err != nil {
+		return wrapf(err, "logs of %s %q", what, id)
+	}
+	defer rc.Close()
+	if err := copyOutput(tty, stdout, stderr, rc); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("logs of %s %q: %w", what, id, ctx.Err())
+		}
+		return fmt.Errorf("logs of %s %q: %w", what, id, err)
+	}
+	return nil
 }
 
 // serviceSpec maps the contract's service spec onto the swarm API's, one

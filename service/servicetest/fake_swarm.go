@@ -3,9 +3,12 @@ package servicetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthdev/berth/service"
 )
@@ -19,19 +22,112 @@ import (
 type SwarmFake struct {
 	*Fake
 	objects map[string]*swarmObject // by ID; guarded by Fake.mu
+	// rollbacks arms RollBackNextUpdate, by service name; logs are the
+	// lines SwarmLogs writes, by task ID or service name.
+	rollbacks map[string]fakeRollback
+	logs      map[string][]string
+	// unresolved are the images whose digest no registry gives.
+	unresolved map[string]bool
 }
 
 type swarmObject struct {
 	kind    string // service, network, secret, config
 	state   service.SwarmObjectState
 	service *service.SwarmService
+	// update is the status of the service's latest update; failed are its
+	// tasks that failed, kept as a swarm keeps task history.
+	update service.SwarmUpdateStatus
+	failed []service.SwarmTask
 }
 
-var _ service.Swarm = (*SwarmFake)(nil)
+// fakeRollback is a failure RollBackNextUpdate arms.
+type fakeRollback struct {
+	taskErr string
+	logs    []string
+}
+
+var (
+	_ service.Swarm         = (*SwarmFake)(nil)
+	_ service.SwarmRollouts = (*SwarmFake)(nil)
+	_ service.SwarmLogger   = (*SwarmFake)(nil)
+)
 
 // NewSwarmFake returns f as a swarm manager with nothing deployed.
 func NewSwarmFake(f *Fake) *SwarmFake {
-	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}}
+	return &SwarmFake{Fake: f, objects: map[string]*swarmObject{}, rollbacks: map[string]fakeRollback{}, logs: map[string][]string{},
+		unresolved: map[string]bool{}}
+}
+
+// RollBackNextUpdate makes the next UpdateSwarmService of the service
+// named name fail as a swarm with update_config.failure_action: rollback
+// does: the new task fails with taskErr after writing logs, the service
+// goes back to its previous spec (its version moves on) and its update
+// status is rollback_completed.
+func (s *SwarmFake) RollBackNextUpdate(name, taskErr string, logs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollbacks[name] = fakeRollback{taskErr: taskErr, logs: logs}
+}
+
+// SetSwarmUpdateStatus sets the update status of the service named name
+// (an update under way, paused...).
+func (s *SwarmFake) SetSwarmUpdateStatus(name string, u service.SwarmUpdateStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.findLocked("service", name); o != nil {
+		o.update = u
+	}
+}
+
+// SetSwarmLogs sets the lines SwarmLogs writes for a service (by name) or
+// a task (by ID).
+func (s *SwarmFake) SetSwarmLogs(id string, lines ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs[id] = lines
+}
+
+// SwarmUpdateStatus returns the status of the service's latest update.
+func (s *SwarmFake) SwarmUpdateStatus(ctx context.Context, id string) (service.SwarmUpdateStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enterLocked(ctx, "InspectSwarmService", Call{Object: id}); err != nil {
+		return service.SwarmUpdateStatus{}, err
+	}
+	o := s.findLocked("service", id)
+	if o == nil {
+		return service.SwarmUpdateStatus{}, notFound("service", id)
+	}
+	return o.update, nil
+}
+
+// SwarmLogs writes the lines set for the service or task id (SetSwarmLogs
+// or RollBackNextUpdate) to stdout, honouring a numeric Tail.
+func (s *SwarmFake) SwarmLogs(ctx context.Context, id string, task bool, opts service.LogOptions, stdout, stderr io.Writer) error {
+	s.mu.Lock()
+	if err := s.enterLocked(ctx, "SwarmLogs", Call{Object: id}); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	lines, ok := s.logs[id]
+	if !ok && !task {
+		if o := s.findLocked("service", id); o != nil {
+			lines, ok = s.logs[o.state.Name], true
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return notFound(map[bool]string{true: "task", false: "service"}[task], id)
+	}
+	if n, err := strconv.Atoi(opts.Tail); err == nil && n >= 0 && n < len(lines) {
+		lines = lines[len(lines)-n:]
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(stdout, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SwarmState returns the objects labelled with namespace.
@@ -131,18 +227,34 @@ func usesLocked(spec *service.SwarmService, o *swarmObject) bool {
 
 // CreateSwarmService creates a service; every secret, config and network
 // it names must exist.
-func (s *SwarmFake) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, error) {
+func (s *SwarmFake) CreateSwarmService(ctx context.Context, spec service.SwarmService) (string, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refsLocked(spec); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	o, err := s.createLocked(ctx, "CreateSwarmService", "service", spec.Name, spec.Labels)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	o.service = &spec
-	return o.state.ID, nil
+	return o.state.ID, s.digestWarningLocked(spec), nil
+}
+
+// SetUnresolvedImage makes the fake's registry unable to give image's
+// digest: the services of image are created and updated with a warning,
+// as an engine does for an image no registry knows.
+func (s *SwarmFake) SetUnresolvedImage(image string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unresolved[image] = true
+}
+
+func (s *SwarmFake) digestWarningLocked(spec service.SwarmService) []string {
+	if !s.unresolved[spec.Container.Image] {
+		return nil
+	}
+	return []string{"image " + spec.Container.Image + " could not be accessed on a registry to record its digest"}
 }
 
 func (s *SwarmFake) refsLocked(spec service.SwarmService) error {
@@ -170,25 +282,36 @@ func (s *SwarmFake) refsLocked(spec service.SwarmService) error {
 
 // UpdateSwarmService replaces a service's spec; ErrConflict when version is
 // not the service's.
-func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) error {
+func (s *SwarmFake) UpdateSwarmService(ctx context.Context, id string, version uint64, spec service.SwarmService) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enterLocked(ctx, "UpdateSwarmService", Call{Object: spec.Name}); err != nil {
-		return err
+		return nil, err
 	}
 	o := s.findLocked("service", id)
 	if o == nil {
-		return notFound("service", id)
+		return nil, notFound("service", id)
 	}
 	if o.state.Version != version {
-		return conflict("service", id, fmt.Sprintf("update out of sequence: version %d, not %d", o.state.Version, version))
+		return nil, conflict("service", id, fmt.Sprintf("update out of sequence: version %d, not %d", o.state.Version, version))
 	}
 	if err := s.refsLocked(spec); err != nil {
-		return err
+		return nil, err
 	}
 	s.seq++
+	if rb, ok := s.rollbacks[spec.Name]; ok {
+		delete(s.rollbacks, spec.Name)
+		t := service.SwarmTask{ID: fmt.Sprintf("%s.1.failed%d", o.state.ID, s.seq), ServiceID: o.state.ID, Slot: 1, NodeID: "fake-node",
+			DesiredState: "shutdown", State: "failed", Error: rb.taskErr, Timestamp: time.Unix(int64(s.seq), 0)}
+		o.failed = append(o.failed, t)
+		s.logs[t.ID] = rb.logs
+		o.state.Version = s.seq
+		o.update = service.SwarmUpdateStatus{State: "rollback_completed", Message: "update rolled back due to failure or early termination of task " + t.ID}
+		return s.digestWarningLocked(spec), nil
+	}
 	o.state.Version, o.state.Labels, o.service = s.seq, maps.Clone(spec.Labels), &spec
-	return nil
+	o.update = service.SwarmUpdateStatus{State: "completed", Message: "update completed"}
+	return s.digestWarningLocked(spec), nil
 }
 
 // RemoveSwarmService removes a service.
@@ -253,7 +376,7 @@ func (s *SwarmFake) RemoveSwarmConfig(ctx context.Context, id string) error {
 }
 
 // SwarmTasks returns one running task of the current spec per replica (one
-// for global modes; completed ones for jobs).
+// for global modes; completed ones for jobs), and the tasks that failed.
 func (s *SwarmFake) SwarmTasks(ctx context.Context, id string) ([]service.SwarmTask, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,5 +400,5 @@ func (s *SwarmFake) SwarmTasks(ctx context.Context, id string) ([]service.SwarmT
 		tasks = append(tasks, service.SwarmTask{ID: fmt.Sprintf("%s.%d.v%d", o.state.ID, i+1, o.state.Version), ServiceID: o.state.ID,
 			Slot: int(i + 1), NodeID: "fake-node", DesiredState: desired, State: state, Current: true})
 	}
-	return tasks, nil
+	return append(tasks, o.failed...), nil
 }

@@ -136,6 +136,15 @@ func busyboxRootfs(busybox []byte, applets []string) ([]byte, error) {
 // is Unavailable.
 func StartRegistry(t testing.TB) string {
 	t.Helper()
+	return StartRegistryIn(t, "")
+}
+
+// StartRegistryIn is StartRegistry in the network namespace netns (a name
+// under /var/run/netns; "" for the test process's own): there, the
+// registry is ready once it says where it listens, since the test process
+// cannot reach that namespace's loopback to ask it.
+func StartRegistryIn(t testing.TB, netns string) string {
+	t.Helper()
 	if _, err := os.Stat(RegistryPath); err != nil {
 		Unavailable(t, fmt.Sprintf("no registry: %v (make deps installs docker-registry)", err))
 	}
@@ -157,6 +166,10 @@ http:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(RegistryPath, "serve", configPath)
+	if netns != "" {
+		// nsenter enters the namespace and execs the registry: one process
+		cmd = exec.Command("nsenter", "--net=/var/run/netns/"+netns, RegistryPath, "serve", configPath)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +230,9 @@ http:
 		t.Fatalf("the registry exited: %v\n%s", err, log())
 	case <-ctx.Done():
 		t.Fatalf("the registry did not say where it listens\n%s", log())
+	}
+	if netns != "" {
+		return addr
 	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
