@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/reconcile/gc"
 	"github.com/berthdev/berth/service"
 )
 
@@ -169,4 +172,58 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// TestUpCmdLifetimeAndPorts: --ttl labels what up makes with its end and
+// owner; --ephemeral-ports publishes the fixed host ports on ephemeral ones.
+func TestUpCmdLifetimeAndPorts(t *testing.T) {
+	c := newFakeCLI(t, upProject+"    ports: [\"8080:80\"]\n")
+	r := c.run("up", "-d", "--ttl", "1h", "--ephemeral-ports")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	spec, _ := c.f.ContainerSpec("cu-tests-1")
+	if spec.Labels[gc.LabelExpires] == "" || spec.Labels[gc.LabelOwner] == "" {
+		t.Errorf("labels %v: no lifetime", spec.Labels)
+	}
+	if len(spec.Ports) != 1 || spec.Ports[0].HostPort == "8080" {
+		t.Errorf("ports %+v: want 80 on an ephemeral host port", spec.Ports)
+	}
+}
+
+// TestUpCmdWatch: up --watch watches once the services run, detached or
+// attached, until Ctrl+C.
+func TestUpCmdWatch(t *testing.T) {
+	compose := upProject + "    develop:\n      watch:\n        - {action: sync, path: ./src, target: /app}\n"
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+	}{
+		{[]string{"up", "-d", "--watch"}, 0},
+		{[]string{"up", "--wait", "--watch"}, 0},
+		{[]string{"up", "--watch"}, 130},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			c := newFakeCLI(t, compose)
+			if err := os.Mkdir(filepath.Join(c.dir, "src"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			r := c.start(ctx, "", tt.args...)
+			waitUntil(t, "the watch", func() bool { return strings.Contains(r.out.String(), "Watch enabled") })
+			if c.state("cu-tests-1") != service.StateRunning {
+				t.Error("watching before the services run")
+			}
+			cancel()
+			r.wait(t)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d: %s", r.code, tt.wantCode, r.err)
+			}
+		})
+	}
+	c := newFakeCLI(t, upProject)
+	if r := c.run("up", "-d", "--watch"); r.code != 1 || !strings.Contains(r.err.String(), "watch") {
+		t.Errorf("--watch without develop.watch: exit %d, %s", r.code, r.err)
+	}
 }
