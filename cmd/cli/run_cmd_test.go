@@ -87,6 +87,21 @@ func TestRunCmd(t *testing.T) {
 		if c.state("cr-db-1") != "" {
 			t.Error("--no-deps created the dependency")
 		}
+		// -d: no TTY, no stdin, even with -t
+		if r := c.run("run", "-d", "-t", "--no-deps", "--name", "tty", "tool"); r.code != 0 {
+			t.Fatalf("run -d -t: exit %d: %s", r.code, r.err)
+		}
+		if spec, _ := c.f.ContainerSpec("tty"); spec.Tty || spec.OpenStdin || spec.AttachStdout {
+			t.Errorf("run -d -t: tty %v, stdin %v, attached %v", spec.Tty, spec.OpenStdin, spec.AttachStdout)
+		}
+		// -t, attached: a TTY although standard input is no terminal
+		r = c.start(t.Context(), "", "run", "-t", "--no-deps", "--name", "tty2", "tool")
+		c.waitRunning("tty2")
+		_ = c.f.Exit("tty2", 0)
+		r.wait(t)
+		if spec, _ := c.f.ContainerSpec("tty2"); !spec.Tty || !spec.OpenStdin || r.code != 0 {
+			t.Errorf("run -t: tty %v, stdin %v, exit %d", spec.Tty, spec.OpenStdin, r.code)
+		}
 	})
 	t.Run("--entrypoint ''", func(t *testing.T) {
 		c := newFakeCLI(t, runProject)

@@ -186,10 +186,15 @@ func TestUpInterrupted(t *testing.T) {
 			r.waitShown(t)
 			cancel()
 			if second {
-				<-listening
-				if got := <-stopCalled; strings.Join(got, ",") != "migrate,server,tests" {
-					t.Errorf("Stop(%v), want every service", got)
+				select {
+				case got := <-stopCalled:
+					if strings.Join(got, ",") != "migrate,server,tests" {
+						t.Errorf("Stop(%v), want every service", got)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("Ctrl+C did not stop the services")
 				}
+				<-listening // before Stop
 				sigs <- syscall.SIGINT
 			}
 			r.wait(t)
