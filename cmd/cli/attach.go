@@ -2,15 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/supervise"
 	"github.com/berthdev/berth/service"
 )
 
@@ -44,14 +42,16 @@ returns with its exit code.`,
 	return cmd
 }
 
+// runAttach connects the terminal to the service's running container
+// (supervise.Attach).
 func runAttach(ctx context.Context, g *globals, o attachOptions, svc string) error {
 	s, err := g.session(ctx, []string{svc})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	att, ok := s.b.(service.Attacher)
-	waiter, ok2 := s.b.(service.Waiter)
+	_, ok := s.b.(service.Attacher)
+	_, ok2 := s.b.(service.Waiter)
 	if !ok || !ok2 {
 		return fmt.Errorf("this backend cannot attach: %w", service.ErrUnsupported)
 	}
@@ -63,56 +63,10 @@ func runAttach(ctx context.Context, g *globals, o attachOptions, svc string) err
 	if o.noStdin {
 		stdin = nil
 	}
-	// The streams outlive ctx: Ctrl+C is passed on, and attach ends with
-	// the container.
-	streams, stopStreams := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStreams()
-	wait, err := att.Attach(streams, target.ID, stdin, g.stdio.Out, g.stdio.Err)
-	if err != nil {
-		return fmt.Errorf("attach to %s: %w", target.Name, err)
-	}
-	type exit struct {
-		code int
-		err  error
-	}
-	exited := make(chan exit, 1)
-	go func() {
-		code, err := waiter.WaitContainer(streams, target.ID)
-		exited <- exit{code, err}
-	}()
-	// ended returns attach's result once the container has stopped (or
-	// cannot be waited for: removed meanwhile).
-	ended := func(e exit) error {
-		_ = wait()
-		switch {
-		case e.err != nil:
-			return fmt.Errorf("wait for %s: %w", target.Name, e.err)
-		case e.code != 0:
-			return &ExitError{Code: e.code}
-		}
-		return nil
-	}
-	select {
-	case e := <-exited:
-		return ended(e)
-	case <-ctx.Done():
-	}
-	if !o.sigProxy {
-		return nil // detached
-	}
-	if sig, ok := s.b.(service.Signaller); ok {
-		if err := sig.KillContainer(context.WithoutCancel(ctx), target.ID, "SIGINT"); err != nil && !errors.Is(err, service.ErrConflict) {
-			return fmt.Errorf("pass Ctrl+C to %s: %w", target.Name, err)
-		}
-	}
-	// The container may ignore the signal: a second Ctrl+C detaches.
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(again)
-	select {
-	case e := <-exited:
-		return ended(e)
-	case <-again:
-		return &ExitError{Code: 130}
-	}
+	code, err := supervise.Attach(ctx, s.b, target, supervise.AttachOptions{
+		Stdin: stdin, Stdout: g.stdio.Out, Stderr: g.stdio.Err,
+		SigProxy: o.sigProxy, Interrupts: g.interrupts,
+		Apply: reconcile.ApplyOptions{Project: s.name, Journal: g.journal},
+	})
+	return exitStatus(code, err)
 }

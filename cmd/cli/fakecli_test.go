@@ -181,3 +181,85 @@ func lines(s string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// cliResult is what a command printed and its exit code.
+type cliResult struct {
+	out, err *syncBuffer
+	code     int
+	done     chan struct{}
+}
+
+// start runs berth with args in the background, stdin given, with plain
+// progress.
+func (c *fakeCLI) start(ctx context.Context, stdin string, args ...string) *cliResult {
+	r := &cliResult{out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
+	g := &globals{stdio: Stdio{In: strings.NewReader(stdin), Out: r.out, Err: r.err}, env: append(slices.Clip(c.env), "COMPOSE_PROGRESS=plain"), wd: c.dir,
+		newBackend: func(context.Context) (service.Backend, func(), error) { return c.b, func() {}, nil }}
+	go func() {
+		defer close(r.done)
+		r.code = runWith(ctx, g, args)
+	}()
+	return r
+}
+
+// result runs berth with args and waits for it.
+func (c *fakeCLI) result(args ...string) *cliResult {
+	c.t.Helper()
+	r := c.start(c.t.Context(), "", args...)
+	r.wait(c.t)
+	return r
+}
+
+// wait waits for the command to end.
+func (r *cliResult) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the command did not end\nstdout:\n%s\nstderr:\n%s", r.out, r.err)
+	}
+}
+
+// ops lists the fake's mutating calls of the ops named, "Op Object".
+func (c *fakeCLI) ops(only ...string) []string {
+	var out []string
+	for _, call := range c.f.Calls() {
+		if contains(only, call.Op) {
+			out = append(out, call.Op+" "+call.Object)
+		}
+	}
+	return out
+}
+
+// waitRunning waits until the container runs.
+func (c *fakeCLI) waitRunning(name string) {
+	c.t.Helper()
+	waitUntil(c.t, name+" running", func() bool { return c.state(name) == service.StateRunning })
+}
+
+// oneOff is the name of the project's one-off container (waiting for
+// there to be one).
+func (c *fakeCLI) oneOff() string {
+	c.t.Helper()
+	var name string
+	waitUntil(c.t, "a one-off container", func() bool {
+		cs, _ := c.f.ListContainers(c.t.Context(), service.Filter{All: true, Labels: map[string]string{service.LabelOneoff: service.OneoffTrue}})
+		if len(cs) == 1 {
+			name = cs[0].Name
+		}
+		return name != ""
+	})
+	return name
+}
+
+// waitUntil polls cond until it holds, failing the test after 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -167,16 +167,16 @@ services:
 		_, _, code := c.runCtx(ctx, "watch")
 		done <- code
 	}()
-	waitUntil(t, func() bool { return c.state("w-web-1") == service.StateRunning })
+	waitUntil(t, "web running", func() bool { return c.state("w-web-1") == service.StateRunning })
 	time.Sleep(300 * time.Millisecond) // the watcher starts after up
 	if err := os.WriteFile(filepath.Join(c.dir, "src", "a.txt"), []byte("a"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return len(c.calls("CopyTo")) > 0 })
+	waitUntil(t, "a copy", func() bool { return len(c.calls("CopyTo")) > 0 })
 	if err := os.WriteFile(filepath.Join(c.dir, "conf", "x.conf"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return len(c.calls("RestartContainer"))+len(c.calls("StopContainer")) > 0 })
+	waitUntil(t, "a restart", func() bool { return len(c.calls("RestartContainer"))+len(c.calls("StopContainer")) > 0 })
 	cancel()
 	select {
 	case code := <-done:
@@ -188,15 +188,4 @@ services:
 	}
 	c.env = append(c.env, "BERTH_WATCH_QUIET=soon")
 	c.fails(1, `BERTH_WATCH_QUIET="soon"`, "watch", "--no-up")
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

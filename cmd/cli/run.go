@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/reconcile"
+	"github.com/berthdev/berth/reconcile/supervise"
 	"github.com/berthdev/berth/service"
 )
 
@@ -107,160 +109,94 @@ func runRun(ctx context.Context, g *globals, o runOptions, svcName string, comma
 		return err
 	}
 	defer unlock()
+	images, err := runDeps(ctx, g, b, p, o, svcName)
+	if err != nil {
+		return err
+	}
+	pr := newProgress(g)
+	pr.detached = o.detach
+	code, err := supervise.Run(ctx, b, p, svc, supervise.RunOptions{
+		OneOff: oneOffOptions(g, o, command, entrypointSet, append(env, fromFiles...), images[svcName]),
+		Detach: o.detach, Remove: o.rm,
+		DryRun: g.dryRun, PrintPlan: func(plan *reconcile.Plan) { printPlan(g, plan) },
+		Apply:   reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal},
+		Created: func() { unlock(); pr.finish() },
+		Stdin:   g.stdio.In, Stdout: g.stdio.Out, Stderr: g.stdio.Err,
+		Terminal: terminal{g},
+	})
+	return exitStatus(code, err)
+}
+
+// runDeps pulls and builds the images run needs and converges networks,
+// volumes and the service's dependencies as up would, the service itself
+// left out (with --no-deps, every service). It returns the image IDs.
+func runDeps(ctx context.Context, g *globals, b service.Backend, p *project.Project, o runOptions, svcName string) (map[string]string, error) {
 	var imageScope []string
 	if o.noDeps {
 		imageScope = []string{svcName}
 	}
 	images, err := g.ensureImages(ctx, b, p, o.images, imageScope)
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	// networks, volumes and dependencies converge as with up, the service
-	// itself left out (with --no-deps, every service)
-	{
-		pr := newProgress(g)
-		exclude := []string{svcName}
-		if o.noDeps {
-			exclude = exclude[:0]
-			for _, s := range p.Services {
-				exclude = append(exclude, s.Name)
-			}
-		}
-		opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
-		aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
-		// the dependencies already running: "Container p-db-1 Running",
-		// as docker compose
-		deps := map[string]bool{}
-		if !o.noDeps {
-			deps = upScope(p, []string{svcName}, false)
-			delete(deps, svcName)
-		}
-		onPlan := func(plan *reconcile.Plan) {
-			if !g.dryRun && len(deps) > 0 {
-				pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, deps))
-			}
-		}
-		err := reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, onPlan)
-		pr.finish()
-		if err != nil {
-			return err
+	pr := newProgress(g)
+	exclude := []string{svcName}
+	if o.noDeps {
+		exclude = exclude[:0]
+		for _, s := range p.Services {
+			exclude = append(exclude, s.Name)
 		}
 	}
+	opts := reconcile.Options{Exclude: exclude, ImageIDs: images, RemoveOrphans: o.removeOrphans, IgnoreOrphans: true}
+	aopts := reconcile.ApplyOptions{Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal, Providers: g.providerRunner(p)}
+	// the dependencies already running: "Container p-db-1 Running", as
+	// docker compose
+	deps := map[string]bool{}
+	if !o.noDeps {
+		deps = upScope(p, []string{svcName}, false)
+		delete(deps, svcName)
+	}
+	onPlan := func(plan *reconcile.Plan) {
+		if !g.dryRun && len(deps) > 0 {
+			pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, deps))
+		}
+	}
+	err = reconcile.Converge(ctx, b, p, opts, aopts, g.dryRun, onPlan)
+	pr.finish()
+	return images, err
+}
 
+// oneOffOptions are the one-off container's options run's flags give: a
+// TTY when standard input is a terminal (or -t), unless -T or -d.
+func oneOffOptions(g *globals, o runOptions, command []string, entrypointSet bool, env []string, imageID string) reconcile.OneOffOptions {
 	slug := make([]byte, 6)
 	_, _ = rand.Read(slug)
 	stdinTTY := false
 	if f, ok := g.stdio.In.(*os.File); ok {
 		stdinTTY = term.IsTerminal(int(f.Fd()))
 	}
-	oo := reconcile.OneOffOptions{
+	return reconcile.OneOffOptions{
 		Name: o.name, Slug: hex.EncodeToString(slug), Command: command,
 		EntrypointSet: entrypointSet, Entrypoint: o.entrypoint,
-		Env: append(env, fromFiles...), Labels: o.labels, User: o.user, WorkingDir: o.workdir,
+		Env: env, Labels: o.labels, User: o.user, WorkingDir: o.workdir,
 		CapAdd: o.capAdd, CapDrop: o.capDrop, ServicePorts: o.servicePorts, Publish: o.publish,
 		Volumes: o.volumes, HostDir: g.wd, UseAliases: o.useAliases,
 		Tty:       !o.noTTY && (stdinTTY || o.tty) && !o.detach,
 		OpenStdin: o.interactive && !o.detach,
 		Attach:    !o.detach,
-		ImageID:   images[svcName],
+		ImageID:   imageID,
 	}
-	spec, files, err := reconcile.OneOffSpec(ctx, b, p, svc, oo)
-	if err != nil {
-		return err
-	}
-	plan := reconcile.OneOff(spec, files, o.detach)
-	if g.dryRun {
-		printPlan(g, plan)
-		return nil
-	}
+}
 
-	pr := newProgress(g)
-	pr.detached = o.detach
-	apply := func(ctx context.Context, plan *reconcile.Plan) error {
-		return reconcile.Apply(ctx, b, plan, reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Progress: pr.event, Journal: g.journal})
-	}
-	err = apply(ctx, plan)
-	unlock()
-	pr.finish()
-	cleanup := func() {
-		if o.rm {
-			_ = reconcile.Apply(context.WithoutCancel(ctx), b, reconcile.RemoveOneOff(spec.Name, svcName), reconcile.ApplyOptions{Project: p.Name})
-		}
-	}
-	if err != nil {
-		if o.detach {
-			cleanup()
-		}
-		return err
-	}
-	start := func() error {
-		return reconcile.Apply(ctx, b, reconcile.StartOneOff(spec.Name, svcName, files), reconcile.ApplyOptions{Project: p.Name})
-	}
-	if o.detach {
-		c, err := b.InspectContainer(ctx, spec.Name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(g.stdio.Out, c.ID) // the ID, as docker compose
-		return nil
-	}
-	att, ok := b.(service.Attacher)
-	waiter, ok2 := b.(service.Waiter)
-	if !ok || !ok2 {
-		cleanup()
-		return fmt.Errorf("attached run: %w (use -d)", service.ErrUnsupported)
-	}
-	var stdin = g.stdio.In
-	if !spec.OpenStdin {
-		stdin = nil
-	}
-	if spec.Tty && stdinTTY {
-		restore := rawTerminal(g)
-		defer restore()
-	}
-	wait, err := att.Attach(ctx, spec.Name, stdin, g.stdio.Out, g.stdio.Err)
-	if err != nil {
-		cleanup()
-		return err
-	}
-	if err := start(); err != nil {
-		cleanup()
-		return err
-	}
-	if rs, ok := b.(service.Resizer); ok && spec.Tty {
-		// The container's terminal follows berth's (best effort).
-		size, resize, stop := followTerminalSize(g)
-		defer stop()
-		_ = rs.ResizeTTY(ctx, spec.Name, size)
-		go func() {
-			for sz := range resize {
-				_ = rs.ResizeTTY(ctx, spec.Name, sz)
-			}
-		}()
-	}
-	code, err := waiter.WaitContainer(context.WithoutCancel(ctx), spec.Name)
-	_ = wait()
-	cleanup()
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return &ExitError{Code: 130}
-		}
-		return err
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+type execOptions struct {
+	detach, noTTY, forceTTY, interactive, privileged bool
+	env                                              []string
+	user, workdir                                    string
+	index                                            int
 }
 
 func newExecCmd(g *globals) *cobra.Command {
-	var (
-		detach, noTTY, forceTTY, interactive, privileged bool
-		env                                              []string
-		user, workdir                                    string
-		index                                            int
-	)
+	var o execOptions
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SERVICE COMMAND [ARGS...]",
 		Short: "Execute a command in a running container",
@@ -269,62 +205,55 @@ func newExecCmd(g *globals) *cobra.Command {
   berth exec -T web cat /etc/hostname`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := g.session(ctx, args[:1])
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			ex, ok := s.b.(service.Execer)
-			if !ok {
-				return fmt.Errorf("this backend cannot exec: %w", service.ErrUnsupported)
-			}
-			target, err := runningReplica(ctx, s, args[0], index)
-			if err != nil {
-				return err
-			}
-			tty := forceTTY && !noTTY
-			if f, ok := g.stdio.Out.(*os.File); ok && !noTTY {
-				tty = tty || term.IsTerminal(int(f.Fd()))
-			}
-			lookup := map[string]string{}
-			if s.p != nil {
-				lookup = s.p.Model.Environment
-			}
-			spec := service.ExecSpec{Cmd: args[1:], Env: resolveEnv(env, lookup), User: user, WorkingDir: workdir, Privileged: privileged, Tty: tty, Detach: detach}
-			var stdin = g.stdio.In
-			if detach || !interactive {
-				stdin = nil
-			}
-			if tty && !detach {
-				restore := rawTerminal(g)
-				defer restore()
-				var stop func()
-				spec.Size, spec.Resize, stop = followTerminalSize(g)
-				defer stop()
-			}
-			code, err := ex.Exec(ctx, target.ID, spec, stdin, g.stdio.Out, g.stdio.Err)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
+			return runExec(cmd.Context(), g, o, args[0], args[1:])
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVarP(&detach, "detach", "d", false, "Run the command in the background")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY (the default when standard output is not a terminal)")
-	f.BoolVarP(&forceTTY, "tty", "t", false, "Allocate a pseudo-TTY even when standard output is not a terminal")
-	f.BoolVarP(&interactive, "interactive", "i", true, "Keep standard input open (--interactive=false closes it)")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process")
-	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
-	f.StringVarP(&user, "user", "u", "", "Run the command as this user")
-	f.StringVarP(&workdir, "workdir", "w", "", "Working directory for the command")
-	f.IntVar(&index, "index", 0, "Index of the container if the service has several replicas (default: the lowest, else a one-off run container)")
+	f.BoolVarP(&o.detach, "detach", "d", false, "Run the command in the background")
+	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "Don't allocate a pseudo-TTY (the default when standard output is not a terminal)")
+	f.BoolVarP(&o.forceTTY, "tty", "t", false, "Allocate a pseudo-TTY even when standard output is not a terminal")
+	f.BoolVarP(&o.interactive, "interactive", "i", true, "Keep standard input open (--interactive=false closes it)")
+	f.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to the process")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "Set environment variables")
+	f.StringVarP(&o.user, "user", "u", "", "Run the command as this user")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory for the command")
+	f.IntVar(&o.index, "index", 0, "Index of the container if the service has several replicas (default: the lowest, else a one-off run container)")
 	return cmd
+}
+
+// runExec runs command in the service's running container (supervise.Exec).
+func runExec(ctx context.Context, g *globals, o execOptions, svc string, command []string) error {
+	s, err := g.session(ctx, []string{svc})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, ok := s.b.(service.Execer); !ok {
+		return fmt.Errorf("this backend cannot exec: %w", service.ErrUnsupported)
+	}
+	target, err := runningReplica(ctx, s, svc, o.index)
+	if err != nil {
+		return err
+	}
+	tty := o.forceTTY && !o.noTTY
+	if f, ok := g.stdio.Out.(*os.File); ok && !o.noTTY {
+		tty = tty || term.IsTerminal(int(f.Fd()))
+	}
+	lookup := map[string]string{}
+	if s.p != nil {
+		lookup = s.p.Model.Environment
+	}
+	var stdin = g.stdio.In
+	if !o.interactive {
+		stdin = nil
+	}
+	code, err := supervise.Exec(ctx, s.b, target, supervise.ExecOptions{
+		Spec:  service.ExecSpec{Cmd: command, Env: resolveEnv(o.env, lookup), User: o.user, WorkingDir: o.workdir, Privileged: o.privileged, Tty: tty, Detach: o.detach},
+		Stdin: stdin, Stdout: g.stdio.Out, Stderr: g.stdio.Err,
+		Terminal: terminal{g},
+	})
+	return exitStatus(code, err)
 }
 
 // followTerminalSize returns the size of the terminal on standard output

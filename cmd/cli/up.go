@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +16,7 @@ import (
 	"github.com/berthdev/berth/reconcile"
 	"github.com/berthdev/berth/reconcile/gc"
 	"github.com/berthdev/berth/reconcile/images"
+	"github.com/berthdev/berth/reconcile/supervise"
 	"github.com/berthdev/berth/reconcile/watch"
 	"github.com/berthdev/berth/service"
 )
@@ -73,6 +71,12 @@ service that is not.`,
 			return runUp(cmd.Context(), g, o, args)
 		},
 	}
+	upFlags(cmd, &o)
+	return cmd
+}
+
+// upFlags defines up's flags on cmd.
+func upFlags(cmd *cobra.Command, o *upOptions) {
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "Run in the background")
 	f.BoolVar(&o.wait, "wait", false, "Wait until services are running and healthy (implies --detach)")
@@ -105,7 +109,6 @@ service that is not.`,
 	f.BoolVar(&o.ephemeralPorts, "ephemeral-ports", false, "Publish the ports the files fix on the host on ephemeral ones instead (see berth endpoints), so copies of the project run side by side")
 	f.BoolVarP(&o.watch, "watch", "w", false, "Watch the services' develop.watch paths and update them when files change (see berth watch)")
 	f.Bool("menu", false, "Accepted for docker compose compatibility (as COMPOSE_MENU), and ignored: berth has no interactive shortcuts menu")
-	return cmd
 }
 
 // parseScale turns --scale SVC=N flags into a map.
@@ -131,61 +134,14 @@ func stopTimeout(seconds int) *time.Duration {
 }
 
 func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
-	if o.exitCodeFrom != "" {
-		o.abortOnExit = true
-	}
 	detachFlag := o.detach // docker compose's tty view reads -d itself, not --wait
-	if o.wait {
-		o.detach = true
-	}
-	if o.detach && (o.abortOnExit || o.abortOnFailure) {
-		return errors.New("--abort-on-container-exit and --abort-on-container-failure cannot be combined with --detach")
-	}
-	if o.forceRecreate && o.noRecreate {
-		return errors.New("--force-recreate and --no-recreate are incompatible")
-	}
-	if o.build && o.noBuild {
-		return errors.New("--build and --no-build are incompatible")
-	}
-	if !images.ValidPullOption(o.pull) {
-		return fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", o.pull)
-	}
-	scale, err := parseScale(o.scale)
+	scale, err := o.check()
 	if err != nil {
 		return err
 	}
-	p, err := g.load(ctx, args)
+	p, rules, err := loadUp(ctx, g, o, args, scale)
 	if err != nil {
 		return err
-	}
-	if o.ephemeralPorts {
-		if _, err := p.EphemeralPorts(); err != nil {
-			return err
-		}
-	}
-	var rules []*watch.Rule
-	if o.watch {
-		if rules, err = watch.Rules(p, args); err != nil {
-			return err
-		}
-	}
-	for name := range scale {
-		if p.Service(name) == nil {
-			return fmt.Errorf("--scale: no such service: %s", name)
-		}
-	}
-	if o.exitCodeFrom != "" && p.Service(o.exitCodeFrom) == nil {
-		return fmt.Errorf("--exit-code-from: no such service: %s", o.exitCodeFrom)
-	}
-	if o.ttl < 0 {
-		return fmt.Errorf("--ttl %v: want a positive duration", o.ttl)
-	}
-	if o.ttl > 0 {
-		owner := os.Getppid()
-		if o.ttlOwnedByBerth {
-			owner = os.Getpid()
-		}
-		gc.SetLifetime(p, time.Now().Add(o.ttl), gc.Owner(owner))
 	}
 	b, closeBackend, err := g.backend(ctx)
 	if err != nil {
@@ -205,7 +161,82 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		return err
 	}
 	defer unlock()
+	started := time.Now()
+	err = convergeUp(ctx, g, b, p, o, args, scale, detachFlag)
+	unlock()
+	if err != nil || g.dryRun || o.noStart {
+		return err
+	}
+	return afterUp(ctx, g, b, p, args, o, rules, started)
+}
 
+// check applies the flags' implications (--exit-code-from: abort on exit;
+// --wait: detach), refuses the combinations that make no sense, and
+// returns --scale as a map.
+func (o *upOptions) check() (map[string]int, error) {
+	if o.exitCodeFrom != "" {
+		o.abortOnExit = true
+	}
+	if o.wait {
+		o.detach = true
+	}
+	if o.detach && (o.abortOnExit || o.abortOnFailure) {
+		return nil, errors.New("--abort-on-container-exit and --abort-on-container-failure cannot be combined with --detach")
+	}
+	if o.forceRecreate && o.noRecreate {
+		return nil, errors.New("--force-recreate and --no-recreate are incompatible")
+	}
+	if o.build && o.noBuild {
+		return nil, errors.New("--build and --no-build are incompatible")
+	}
+	if !images.ValidPullOption(o.pull) {
+		return nil, fmt.Errorf("invalid --pull option %q: use always, missing, never or policy", o.pull)
+	}
+	if o.ttl < 0 {
+		return nil, fmt.Errorf("--ttl %v: want a positive duration", o.ttl)
+	}
+	return parseScale(o.scale)
+}
+
+// loadUp loads the project of an up and checks the flags that name its
+// services; it returns the watch rules with --watch.
+func loadUp(ctx context.Context, g *globals, o upOptions, args []string, scale map[string]int) (*project.Project, []*watch.Rule, error) {
+	p, err := g.load(ctx, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.ephemeralPorts {
+		if _, err := p.EphemeralPorts(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var rules []*watch.Rule
+	if o.watch {
+		if rules, err = watch.Rules(p, args); err != nil {
+			return nil, nil, err
+		}
+	}
+	for name := range scale {
+		if p.Service(name) == nil {
+			return nil, nil, fmt.Errorf("--scale: no such service: %s", name)
+		}
+	}
+	if o.exitCodeFrom != "" && p.Service(o.exitCodeFrom) == nil {
+		return nil, nil, fmt.Errorf("--exit-code-from: no such service: %s", o.exitCodeFrom)
+	}
+	if o.ttl > 0 {
+		owner := os.Getppid()
+		if o.ttlOwnedByBerth {
+			owner = os.Getpid()
+		}
+		gc.SetLifetime(p, time.Now().Add(o.ttl), gc.Owner(owner))
+	}
+	return p, rules, nil
+}
+
+// convergeUp pulls and builds the images, then converges the project (or
+// prints the plan with --dry-run).
+func convergeUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, o upOptions, args []string, scale map[string]int, detachFlag bool) error {
 	// Images first (pulled, built), so that their IDs are known to the
 	// plan: a service whose image changed is recreated.
 	var imageScope []string
@@ -216,9 +247,6 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-
-	started := time.Now()
-	removeOrphans := o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS"))
 	opts := reconcile.Options{
 		Services:           args,
 		NoDeps:             o.noDeps,
@@ -226,7 +254,7 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		NoRecreate:         o.noRecreate,
 		AlwaysRecreateDeps: o.alwaysDep,
 		RenewAnonVolumes:   o.renewAnon,
-		RemoveOrphans:      removeOrphans,
+		RemoveOrphans:      o.removeOrphans || truthy(g.getenv("COMPOSE_REMOVE_ORPHANS")),
 		IgnoreOrphans:      truthy(g.getenv("COMPOSE_IGNORE_ORPHANS")),
 		NoStart:            o.noStart,
 		RecreateVolumes:    o.yes,
@@ -247,10 +275,12 @@ func runUp(ctx context.Context, g *globals, o upOptions, args []string) error {
 		pr.done("Container", "Running", runningUntouched(ctx, b, p, plan, upScope(p, args, o.noDeps)))
 	})
 	pr.finish()
-	unlock()
-	if err != nil || g.dryRun || o.noStart {
-		return err
-	}
+	return err
+}
+
+// afterUp is what an up does once the containers run: --wait, --watch,
+// and, without -d, the services' output.
+func afterUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, args []string, o upOptions, rules []*watch.Rule, started time.Time) error {
 	if o.wait {
 		if err := waitUp(ctx, g, b, p, args, o); err != nil || !o.watch {
 			return err
@@ -304,26 +334,7 @@ func (g *globals) parallelLimit() int {
 // serviceContainers lists the project's running-or-not service containers
 // (no one-offs) of the named services (all when none).
 func serviceContainers(ctx context.Context, b service.Backend, projectName string, services []string, all bool) ([]service.Container, error) {
-	cs, err := b.ListContainers(ctx, service.Filter{Labels: map[string]string{service.LabelProject: projectName}, All: all})
-	if err != nil {
-		return nil, fmt.Errorf("list containers of project %s: %w", projectName, err)
-	}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var out []service.Container
-	for _, c := range cs {
-		if c.Labels[service.LabelOneoff] == service.OneoffTrue {
-			continue
-		}
-		if len(want) > 0 && !want[c.Labels[service.LabelService]] {
-			continue
-		}
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return supervise.ServiceContainers(ctx, b, projectName, services, all)
 }
 
 // waitUp waits, for up --wait, until every container of the services is
@@ -371,176 +382,42 @@ func waitUp(ctx context.Context, g *globals, b service.Backend, p *project.Proje
 }
 
 // attachUp shows the services' output until they all stop, one of them
-// stops (with the abort flags), or Ctrl+C: then it stops them.
+// stops (with the abort flags), or Ctrl+C: then it stops them
+// (supervise.Up).
 func attachUp(ctx context.Context, g *globals, b service.Backend, p *project.Project, args []string, o upOptions, since time.Time) error {
-	logger, _ := b.(service.Logger)
-	waiter, _ := b.(service.Waiter)
-	if logger == nil || waiter == nil {
-		return fmt.Errorf("attached up: %w (use -d)", service.ErrUnsupported)
-	}
-	cs, err := serviceContainers(ctx, b, p.Name, nil, true)
-	if err != nil {
-		return err
-	}
-	attach := map[string]bool{}
-	for _, s := range p.Services {
-		attach[s.Name] = s.Config.Attach == nil || *s.Config.Attach
-	}
-	only := o.attach
-	if len(only) == 0 && len(args) > 0 && !o.attachDeps {
-		only = args // up web: web's output, not its dependencies', as compose
-	}
-	if len(only) > 0 {
-		for k := range attach {
-			attach[k] = false
-		}
-		for _, s := range only {
-			attach[s] = true
-		}
-	}
-	for _, s := range o.noAttach {
-		attach[s] = false
-	}
-	if o.exitCodeFrom != "" {
-		attach[o.exitCodeFrom] = true // its exit is awaited
-	}
-	var shown []service.Container
-	var names []string
-	for _, c := range cs {
-		if attach[c.Labels[service.LabelService]] {
-			shown = append(shown, c)
-			names = append(names, displayName(c))
-		}
-	}
-	mux := newLogMux(g, names, o.noColor, o.noLogPrefix, o.timestamps)
-	mux.errW = g.stdio.Err // the containers' standard error, as docker compose
-	fmt.Fprintln(g.stdio.Out, "Attaching to "+strings.Join(names, ", "))
-
-	// A second context, not cancelled by the first Ctrl+C, so that the
-	// output of stopping containers is still shown.
-	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLogs()
-	type exit struct {
-		c    service.Container
-		code int
-	}
-	exits := make(chan exit, len(shown))
-	var wg sync.WaitGroup
-	for _, c := range shown {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			opts := service.LogOptions{Follow: true, Since: strconv.FormatInt(since.Unix(), 10)}
-			for {
-				last, _ := mux.followTracked(logCtx, logger, c, opts)
-				if !last.IsZero() {
-					// go on right after the last line shown: the runs a
-					// restart policy makes, however quick, none twice
-					next := last.Add(time.Nanosecond)
-					opts.Since = fmt.Sprintf("%d.%09d", next.Unix(), next.Nanosecond())
-				}
-				code, err := waiter.WaitContainer(logCtx, c.ID)
-				if err != nil {
-					return
-				}
-				// a restart policy may bring it back: keep following
-				time.Sleep(200 * time.Millisecond)
-				ic, err := b.InspectContainer(logCtx, c.ID)
-				if err == nil && (ic.State == service.StateRunning || ic.State == service.StateRestarting) {
-					mux.status(displayName(c), fmt.Sprintf("exited with code %d (restarting)", code))
-					continue
-				}
-				if err == nil {
-					code = ic.ExitCode // the last run's
-				}
-				// the last run's output, if it started and ended meanwhile
-				opts.Follow = false
-				_, _ = mux.followTracked(logCtx, logger, c, opts)
-				mux.status(displayName(c), fmt.Sprintf("exited with code %d", code))
-				exits <- exit{c, code}
-				return
+	code, err := supervise.Up(ctx, b, p, supervise.UpOptions{
+		Services: args, Attach: o.attach, NoAttach: o.noAttach, AttachDependencies: o.attachDeps,
+		AbortOnExit: o.abortOnExit, AbortOnFailure: o.abortOnFailure, ExitCodeFrom: o.exitCodeFrom,
+		Since: since,
+		Output: func(shown []service.Container) supervise.Output {
+			var names []string
+			for _, c := range shown {
+				names = append(names, displayName(c))
 			}
-		}()
-	}
-
-	exitCode := 0
-	remaining := len(shown)
-	aborted := false
-	var abortReason string
-loop:
-	for remaining > 0 {
-		select {
-		case e := <-exits:
-			remaining--
-			if o.exitCodeFrom != "" && e.c.Labels[service.LabelService] == o.exitCodeFrom {
-				exitCode = e.code
-			} else if o.exitCodeFrom == "" && (o.abortOnExit || (o.abortOnFailure && e.code != 0)) {
-				exitCode = e.code
-			}
-			if svc := p.Service(e.c.Labels[service.LabelService]); o.exitCodeFrom != "" && e.code == 0 && svc != nil &&
-				svc.Name != o.exitCodeFrom && reconcile.OneShot(svc.Config) {
-				continue // a one-shot (a migration...) that is done: the run goes on
-			}
-			if o.abortOnExit || (o.abortOnFailure && e.code != 0) {
-				aborted = true
-				abortReason = "Aborting on container exit..."
-				break loop
-			}
-		case <-ctx.Done():
-			aborted = true
-			abortReason = "Gracefully stopping... (press Ctrl+C again to force)"
-			exitCode = 130
-			break loop
-		}
-	}
-	if aborted {
-		fmt.Fprintln(g.stdio.Err, abortReason)
-		stopCtx, cancelStop := context.WithCancel(context.WithoutCancel(ctx))
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(sigs)
-		go func() {
-			select {
-			case <-sigs:
-				fmt.Fprintln(g.stdio.Err, "Killing...")
-				cancelStop()
-				if k, ok := b.(service.Signaller); ok {
-					for _, c := range cs {
-						_ = k.KillContainer(context.WithoutCancel(ctx), c.ID, "SIGKILL")
-					}
-				}
-			case <-stopCtx.Done():
-			}
-		}()
-		// Every container this up started: the named services and their
-		// dependencies ("stops all containers", as compose says).
-		var started []string
-		for _, s := range p.Services {
-			started = append(started, s.Name)
-		}
-		err := stopServices(stopCtx, g, b, p, p.Name, started, stopTimeout(o.timeout))
-		cancelStop()
-		if err != nil && !errors.Is(err, context.Canceled) {
-			fmt.Fprintln(g.stdio.Err, err)
-		}
-		if o.exitCodeFrom != "" && exitCode != 130 {
-			// wait for the service whose code is wanted
-			for _, c := range cs {
-				if c.Labels[service.LabelService] == o.exitCodeFrom {
-					if ic, err := b.InspectContainer(context.WithoutCancel(ctx), c.ID); err == nil {
-						exitCode = ic.ExitCode
-					}
-				}
-			}
-		}
-	}
-	stopLogs()
-	wg.Wait()
-	if exitCode != 0 {
-		return &ExitError{Code: exitCode}
-	}
-	return nil
+			mux := newLogMux(g, names, o.noColor, o.noLogPrefix, o.timestamps)
+			mux.errW = g.stdio.Err // the containers' standard error, as docker compose
+			fmt.Fprintln(g.stdio.Out, "Attaching to "+strings.Join(names, ", "))
+			return muxOutput{mux}
+		},
+		Stop: func(ctx context.Context, services []string) error {
+			return stopServices(ctx, g, b, p, p.Name, services, stopTimeout(o.timeout))
+		},
+		Apply:      reconcile.ApplyOptions{Project: p.Name, Parallel: g.parallelLimit(), Journal: g.journal},
+		Notices:    g.stdio.Err,
+		Interrupts: g.interrupts,
+	})
+	return exitStatus(code, err)
 }
+
+// muxOutput is where supervise.Up shows the containers' output: behind
+// their prefixes, as docker compose's log printer.
+type muxOutput struct{ mux *logMux }
+
+func (m muxOutput) Follow(ctx context.Context, l service.Logger, c service.Container, opts service.LogOptions) (time.Time, error) {
+	return m.mux.followTracked(ctx, l, c, opts)
+}
+
+func (m muxOutput) Status(c service.Container, msg string) { m.mux.status(displayName(c), msg) }
 
 // stopServices stops the containers of the named services (all when none),
 // dependents first.

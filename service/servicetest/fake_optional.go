@@ -298,8 +298,8 @@ func parseLogTime(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		return now.Add(-d), nil
 	}
-	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(0, int64(secs*float64(time.Second))), nil
+	if t, ok := parseUnixTime(s); ok {
+		return t, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -307,6 +307,18 @@ func parseLogTime(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid time %q", s)
+}
+
+// parseUnixTime reads "seconds[.fraction]" exactly, to the nanosecond, as
+// the engine does (a float64 would round a time of today by ~100ns).
+func parseUnixTime(s string) (time.Time, bool) {
+	secs, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || len(frac) > 9 || strings.Trim(frac, "0123456789") != "" {
+		return time.Time{}, false
+	}
+	nsec, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+	return time.Unix(sec, nsec), true
 }
 
 // writeLogs writes entries to stdout and stderr (nil: discarded).
