@@ -14,10 +14,18 @@
 // one kept; down removes them all. Containers join networks by ID wherever
 // the plan knows it.
 //
-// Images come before the plan, in reconcile/images: its EnsureImages pulls
-// and builds what the services need and gives the image IDs that
-// Options.ImageIDs hands the diff (a rebuilt image recreates its
-// containers).
+// Images come before the containers' plan, in reconcile/images: its
+// EnsureImages plans and applies the pulls and builds the services need
+// and gives the image IDs that Options.ImageIDs hands the diff (a rebuilt
+// image recreates its containers). Work that lives in a sub-package (a
+// pull, a build, a copy) is a Step carrying an Action, so Apply runs every
+// change of every command under one bound and --dry-run prints it.
+//
+// The other commands' logic sits in sub-packages beside the diff: one-off
+// containers and attached sessions (supervise), logs, the list commands
+// (listing), cp (dockercp), the project lock, the reaper (gc), watch,
+// berth test (testenv), providers, publish, and deploy's conversion to a
+// swarm (swarm; its plans are PlanDeploy here).
 //
 // It knows the runtime only through the service contract.
 package reconcile

@@ -1,11 +1,15 @@
 // Package images is berth's image pipeline, the part of a converge that
-// comes before the plan: EnsureImages pulls and builds what the services
-// need, by their pull policies (or up --pull/--build/--no-build), and
-// returns the image IDs that reconcile's Diff compares with the
-// containers' (a rebuilt image recreates its containers). Build,
-// PullImages and PushImages are the build, pull and push commands;
-// BuildTargets is what build --print shows; DownImages picks the images
-// down --rmi removes (the removal itself is a reconcile plan step).
+// comes before the containers' plan: EnsureImages pulls and builds what
+// the services need, by their pull policies (or up --pull/--build/
+// --no-build), and returns the image IDs that reconcile's Diff compares
+// with the containers' (a rebuilt image recreates its containers). Build,
+// PullImages and PushImages are the build, pull and push commands,
+// BuildAndPush is deploy --build's; RemovePlan is image rm's. Every pull,
+// build, push and removal is a plan step (reconcile.OpPullImage,
+// OpBuildImage, OpPushImage, OpRemoveImage) applied by reconcile.Apply with
+// its one bound, so --dry-run prints it (ImageOptions.OnPlan) and runs
+// nothing. BuildTargets is what build --print shows; DownImages picks the
+// images down --rmi removes.
 //
 // BuildContext makes the tar stream of a build context as the docker CLI
 // sends it to the classic builder (.dockerignore, a generated Dockerfile
