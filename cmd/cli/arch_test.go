@@ -99,6 +99,7 @@ var builtinSeams = map[string][]string{
 	"image":   nil,
 	"layer":   nil,
 	"network": nil,
+	"records": {"state"},
 	"seccomp": nil,
 	"state":   nil,
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/image"
+	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // DefaultRoot is where the runtime keeps its state unless BERTH_ROOT or
@@ -93,12 +94,10 @@ func (b *Backend) Images() *image.Store { return b.images }
 // that callers treat both backends alike.
 func (b *Backend) Close() error { return nil }
 
-func (b *Backend) containerDir(id string) string { return filepath.Join(b.root, "containers", id) }
-func (b *Backend) recordPath(id string) string {
-	return filepath.Join(b.containerDir(id), "container.json")
-}
-func (b *Backend) logPath(id string) string  { return filepath.Join(b.containerDir(id), id+"-json.log") }
-func (b *Backend) sockPath(id string) string { return filepath.Join(b.root, "s", id[:12]+".sock") }
+func (b *Backend) containerDir(id string) string { return records.Dir(b.root, id) }
+func (b *Backend) recordPath(id string) string   { return records.Path(b.root, id) }
+func (b *Backend) logPath(id string) string      { return filepath.Join(b.containerDir(id), id+"-json.log") }
+func (b *Backend) sockPath(id string) string     { return filepath.Join(b.root, "s", id[:12]+".sock") }
 
 func supported() error {
 	if os.Geteuid() != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/confine"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -158,7 +159,7 @@ type initMount struct {
 
 // initConfig builds a container's init configuration and writes the files
 // it bind-mounts (/etc/hostname, /etc/hosts, /etc/resolv.conf).
-func (b *Backend) initConfig(r *record) (*initConfig, error) {
+func (b *Backend) initConfig(r *records.Container) (*initConfig, error) {
 	s := r.Spec
 	confine, err := b.confinement(s)
 	if err != nil {
@@ -253,7 +254,7 @@ func (b *Backend) mount(m service.Mount) (initMount, error) {
 }
 
 // writeEtc writes the container's hostname, hosts and resolv.conf files.
-func (b *Backend) writeEtc(r *record, c *initConfig) error {
+func (b *Backend) writeEtc(r *records.Container, c *initConfig) error {
 	s := r.Spec
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"

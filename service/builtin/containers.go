@@ -19,6 +19,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/image"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -97,10 +98,10 @@ func (b *Backend) ListContainers(ctx context.Context, f service.Filter) ([]servi
 		} else if err != nil {
 			return nil, err
 		}
-		if !f.Matches(r.Spec.Labels) || (!f.All && !r.State.active()) {
+		if !f.Matches(r.Spec.Labels) || (!f.All && !r.State.Active()) {
 			continue
 		}
-		out = append(out, r.container(false))
+		out = append(out, containerOf(r, false))
 	}
 	return out, nil
 }
@@ -111,11 +112,11 @@ func (b *Backend) InspectContainer(ctx context.Context, ref string) (service.Con
 	if err != nil {
 		return service.Container{}, err
 	}
-	return r.container(true), nil
+	return containerOf(r, true), nil
 }
 
-// container is the service view of a record.
-func (r *record) container(inspect bool) service.Container {
+// containerOf is the service view of a record.
+func containerOf(r *records.Container, inspect bool) service.Container {
 	c := service.Container{
 		ID:       r.ID,
 		Name:     r.Name,
@@ -125,7 +126,7 @@ func (r *record) container(inspect bool) service.Container {
 		State:    r.State.Status,
 		Health:   r.State.Health,
 		ExitCode: r.State.ExitCode,
-		Status:   r.State.describe(time.Now()),
+		Status:   r.State.Describe(time.Now()),
 		Command:  strings.Join(r.Process.Args, " "),
 		Created:  r.Created,
 		Networks: map[string]string{},
@@ -149,12 +150,6 @@ func volumeName(m service.Mount) string {
 		return m.Source
 	}
 	return ""
-}
-
-// describe is docker's Status column: "Up 3 seconds (healthy)",
-// "Exited (0) 2 minutes ago", "Created", ...
-func (s runState) describe(now time.Time) string {
-	return service.StatusText(service.Container{State: s.Status, Health: s.Health, ExitCode: s.ExitCode, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}, now)
 }
 
 // CreateContainer implements service.Backend.
@@ -182,13 +177,13 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
-	r := &record{
+	r := &records.Container{
 		ID: id, Name: name, Created: time.Now().UTC(), Spec: spec, ImageID: img.ID, Layers: layers,
-		Process:    process{Args: args, Env: env, Cwd: cwd, User: user},
+		Process:    records.Process{Args: args, Env: env, Cwd: cwd, User: user},
 		Health:     image.MergeHealthcheck(img.Config, spec),
 		StopSignal: image.StopSignal(img.Config, spec),
-		Networks:   map[string]attachment{},
-		State:      runState{Status: service.StateCreated},
+		Networks:   map[string]records.Attachment{},
+		State:      records.RunState{Status: service.StateCreated},
 	}
 	if r.Spec.Hostname == "" {
 		r.Spec.Hostname = id[:12]
@@ -208,7 +203,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec service.ContainerSpe
 			if err != nil {
 				return "", fmt.Errorf("create container %s: %w", name, err)
 			}
-			a, err := endpointAttachment(n.ID, ep, i)
+			a, err := records.EndpointAttachment(n.ID, ep, i)
 			if err != nil {
 				return "", fmt.Errorf("create container %s: %w", name, err)
 			}
@@ -309,7 +304,7 @@ func (b *Backend) StartContainer(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if r.State.active() {
+	if r.State.Active() {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -373,7 +368,7 @@ func (b *Backend) StopContainer(ctx context.Context, ref string, timeout *time.D
 	if err != nil {
 		return err
 	}
-	if !r.State.active() {
+	if !r.State.Active() {
 		return nil
 	}
 	t := defaultStopTimeout
@@ -393,7 +388,7 @@ func (b *Backend) StopContainer(ctx context.Context, ref string, timeout *time.D
 
 // stop asks the shim to stop the container: signal, up to grace, SIGKILL.
 // It returns once the shim has recorded the container's end.
-func (b *Backend) stop(ctx context.Context, r *record, signal string, grace time.Duration) error {
+func (b *Backend) stop(ctx context.Context, r *records.Container, signal string, grace time.Duration) error {
 	_, err := b.call(ctx, r, request{Op: "stop", Signal: signal, Timeout: grace})
 	if err != nil {
 		return fmt.Errorf("stop container %s: %w", r.Name, err)
@@ -405,7 +400,7 @@ func (b *Backend) stop(ctx context.Context, r *record, signal string, grace time
 func (b *Backend) awaitInactive(ctx context.Context, id string) error {
 	for {
 		r, err := b.get(id)
-		if err != nil || !r.State.active() {
+		if err != nil || !r.State.Active() {
 			if errors.Is(err, service.ErrNotFound) {
 				return nil
 			}
@@ -459,7 +454,7 @@ func (b *Backend) freeze(ref string, pause bool) error {
 	if !pause {
 		verb, from, to = "unpause", service.StatePaused, service.StateRunning
 	}
-	r, err := b.update(id, func(r *record) error {
+	r, err := b.update(id, func(r *records.Container) error {
 		if r.State.Status != from {
 			return fmt.Errorf("%s container %s: it is %s, not %s: %w", verb, r.Name, r.State.Status, from, service.ErrConflict)
 		}
@@ -520,7 +515,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, ref string, opts service.
 	if err != nil {
 		return err
 	}
-	if r.State.active() {
+	if r.State.Active() {
 		if !opts.Force {
 			return fmt.Errorf("remove container %s: it is %s: stop it first or force the removal: %w", r.Name, r.State.Status, service.ErrConflict)
 		}
@@ -553,7 +548,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, ref string, opts service.
 // r's volumes_from ("name[:ro|:rw]") to its mounts, as docker does at
 // create: read-only with ro, writable with rw, else as the other has them;
 // a target r mounts itself is left alone.
-func (b *Backend) inheritVolumes(r *record) error {
+func (b *Backend) inheritVolumes(r *records.Container) error {
 	for _, from := range r.Spec.VolumesFrom {
 		name, mode, _ := strings.Cut(from, ":")
 		if mode != "" && mode != "ro" && mode != "rw" {
@@ -589,7 +584,7 @@ func (b *Backend) ResizeTTY(ctx context.Context, ref string, size service.Termin
 	if !r.Spec.Tty {
 		return nil
 	}
-	if !r.State.active() {
+	if !r.State.Active() {
 		return fmt.Errorf("resize the terminal of %s: it is %s, not running: %w", r.Name, r.State.Status, service.ErrConflict)
 	}
 	_, err = b.call(ctx, r, request{Op: "resize", Size: size})
@@ -611,7 +606,7 @@ func (b *Backend) destroy(id string) error {
 	if err != nil {
 		return err
 	}
-	if r.State.active() {
+	if r.State.Active() {
 		return fmt.Errorf("remove container %s: it is %s again: %w", r.Name, r.State.Status, service.ErrConflict)
 	}
 	_ = cgroup.Open(r.ID, b.cg).Remove()
@@ -647,7 +642,7 @@ func (b *Backend) RenameContainer(ctx context.Context, ref, name string) error {
 	if other, err := b.resolve(name); err == nil && other != id {
 		return fmt.Errorf("rename container %s to %s: the name is in use by container %s: %w", ref, name, other[:12], service.ErrConflict)
 	}
-	r, err := b.update(id, func(r *record) error { r.Name = name; return nil })
+	r, err := b.update(id, func(r *records.Container) error { r.Name = name; return nil })
 	if err != nil {
 		return err
 	}

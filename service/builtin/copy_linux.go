@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/archive"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 	"golang.org/x/sys/unix"
 )
@@ -71,7 +72,7 @@ func (d *doneCloser) Close() error {
 // rootfs returns the directory that is the container's root: that of its
 // running init, or its overlay mounted for the time of the copy (done
 // unmounts it).
-func (b *Backend) rootfs(r *record) (string, func(), error) {
+func (b *Backend) rootfs(r *records.Container) (string, func(), error) {
 	if r.State.Status == service.StateRunning || r.State.Status == service.StatePaused {
 		if alive(r.State.Pid, r.State.PidStart) {
 			return "/proc/" + strconv.Itoa(r.State.Pid) + "/root", func() {}, nil

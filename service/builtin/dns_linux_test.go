@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -29,8 +30,8 @@ func TestDNSSource(t *testing.T) {
 	if err := state.WriteJSON(b.networkPath(netA.ID), netA); err != nil {
 		t.Fatal(err)
 	}
-	r := &record{ID: strings.Repeat("1", 64), Name: "p-app-1", Spec: service.ContainerSpec{Hostname: "h1", Links: []string{"p-web-1:db"}},
-		Networks: map[string]attachment{"p_front": {ID: netA.ID, IP: "10.89.1.2", Aliases: []string{"app"}}}, State: runState{Status: "running"}}
+	r := &records.Container{ID: strings.Repeat("1", 64), Name: "p-app-1", Spec: service.ContainerSpec{Hostname: "h1", Links: []string{"p-web-1:db"}},
+		Networks: map[string]records.Attachment{"p_front": {ID: netA.ID, IP: "10.89.1.2", Aliases: []string{"app"}}}, State: records.RunState{Status: "running"}}
 	if err := os.MkdirAll(b.containerDir(r.ID), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,13 @@
 // Where things are, by seam (the subpackages import only what
 // cmd/cli's TestBuiltinSeams allows; this package wires them):
 //
-//   - the Backend and its state, here: backend.go, record.go (container
-//     records), containers.go
-//     and objects.go (containers; networks, volumes; each with the sweep of
-//     what a killed berth left half made), events.go, logs.go, stats.go,
-//     config.go (spec → init config); state/ (atomic JSON files, locks,
-//     IDs: what every record is kept with);
+//   - the Backend and its state, here: backend.go, record.go (finding a
+//     container by name or prefix, repairing after a dead shim),
+//     containers.go and objects.go (containers; networks, volumes; each
+//     with the sweep of what a killed berth left half made), events.go,
+//     logs.go, stats.go, config.go (spec → init config); records/ (the
+//     container record and its load, list and locked update); state/
+//     (atomic JSON files, locks, IDs: what every record is kept with);
 //   - process supervision, here: shim.go (the shim, Dispatch of the hidden
 //     subcommands), start_linux.go and init_linux.go (namespaces, overlayfs
 //     root, the container's init), reaper_linux.go, pty_linux.go, exec.go

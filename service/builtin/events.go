@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -37,12 +38,12 @@ func (b *Backend) eventLog() string { return filepath.Join(b.root, "events.jsonl
 
 // emit appends an event about r to the event log. Losing an event is not
 // worth failing the operation that caused it, so errors are dropped.
-func (b *Backend) emit(r *record, action string, exitCode int) {
+func (b *Backend) emit(r *records.Container, action string, exitCode int) {
 	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: action, ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, ExitCode: exitCode, Image: r.Spec.Image})
 }
 
 // emitKill appends the kill event of signal sig sent to r.
-func (b *Backend) emitKill(r *record, sig int) {
+func (b *Backend) emitKill(r *records.Container, sig int) {
 	b.writeEvent(eventLine{Time: time.Now().UTC(), Action: "kill", ID: r.ID, Name: r.Name, Labels: r.Spec.Labels, Image: r.Spec.Image, Signal: strconv.Itoa(sig)})
 }
 

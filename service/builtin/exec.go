@@ -20,6 +20,7 @@ import (
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/confine"
 	"github.com/berthdev/berth/service/builtin/image"
+	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // Exec implements service.Execer: the command runs in the container
@@ -61,7 +62,7 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 
 // execFailed turns a helper that could not start the command into the
 // engine's answer: the message on the exec's output, 126.
-func execFailed(r *record, err error, stdout io.Writer, spec service.ExecSpec) (int, error) {
+func execFailed(r *records.Container, err error, stdout io.Writer, spec service.ExecSpec) (int, error) {
 	var se *startError
 	if !errors.As(err, &se) {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
@@ -92,7 +93,7 @@ func exitStatus(ps *os.ProcessState) int {
 // execTTY runs the helper on a new terminal, copying stdin to it and its
 // output to stdout; the helper makes it the command's controlling
 // terminal.
-func (b *Backend) execTTY(r *record, cmd *exec.Cmd, cfg *execConfig, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
+func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *execConfig, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
 	master, slave, err := openPty()
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: allocate a terminal: %w", r.Name, err)
@@ -137,7 +138,7 @@ func (b *Backend) execTTY(r *record, cmd *exec.Cmd, cfg *execConfig, stdin io.Re
 // confined by conf (b.confinement of the container), as the user, in
 // the working directory and with the environment docker gives an exec: the
 // container's env with the exec's on top.
-func (b *Backend) execCmd(ctx context.Context, r *record, spec service.ExecSpec, conf confine.Confinement) (*exec.Cmd, *execConfig) {
+func (b *Backend) execCmd(ctx context.Context, r *records.Container, spec service.ExecSpec, conf confine.Confinement) (*exec.Cmd, *execConfig) {
 	if spec.Privileged {
 		// As dockerd: every capability; the container's filter stays.
 		conf.Caps, _ = confine.CapSet(nil, nil, true)
@@ -177,7 +178,7 @@ type helper struct {
 }
 
 // wait waits for the helper and returns the command's exit status.
-func (h *helper) wait(r *record) (int, error) {
+func (h *helper) wait(r *records.Container) (int, error) {
 	err := h.cmd.Wait()
 	if h.lifeline != nil {
 		h.lifeline.Close()
@@ -285,7 +286,7 @@ func (b *Backend) Top(ctx context.Context, ref string, psArgs []string) ([]strin
 // docker does: the first probe after an interval (start_interval during
 // the start period), failures in the start period not counted. The probes
 // are confined as the container's init (confine).
-func (s *shim) healthLoop(ctx context.Context, r *record, confine confine.Confinement) {
+func (s *shim) healthLoop(ctx context.Context, r *records.Container, confine confine.Confinement) {
 	h := *r.Health
 	interval := orDefault(h.Interval, 30*time.Second)
 	timeout := orDefault(h.Timeout, 30*time.Second)
@@ -327,7 +328,7 @@ func (s *shim) healthLoop(ctx context.Context, r *record, confine confine.Confin
 			return
 		}
 		var changed bool
-		nr, err := s.b.update(s.id, func(r *record) error {
+		nr, err := s.b.update(s.id, func(r *records.Container) error {
 			if r.State.Status != service.StateRunning {
 				return nil
 			}

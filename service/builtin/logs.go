@@ -393,7 +393,7 @@ func (b *Backend) Attach(ctx context.Context, ref string, stdin io.Reader, stdou
 		return nil, err
 	}
 	offset, after := r.State.LogStart, -1
-	if !r.State.active() {
+	if !r.State.Active() {
 		after = r.State.Runs
 		offset = 0
 		if st, err := os.Stat(b.logPath(r.ID)); err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -90,7 +91,7 @@ func (b *Backend) allocateIPs(id string) error {
 			taken[a.ID+"/"+a.IP] = true
 		}
 	}
-	_, err = b.update(id, func(r *record) error {
+	_, err = b.update(id, func(r *records.Container) error {
 		for name, a := range r.Networks {
 			n, err := b.findNetwork(a.ID)
 			if err != nil {
@@ -136,23 +137,23 @@ func (b *Backend) allocateIPs(id string) error {
 }
 
 // orderedNetworks returns r's attachments, primary first.
-func orderedNetworks(r *record) []struct {
+func orderedNetworks(r *records.Container) []struct {
 	Name string
-	A    attachment
+	A    records.Attachment
 } {
 	var out []struct {
 		Name string
-		A    attachment
+		A    records.Attachment
 	}
 	for name, a := range r.Networks {
 		out = append(out, struct {
 			Name string
-			A    attachment
+			A    records.Attachment
 		}{name, a})
 	}
 	slices.SortFunc(out, func(x, y struct {
 		Name string
-		A    attachment
+		A    records.Attachment
 	}) int {
 		if x.A.Order != y.A.Order {
 			return x.A.Order - y.A.Order
@@ -164,7 +165,7 @@ func orderedNetworks(r *record) []struct {
 
 // setUpEndpoints plugs the container whose init is pid into its networks,
 // primary first (network.SetUpEndpoints).
-func (b *Backend) setUpEndpoints(r *record, pid int) error {
+func (b *Backend) setUpEndpoints(r *records.Container, pid int) error {
 	var eps []network.Endpoint
 	for _, e := range orderedNetworks(r) {
 		ep, err := b.endpointOf(e.Name, e.A)
@@ -177,7 +178,7 @@ func (b *Backend) setUpEndpoints(r *record, pid int) error {
 }
 
 // endpointOf is attachment a to the network called name.
-func (b *Backend) endpointOf(name string, a attachment) (network.Endpoint, error) {
+func (b *Backend) endpointOf(name string, a records.Attachment) (network.Endpoint, error) {
 	n, err := b.findNetwork(a.ID)
 	if err != nil {
 		return network.Endpoint{}, err
@@ -212,7 +213,7 @@ func (b *Backend) hotPlug(id, name string) error {
 }
 
 // hotUnplug removes a running container's endpoint with address ip.
-func (b *Backend) hotUnplug(r *record, ip string) error {
+func (b *Backend) hotUnplug(r *records.Container, ip string) error {
 	return network.HotUnplug(r.State.Pid, ip)
 }
 

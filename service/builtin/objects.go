@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -160,7 +161,7 @@ func (b *Backend) attached(network string, running bool) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if running && !r.State.active() {
+		if running && !r.State.Active() {
 			continue
 		}
 		for _, a := range r.Networks {
@@ -257,11 +258,11 @@ func (b *Backend) ConnectNetwork(ctx context.Context, network, container string,
 	if err != nil {
 		return err
 	}
-	r, err := b.update(id, func(r *record) error {
+	r, err := b.update(id, func(r *records.Container) error {
 		if _, ok := r.Networks[n.Name]; ok {
 			return fmt.Errorf("connect %s to %s: already attached: %w", r.Name, n.Name, service.ErrConflict)
 		}
-		a, err := endpointAttachment(n.ID, ep, len(r.Networks))
+		a, err := records.EndpointAttachment(n.ID, ep, len(r.Networks))
 		if err != nil {
 			return fmt.Errorf("connect %s to %s: %w", r.Name, n.Name, err)
 		}
@@ -290,7 +291,7 @@ func (b *Backend) DisconnectNetwork(ctx context.Context, network, container stri
 		return err
 	}
 	var ip string
-	r, err := b.update(id, func(r *record) error {
+	r, err := b.update(id, func(r *records.Container) error {
 		a, ok := r.Networks[n.Name]
 		if !ok {
 			return fmt.Errorf("disconnect %s from %s: not attached: %w", r.Name, n.Name, service.ErrNotFound)

@@ -8,32 +8,33 @@ import (
 	"syscall"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/records"
 )
 
 func supportedOS() error { return fmt.Errorf("it runs on Linux only: %w", service.ErrUnsupported) }
 
 func unixSignalNum(string) syscall.Signal { return 0 }
 
-func (b *Backend) setUpNetwork(*networkRecord) error { return errLinuxOnly }
-func (b *Backend) tearDownNetwork(networkRecord)     {}
-func (b *Backend) ensureDNS() error                  { return errLinuxOnly }
-func (b *Backend) stopDNS()                          {}
-func (b *Backend) allocateIPs(string) error          { return errLinuxOnly }
-func (b *Backend) setUpEndpoints(*record, int) error { return errLinuxOnly }
-func dnsMain([]string) int                           { return 1 }
-func initMain() int                                  { return 1 }
-func execMain() int                                  { return 1 }
-func reaperMain([]string) int                        { return 1 }
-func openPty() (*os.File, *os.File, error)           { return nil, nil, errLinuxOnly }
+func (b *Backend) setUpNetwork(*networkRecord) error            { return errLinuxOnly }
+func (b *Backend) tearDownNetwork(networkRecord)                {}
+func (b *Backend) ensureDNS() error                             { return errLinuxOnly }
+func (b *Backend) stopDNS()                                     {}
+func (b *Backend) allocateIPs(string) error                     { return errLinuxOnly }
+func (b *Backend) setUpEndpoints(*records.Container, int) error { return errLinuxOnly }
+func dnsMain([]string) int                                      { return 1 }
+func initMain() int                                             { return 1 }
+func execMain() int                                             { return 1 }
+func reaperMain([]string) int                                   { return 1 }
+func openPty() (*os.File, *os.File, error)                      { return nil, nil, errLinuxOnly }
 
 type ptyReader struct{ f *os.File }
 
 func (p ptyReader) Read(b []byte) (int, error) { return p.f.Read(b) }
 func (p ptyReader) Close() error               { return p.f.Close() }
 
-func orderedNetworks(*record) []struct {
+func orderedNetworks(*records.Container) []struct {
 	Name string
-	A    attachment
+	A    records.Attachment
 } {
 	return nil
 }
@@ -44,7 +45,7 @@ const dnsCommand = "__berth-dns"
 
 func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
 
-func (b *Backend) hotPlug(string, string) error    { return errLinuxOnly }
-func (b *Backend) hotUnplug(*record, string) error { return errLinuxOnly }
+func (b *Backend) hotPlug(string, string) error               { return errLinuxOnly }
+func (b *Backend) hotUnplug(*records.Container, string) error { return errLinuxOnly }
 
 func setWinsize(*os.File, service.TerminalSize) {}

@@ -21,6 +21,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // The hidden subcommands of the berth binary that the runtime runs.
@@ -91,7 +92,7 @@ type response struct {
 var errShimGone = errors.New("the container's shim has exited")
 
 // call sends req to the container's shim and returns its answer.
-func (b *Backend) call(ctx context.Context, r *record, req request) (response, error) {
+func (b *Backend) call(ctx context.Context, r *records.Container, req request) (response, error) {
 	conn, err := b.dial(ctx, r)
 	if err != nil {
 		return response{}, err
@@ -121,7 +122,7 @@ func (b *Backend) call(ctx context.Context, r *record, req request) (response, e
 	return resp, nil
 }
 
-func (b *Backend) dial(ctx context.Context, r *record) (net.Conn, error) {
+func (b *Backend) dial(ctx context.Context, r *records.Container) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", b.sockPath(r.ID))
 	if err != nil {
@@ -178,8 +179,8 @@ func shimMain(args []string) int {
 	s := &shim{b: b, id: args[1], stopCh: make(chan struct{}), done: make(chan struct{})}
 	self, _ := procStart(os.Getpid())
 	var already bool
-	r, err := b.update(s.id, func(r *record) error {
-		if r.State.active() && alive(r.State.ShimPid, r.State.ShimStart) {
+	r, err := b.update(s.id, func(r *records.Container) error {
+		if r.State.Active() && alive(r.State.ShimPid, r.State.ShimStart) {
 			already = true
 			return errShimGone
 		}
@@ -372,7 +373,7 @@ func (s *shim) supervise(report *os.File) {
 		}
 		restart := !manual && s.policyRestarts(r, code)
 		if !restart {
-			s.finish(r, code, "", func(st *runState) { st.OOMKilled = oom })
+			s.finish(r, code, "", func(st *records.RunState) { st.OOMKilled = oom })
 			if oom {
 				s.b.emit(r, "oom", 0)
 			}
@@ -385,7 +386,7 @@ func (s *shim) supervise(report *os.File) {
 			}
 			return
 		}
-		_, _ = s.b.update(s.id, func(r *record) error {
+		_, _ = s.b.update(s.id, func(r *records.Container) error {
 			r.State.Status = service.StateRestarting
 			r.State.ExitCode, r.State.OOMKilled = code, oom
 			r.State.FinishedAt = time.Now().UTC()
@@ -416,7 +417,7 @@ func (s *shim) supervise(report *os.File) {
 }
 
 // policyRestarts applies the restart policy to an exit.
-func (s *shim) policyRestarts(r *record, code int) bool {
+func (s *shim) policyRestarts(r *records.Container, code int) bool {
 	switch p := r.Spec.Restart; p.Name {
 	case "always", "unless-stopped":
 		return true
@@ -428,12 +429,12 @@ func (s *shim) policyRestarts(r *record, code int) bool {
 
 // finish records the container's end, after removing its cgroup: the
 // state says exited only once nothing of the run is left.
-func (s *shim) finish(r *record, code int, errMsg string, more ...func(*runState)) {
+func (s *shim) finish(r *records.Container, code int, errMsg string, more ...func(*records.RunState)) {
 	if s.cg != nil {
 		_ = s.cg.Kill()
 		_ = s.cg.Remove()
 	}
-	_, _ = s.b.update(s.id, func(r *record) error {
+	_, _ = s.b.update(s.id, func(r *records.Container) error {
 		r.State.Status = service.StateExited
 		r.State.ExitCode, r.State.Error = code, errMsg
 		r.State.FinishedAt = time.Now().UTC()
@@ -486,7 +487,7 @@ func (ru *run) unpublish() {
 }
 
 // primaryIP is the container's address on its first network.
-func primaryIP(r *record) string {
+func primaryIP(r *records.Container) string {
 	if nets := orderedNetworks(r); len(nets) > 0 {
 		return nets[0].A.IP
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // start starts the container's process in its namespaces and returns once
@@ -200,7 +201,7 @@ func (s *shim) start() (*run, error) {
 	if r.Health != nil {
 		health = service.HealthStarting
 	}
-	r, err = s.b.update(s.id, func(r *record) error {
+	r, err = s.b.update(s.id, func(r *records.Container) error {
 		r.State.Status = service.StateRunning
 		r.State.Pid, r.State.PidStart = cmd.Process.Pid, pidStart
 		r.State.StartedAt, r.State.ExitCode, r.State.Error, r.State.OOMKilled = now, 0, "", false

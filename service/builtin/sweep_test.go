@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
 
@@ -26,7 +27,7 @@ func TestSweepContainerDirs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if withRecord {
-			r := record{ID: name, Name: "kept", State: runState{Status: service.StateCreated}}
+			r := records.Container{ID: name, Name: "kept", State: records.RunState{Status: service.StateCreated}}
 			if err := state.WriteJSON(filepath.Join(dir, name, "container.json"), &r); err != nil {
 				t.Fatal(err)
 			}

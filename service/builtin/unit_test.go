@@ -14,29 +14,9 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/service"
+	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
-
-func TestDescribe(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	cases := []struct {
-		s    runState
-		want string
-	}{
-		{runState{Status: service.StateCreated}, "Created"},
-		{runState{Status: service.StateRunning, StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
-		{runState{Status: service.StateRunning, StartedAt: now.Add(-90 * time.Second), Health: "starting"}, "Up About a minute (health: starting)"},
-		{runState{Status: service.StateRunning, StartedAt: now.Add(-5 * time.Minute), Health: "healthy"}, "Up 5 minutes (healthy)"},
-		{runState{Status: service.StatePaused, StartedAt: now.Add(-2 * time.Hour)}, "Up 2 hours (Paused)"},
-		{runState{Status: service.StateExited, ExitCode: 137, FinishedAt: now.Add(-72 * time.Hour)}, "Exited (137) 3 days ago"},
-		{runState{Status: service.StateRestarting, ExitCode: 1, FinishedAt: now}, "Restarting (1) Less than a second ago"},
-	}
-	for _, tc := range cases {
-		if got := tc.s.describe(now); got != tc.want {
-			t.Errorf("describe(%+v) = %q, want %q", tc.s, got, tc.want)
-		}
-	}
-}
 
 func TestParseSignal(t *testing.T) {
 	cases := map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "term": syscall.SIGTERM, "9": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "HUP": syscall.SIGHUP}
@@ -70,7 +50,7 @@ func TestPolicyRestarts(t *testing.T) {
 	}
 	var s shim
 	for _, tc := range cases {
-		r := &record{Spec: service.ContainerSpec{Restart: tc.policy}, State: runState{Restarts: tc.restarts}}
+		r := &records.Container{Spec: service.ContainerSpec{Restart: tc.policy}, State: records.RunState{Restarts: tc.restarts}}
 		if got := s.policyRestarts(r, tc.code); got != tc.want {
 			t.Errorf("policy %+v after %d restarts, exit %d: restart %v, want %v", tc.policy, tc.restarts, tc.code, got, tc.want)
 		}
@@ -169,8 +149,8 @@ func TestJSONLog(t *testing.T) {
 // TestEvents checks that Events follows the log from now on, filtered.
 func TestEvents(t *testing.T) {
 	b := &Backend{root: t.TempDir()}
-	r := &record{ID: strings.Repeat("a", 64), Name: "c1", Spec: service.ContainerSpec{Labels: map[string]string{"p": "x"}}}
-	other := &record{ID: strings.Repeat("b", 64), Name: "c2", Spec: service.ContainerSpec{Labels: map[string]string{"p": "y"}}}
+	r := &records.Container{ID: strings.Repeat("a", 64), Name: "c1", Spec: service.ContainerSpec{Labels: map[string]string{"p": "x"}}}
+	other := &records.Container{ID: strings.Repeat("b", 64), Name: "c2", Spec: service.ContainerSpec{Labels: map[string]string{"p": "y"}}}
 	b.emit(r, "create", 0) // before: not seen
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -234,33 +214,6 @@ func TestLogRotation(t *testing.T) {
 	}
 	if _, err := openLog(path, map[string]string{"max-size": "lots"}); err == nil {
 		t.Error("max-size lots: no error")
-	}
-}
-
-func TestEndpointAttachment(t *testing.T) {
-	cases := []struct {
-		ep      service.Endpoint
-		wantMAC string
-		err     string
-	}{
-		{service.Endpoint{Network: "n"}, "", ""},
-		{service.Endpoint{Network: "n", MacAddress: "02:42:AC:11:00:99"}, "02:42:ac:11:00:99", ""},
-		{service.Endpoint{Network: "n", MacAddress: "02-42-ac-11-00-98"}, "02:42:ac:11:00:98", ""},
-		{service.Endpoint{Network: "n", MacAddress: "nope"}, "", `network n: mac address "nope": not an Ethernet`},
-		{service.Endpoint{Network: "n", MacAddress: "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01"}, "", "not an Ethernet"},
-		{service.Endpoint{Network: "n", MacAddress: "01:00:5e:00:00:01"}, "", "multicast"},
-	}
-	for _, tc := range cases {
-		a, err := endpointAttachment("id", tc.ep, 2)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%q: err = %v, want %q", tc.ep.MacAddress, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || a.FixedMAC != tc.wantMAC || a.ID != "id" || a.Order != 2 {
-			t.Errorf("%q: %+v, %v; want FixedMAC %q", tc.ep.MacAddress, a, err, tc.wantMAC)
-		}
 	}
 }
 
