@@ -92,16 +92,17 @@ func TestArchitecture(t *testing.T) {
 // the built-in runtime stay seams, and package builtin alone wires them. A
 // new subpackage is added here and to builtin's doc.go seam map.
 var builtinSeams = map[string][]string{
-	"archive": {"layer"},
-	"build":   {"image"},
-	"cgroup":  nil,
-	"confine": {"seccomp"},
-	"image":   nil,
-	"layer":   nil,
-	"network": nil,
-	"records": {"state"},
-	"seccomp": nil,
-	"state":   nil,
+	"archive":  {"layer"},
+	"build":    {"image"},
+	"cgroup":   nil,
+	"confine":  {"seccomp"},
+	"eventlog": {"state"},
+	"image":    nil,
+	"layer":    nil,
+	"network":  nil,
+	"records":  {"state"},
+	"seccomp":  nil,
+	"state":    nil,
 }
 
 // TestBuiltinSeams keeps the subpackages of service/builtin apart: each

@@ -13,10 +13,10 @@
 //
 //	images/                 the image store (package image)
 //	layers/<hex>/           unpacked layers, overlay lower dirs, shared
-//	containers/<id>/        container.json, the json-file log, upper/ and work/
+//	containers/<id>/        container.json (package records), the json-file log, upper/ and work/
 //	networks/<id>.json      network records
 //	volumes/<name>/         volume.json and _data/
-//	events.jsonl            the event log the CLI follows
+//	events.jsonl            the event log the CLI follows (package eventlog)
 //	s/<id12>.sock           the shims' control sockets
 //
 // Networking: each network is a Linux bridge with its own subnet (10.89.N.0/24
@@ -33,10 +33,12 @@
 //   - the Backend and its state, here: backend.go, record.go (finding a
 //     container by name or prefix, repairing after a dead shim),
 //     containers.go and objects.go (containers; networks, volumes; each
-//     with the sweep of what a killed berth left half made), events.go,
-//     logs.go, stats.go, config.go (spec → init config); records/ (the
-//     container record and its load, list and locked update); state/
-//     (atomic JSON files, locks, IDs: what every record is kept with);
+//     with the sweep of what a killed berth left half made), events.go
+//     (which events, when), logs.go, stats.go, config.go (spec → init
+//     config); records/ (the container record and its load, list and
+//     locked update); eventlog/ (events.jsonl: append, rotate, follow);
+//     state/ (atomic JSON files, locks, IDs: what every record is kept
+//     with);
 //   - process supervision, here: shim.go (the shim, Dispatch of the hidden
 //     subcommands), start_linux.go and init_linux.go (namespaces, overlayfs
 //     root, the container's init), reaper_linux.go, pty_linux.go, exec.go

@@ -3,7 +3,6 @@ package builtin
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -214,45 +213,5 @@ func TestLogRotation(t *testing.T) {
 	}
 	if _, err := openLog(path, map[string]string{"max-size": "lots"}); err == nil {
 		t.Error("max-size lots: no error")
-	}
-}
-
-// TestEventsBetween checks that EventsBetween replays the rotated log and
-// the live one from since, and ends at until with no error.
-func TestEventsBetween(t *testing.T) {
-	b := &Backend{root: t.TempDir()}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	write := func(path string, lines ...eventLine) {
-		var buf []byte
-		for _, l := range lines {
-			raw, err := json.Marshal(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			buf = append(append(buf, raw...), '\n')
-		}
-		if err := os.WriteFile(path, buf, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ev := func(min int, action string) eventLine {
-		return eventLine{Time: t0.Add(time.Duration(min) * time.Minute), Action: action, ID: "c", Name: "c1", Labels: map[string]string{"p": "x"}, Image: "busybox"}
-	}
-	write(b.eventLog()+".1", ev(0, "create"), ev(1, "start"))
-	kill := ev(2, "kill")
-	kill.Signal = "15"
-	write(b.eventLog(), kill, ev(3, "die"), ev(4, "destroy"))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	evs, errs := b.EventsBetween(ctx, service.Filter{Labels: map[string]string{"p": "x"}}, t0.Add(time.Minute), t0.Add(3*time.Minute))
-	var got []string
-	for e := range evs {
-		got = append(got, e.Action+" "+e.Attributes["image"]+e.Attributes["signal"])
-	}
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"start busybox", "kill busybox15", "die busybox"}; !slices.Equal(got, want) {
-		t.Errorf("events %q, want %q", got, want)
 	}
 }
