@@ -99,6 +99,7 @@ var builtinSeams = map[string][]string{
 	"eventlog": {"state"},
 	"image":    nil,
 	"layer":    nil,
+	"logfile":  {"state"},
 	"network":  nil,
 	"records":  {"state"},
 	"seccomp":  nil,

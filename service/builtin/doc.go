@@ -13,7 +13,7 @@
 //
 //	images/                 the image store (package image)
 //	layers/<hex>/           unpacked layers, overlay lower dirs, shared
-//	containers/<id>/        container.json (package records), the json-file log, upper/ and work/
+//	containers/<id>/        container.json (package records), the json-file log (package logfile), upper/ and work/
 //	networks/<id>.json      network records
 //	volumes/<name>/         volume.json and _data/
 //	events.jsonl            the event log the CLI follows (package eventlog)
@@ -34,11 +34,12 @@
 //     container by name or prefix, repairing after a dead shim),
 //     containers.go and objects.go (containers; networks, volumes; each
 //     with the sweep of what a killed berth left half made), events.go
-//     (which events, when), logs.go, stats.go, config.go (spec → init
-//     config); records/ (the container record and its load, list and
-//     locked update); eventlog/ (events.jsonl: append, rotate, follow);
-//     state/ (atomic JSON files, locks, IDs: what every record is kept
-//     with);
+//     (which events, when), logs.go (logs, attach: which log, how long to
+//     follow), stats.go, config.go (spec → init config); records/ (the
+//     container record and its load, list and locked update); eventlog/
+//     (events.jsonl: append, rotate, follow); logfile/ (the json-file
+//     log: write, rotate, read across rotations, print); state/ (atomic
+//     JSON files, locks, IDs: what every record is kept with);
 //   - process supervision, here: shim.go (the shim, Dispatch of the hidden
 //     subcommands), start_linux.go and init_linux.go (namespaces, overlayfs
 //     root, the container's init), reaper_linux.go, pty_linux.go, exec.go

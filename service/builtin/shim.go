@@ -20,6 +20,7 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/logfile"
 	"github.com/berthdev/berth/service/builtin/network"
 	"github.com/berthdev/berth/service/builtin/records"
 )
@@ -141,7 +142,7 @@ type shim struct {
 	b   *Backend
 	id  string
 	cg  *cgroup.Cgroup
-	log *jsonLog
+	log *logfile.Writer
 
 	mu      sync.Mutex
 	proc    *os.Process
@@ -201,7 +202,7 @@ func shimMain(args []string) int {
 		s.finish(r, 0, fmt.Sprintf("control socket: %v", err))
 		return fail("container %s: control socket: %v", r.Name, err)
 	}
-	if s.log, err = openLog(b.logPath(s.id), r.Spec.LogOptions); err != nil {
+	if s.log, err = logfile.Open(b.logPath(s.id), r.Spec.LogOptions); err != nil {
 		ln.Close()
 		s.finish(r, 0, err.Error())
 		return fail("container %s: %v", r.Name, err)

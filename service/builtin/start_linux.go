@@ -119,7 +119,7 @@ func (s *shim) start() (*run, error) {
 	default:
 		flags |= syscall.CLONE_NEWNET
 	}
-	logStart := s.log.size()
+	logStart := s.log.Size()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{"berth", initCommand},
@@ -149,11 +149,11 @@ func (s *shim) start() (*run, error) {
 	ru := &run{s: s, cmd: cmd, oom0: oom0}
 	if ptyMaster != nil {
 		ru.output.Add(1)
-		go func() { defer ru.output.Done(); s.log.copy("stdout", ptyReader{ptyMaster}) }()
+		go func() { defer ru.output.Done(); s.log.Copy("stdout", ptyReader{ptyMaster}) }()
 	} else {
 		ru.output.Add(2)
-		go func() { defer ru.output.Done(); s.log.copy("stdout", outR) }()
-		go func() { defer ru.output.Done(); s.log.copy("stderr", errR) }()
+		go func() { defer ru.output.Done(); s.log.Copy("stdout", outR) }()
+		go func() { defer ru.output.Done(); s.log.Copy("stderr", errR) }()
 	}
 	closeAfter = []*os.File{stdin}
 
