@@ -101,6 +101,7 @@ var builtinSeams = map[string][]string{
 	"layer":    nil,
 	"logfile":  {"state"},
 	"network":  nil,
+	"proc":     {"archive", "confine"},
 	"records":  {"state"},
 	"seccomp":  nil,
 	"state":    nil,

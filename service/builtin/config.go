@@ -9,71 +9,11 @@ import (
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/confine"
+	"github.com/berthdev/berth/service/builtin/proc"
 	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// initConfig is everything the container's init needs to set up the
-// container and run its command. The shim sends it as JSON on fd 3.
-type initConfig struct {
-	// LayersDir holds the unpacked layers; Layers are its entries, bottom
-	// first; Upper, Work and Merged are the overlay's other directories.
-	LayersDir           string
-	Layers              []string
-	Upper, Work, Merged string
-	Hostname            string
-	Domainname          string
-	// EtcFiles maps a file under /etc to the host file bind-mounted there.
-	EtcFiles map[string]string
-	Mounts   []initMount
-	Args     []string
-	Env      []string
-	Cwd      string
-	User     string
-	GroupAdd []string
-	// Confine is what the process is confined by, as every other process
-	// of the container.
-	Confine    confine.Confinement
-	Privileged bool
-	ReadOnly   bool
-	// Init runs InitBinary (this berth binary) as PID 1, reaping zombies.
-	Init       bool
-	InitBinary string
-	// JoinNetNS: fd 5 is the network namespace to join (network_mode
-	// container:).
-	JoinNetNS bool
-	Rlimits   []service.Ulimit
-	Sysctls   map[string]string
-	ShmSize   int64
-	// MountPoints, when set, is the host file the init writes the mount
-	// points it created in the root to (a JSON list of paths, parents
-	// first), for build steps.
-	MountPoints string
-}
-
-// execConfig is what `berth __berth-exec` needs to run a process in a
-// running container; see execMain.
-type execConfig struct {
-	// Pid is the container's init, PidStart its start time (a pid reused
-	// by another process is refused).
-	Pid      int
-	PidStart uint64
-	// Cgroups are the container's cgroup directories.
-	Cgroups  []string
-	Args     []string
-	Env      []string
-	Cwd      string
-	User     string
-	GroupAdd []string
-	Rlimits  []service.Ulimit
-	// Tty: the standard streams are a terminal, which becomes the
-	// process's controlling terminal.
-	Tty bool
-	// Detach: the process outlives the caller (no lifeline, see execMain).
-	Detach  bool
-	Confine confine.Confinement
-}
 
 // confine.Confinement computes how the processes of a container are confined:
 // docker's default capabilities adjusted by cap_add, cap_drop and
@@ -143,29 +83,15 @@ func (b *Backend) confinement(s service.ContainerSpec) (confine.Confinement, err
 	return c, nil
 }
 
-// initMount is a mount in the container.
-type initMount struct {
-	Type     string // bind, tmpfs
-	Source   string
-	Target   string
-	ReadOnly bool
-	Data     string
-	// Propagation is the bind's propagation ("rprivate" when empty).
-	Propagation string
-	// Populate fills an empty volume with what the image has at Target
-	// before mounting it, as docker does.
-	Populate bool
-}
-
 // initConfig builds a container's init configuration and writes the files
 // it bind-mounts (/etc/hostname, /etc/hosts, /etc/resolv.conf).
-func (b *Backend) initConfig(r *records.Container) (*initConfig, error) {
+func (b *Backend) initConfig(r *records.Container) (*proc.InitConfig, error) {
 	s := r.Spec
 	confine, err := b.confinement(s)
 	if err != nil {
 		return nil, err
 	}
-	c := &initConfig{
+	c := &proc.InitConfig{
 		LayersDir: filepath.Join(b.root, "layers"), Layers: r.Layers,
 		Upper:    filepath.Join(b.containerDir(r.ID), "upper"),
 		Work:     filepath.Join(b.containerDir(r.ID), "work"),
@@ -204,8 +130,8 @@ func (b *Backend) initConfig(r *records.Container) (*initConfig, error) {
 }
 
 // mount resolves a spec mount to what the init mounts.
-func (b *Backend) mount(m service.Mount) (initMount, error) {
-	im := initMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Propagation: m.Propagation}
+func (b *Backend) mount(m service.Mount) (proc.Mount, error) {
+	im := proc.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Propagation: m.Propagation}
 	switch m.Type {
 	case service.MountBind:
 		if _, err := os.Stat(m.Source); err != nil {
@@ -254,7 +180,7 @@ func (b *Backend) mount(m service.Mount) (initMount, error) {
 }
 
 // writeEtc writes the container's hostname, hosts and resolv.conf files.
-func (b *Backend) writeEtc(r *records.Container, c *initConfig) error {
+func (b *Backend) writeEtc(r *records.Container, c *proc.InitConfig) error {
 	s := r.Spec
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"

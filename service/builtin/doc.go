@@ -41,10 +41,11 @@
 //     log: write, rotate, read across rotations, print); state/ (atomic
 //     JSON files, locks, IDs: what every record is kept with);
 //   - process supervision, here: shim.go (the shim, Dispatch of the hidden
-//     subcommands), start_linux.go and init_linux.go (namespaces, overlayfs
-//     root, the container's init), reaper_linux.go, pty_linux.go, exec.go
-//     (exec, healthchecks) and exechelper_linux.go (the exec helper that
-//     enters a running container);
+//     subcommands), start_linux.go (namespaces, starting the init),
+//     exec.go (exec, healthchecks); proc/ (what runs in or next to the
+//     container: the init with its overlayfs root and mounts, the exec
+//     helper that enters a running container, the reaper of init: true,
+//     terminals, the init and exec configurations);
 //   - networking: net_linux.go (records → network's values, address
 //     allocation), dns_linux.go (the DNS server's process); network/
 //     (bridges, iptables, veths, the DNS server, the port proxy);

@@ -20,11 +20,12 @@ import (
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/confine"
 	"github.com/berthdev/berth/service/builtin/image"
+	"github.com/berthdev/berth/service/builtin/proc"
 	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // Exec implements service.Execer: the command runs in the container
-// through the exec helper (execMain), confined as the container's init
+// through the exec helper (proc.ExecMain), confined as the container's init
 // is: its capabilities, no_new_privs, seccomp filter, cgroup, namespaces,
 // root, user and groups.
 func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -63,43 +64,26 @@ func (b *Backend) Exec(ctx context.Context, ref string, spec service.ExecSpec, s
 // execFailed turns a helper that could not start the command into the
 // engine's answer: the message on the exec's output, 126.
 func execFailed(r *records.Container, err error, stdout io.Writer, spec service.ExecSpec) (int, error) {
-	var se *startError
+	var se *proc.StartError
 	if !errors.As(err, &se) {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
 	}
 	if stdout != nil && !spec.Detach {
-		fmt.Fprintf(stdout, "exec failed: %s\n", se.msg)
+		fmt.Fprintf(stdout, "exec failed: %s\n", se.Msg)
 	}
 	return 126, nil
-}
-
-func exitStatus(ps *os.ProcessState) int {
-	if ps == nil {
-		return -1
-	}
-	if code := ps.ExitCode(); code >= 0 {
-		return code
-	}
-	if s := ps.String(); strings.HasPrefix(s, "signal: ") {
-		for i := 1; i < 65; i++ {
-			if sig, _ := parseSignal(strconv.Itoa(i)); sig.String() == strings.TrimPrefix(s, "signal: ") {
-				return 128 + i
-			}
-		}
-	}
-	return 137
 }
 
 // execTTY runs the helper on a new terminal, copying stdin to it and its
 // output to stdout; the helper makes it the command's controlling
 // terminal.
-func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *execConfig, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
-	master, slave, err := openPty()
+func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *proc.ExecConfig, stdin io.Reader, stdout io.Writer, spec service.ExecSpec) (int, error) {
+	master, slave, err := proc.OpenPty()
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: allocate a terminal: %w", r.Name, err)
 	}
 	defer master.Close()
-	setWinsize(master, spec.Size)
+	proc.SetWinsize(master, spec.Size)
 	if spec.Resize != nil {
 		stop := make(chan struct{})
 		defer close(stop)
@@ -110,7 +94,7 @@ func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *execConfig, 
 					if !ok {
 						return
 					}
-					setWinsize(master, sz)
+					proc.SetWinsize(master, sz)
 				case <-stop:
 					return
 				}
@@ -128,7 +112,7 @@ func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *execConfig, 
 		go func() { _, _ = io.Copy(master, stdin) }()
 	}
 	done := make(chan struct{})
-	go func() { _, _ = io.Copy(stdout, ptyReader{master}); close(done) }()
+	go func() { _, _ = io.Copy(stdout, proc.PtyReader{File: master}); close(done) }()
 	code, err := h.wait(r)
 	<-done
 	return code, err
@@ -138,12 +122,12 @@ func (b *Backend) execTTY(r *records.Container, cmd *exec.Cmd, cfg *execConfig, 
 // confined by conf (b.confinement of the container), as the user, in
 // the working directory and with the environment docker gives an exec: the
 // container's env with the exec's on top.
-func (b *Backend) execCmd(ctx context.Context, r *records.Container, spec service.ExecSpec, conf confine.Confinement) (*exec.Cmd, *execConfig) {
+func (b *Backend) execCmd(ctx context.Context, r *records.Container, spec service.ExecSpec, conf confine.Confinement) (*exec.Cmd, *proc.ExecConfig) {
 	if spec.Privileged {
 		// As dockerd: every capability; the container's filter stays.
 		conf.Caps, _ = confine.CapSet(nil, nil, true)
 	}
-	cfg := &execConfig{
+	cfg := &proc.ExecConfig{
 		Pid: r.State.Pid, PidStart: r.State.PidStart,
 		Cgroups: cgroup.Open(r.ID, b.cg).Paths(),
 		Args:    spec.Cmd, Env: image.MergeEnv(r.Process.Env, spec.Env),
@@ -160,7 +144,7 @@ func (b *Backend) execCmd(ctx context.Context, r *records.Container, spec servic
 		cfg.Cwd = "/"
 	}
 	cfg.Detach = spec.Detach
-	cmd := exec.CommandContext(ctx, b.exe, execCommand)
+	cmd := exec.CommandContext(ctx, b.exe, proc.ExecCommand)
 	cmd.Env = helperEnv()
 	// startHelper sets Cancel; a helper that outlives it is killed after
 	// a while.
@@ -185,7 +169,7 @@ func (h *helper) wait(r *records.Container) (int, error) {
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return exitStatus(ee.ProcessState), nil
+		return proc.ExitStatus(ee.ProcessState), nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", r.Name, err)
@@ -194,9 +178,9 @@ func (h *helper) wait(r *records.Container) (int, error) {
 }
 
 // startHelper starts the exec helper cmd with cfg and returns once the
-// command runs in the container, or with a *startError saying why it
+// command runs in the container, or with a *proc.StartError saying why it
 // could not start.
-func startHelper(cmd *exec.Cmd, cfg *execConfig) (*helper, error) {
+func startHelper(cmd *exec.Cmd, cfg *proc.ExecConfig) (*helper, error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -232,7 +216,7 @@ func startHelper(cmd *exec.Cmd, cfg *execConfig) (*helper, error) {
 		if len(msg) == 0 {
 			return nil, fmt.Errorf("the exec helper exited before running the command: %v", err)
 		}
-		return nil, parseStartError(string(msg))
+		return nil, proc.ParseStartError(string(msg))
 	}
 	return h, nil
 }

@@ -4,7 +4,6 @@ package builtin
 
 import (
 	"fmt"
-	"os"
 	"syscall"
 
 	"github.com/berthdev/berth/service"
@@ -22,15 +21,6 @@ func (b *Backend) stopDNS()                                     {}
 func (b *Backend) allocateIPs(string) error                     { return errLinuxOnly }
 func (b *Backend) setUpEndpoints(*records.Container, int) error { return errLinuxOnly }
 func dnsMain([]string) int                                      { return 1 }
-func initMain() int                                             { return 1 }
-func execMain() int                                             { return 1 }
-func reaperMain([]string) int                                   { return 1 }
-func openPty() (*os.File, *os.File, error)                      { return nil, nil, errLinuxOnly }
-
-type ptyReader struct{ f *os.File }
-
-func (p ptyReader) Read(b []byte) (int, error) { return p.f.Read(b) }
-func (p ptyReader) Close() error               { return p.f.Close() }
 
 func orderedNetworks(*records.Container) []struct {
 	Name string
@@ -47,5 +37,3 @@ func (s *shim) start() (*run, error) { return nil, errLinuxOnly }
 
 func (b *Backend) hotPlug(string, string) error               { return errLinuxOnly }
 func (b *Backend) hotUnplug(*records.Container, string) error { return errLinuxOnly }
-
-func setWinsize(*os.File, service.TerminalSize) {}

@@ -3,13 +3,13 @@ package builtin
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
+	"github.com/berthdev/berth/service/builtin/proc"
 	"github.com/berthdev/berth/service/builtin/records"
 	"github.com/berthdev/berth/service/builtin/state"
 )
@@ -106,28 +106,8 @@ func alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	got, ok := procStart(pid)
+	got, ok := proc.StartTime(pid)
 	return ok && (start == 0 || got == start)
-}
-
-// procStart returns the start time of pid in clock ticks since boot.
-func procStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	return v, err == nil
 }
 
 // killLeftovers kills what is left of a container whose shim died: its

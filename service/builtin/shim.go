@@ -22,15 +22,13 @@ import (
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/logfile"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/proc"
 	"github.com/berthdev/berth/service/builtin/records"
 )
 
 // The hidden subcommands of the berth binary that the runtime runs.
 const (
-	shimCommand   = "__berth-shim"
-	initCommand   = "__berth-init"
-	reaperCommand = "__berth-reaper"
-	execCommand   = "__berth-exec"
+	shimCommand = "__berth-shim"
 )
 
 // Dispatch runs the hidden subcommand args[1] names, if it is one, and
@@ -43,12 +41,12 @@ func Dispatch(args []string) (code int, ok bool) {
 	switch args[1] {
 	case shimCommand:
 		return shimMain(args[2:]), true
-	case initCommand:
-		return initMain(), true
-	case reaperCommand:
-		return reaperMain(args[2:]), true
-	case execCommand:
-		return execMain(), true
+	case proc.InitCommand:
+		return proc.InitMain(), true
+	case proc.ReaperCommand:
+		return proc.ReaperMain(args[2:]), true
+	case proc.ExecCommand:
+		return proc.ExecMain(), true
 	case dnsCommand:
 		return dnsMain(args[2:]), true
 	}
@@ -178,7 +176,7 @@ func shimMain(args []string) int {
 		return fail("%v", err)
 	}
 	s := &shim{b: b, id: args[1], stopCh: make(chan struct{}), done: make(chan struct{})}
-	self, _ := procStart(os.Getpid())
+	self, _ := proc.StartTime(os.Getpid())
 	var already bool
 	r, err := b.update(s.id, func(r *records.Container) error {
 		if r.State.Active() && alive(r.State.ShimPid, r.State.ShimStart) {
@@ -266,7 +264,7 @@ func (s *shim) handle(conn net.Conn) {
 		s.mu.Lock()
 		s.size = req.Size
 		if s.term != nil {
-			setWinsize(s.term, req.Size)
+			proc.SetWinsize(s.term, req.Size)
 		}
 		s.mu.Unlock()
 	default:
@@ -451,19 +449,10 @@ func (s *shim) finish(r *records.Container, code int, errMsg string, more ...fun
 	})
 }
 
-// startError is a container that could not start, with the exit code
-// docker gives it (127: command not found, 126: not executable).
-type startError struct {
-	code int
-	msg  string
-}
-
-func (e *startError) Error() string { return e.msg }
-
 func exitCodeOf(err error) int {
-	var se *startError
+	var se *proc.StartError
 	if errors.As(err, &se) {
-		return se.code
+		return se.Code
 	}
 	return 128
 }
@@ -518,18 +507,6 @@ func (ru *run) wait() (code int, oom bool) {
 		oom = true
 	}
 	return code, oom
-}
-
-// parseStartError reads the init's report: "<exit code> <message>".
-func parseStartError(msg string) error {
-	msg = strings.TrimSpace(msg)
-	code := 128
-	if i := strings.IndexByte(msg, ' '); i > 0 {
-		if n, err := strconv.Atoi(msg[:i]); err == nil {
-			code, msg = n, msg[i+1:]
-		}
-	}
-	return &startError{code: code, msg: msg}
 }
 
 // parseSignal accepts "SIGTERM", "TERM", "term" and "15".

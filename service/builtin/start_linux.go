@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/service"
 	"github.com/berthdev/berth/service/builtin/cgroup"
 	"github.com/berthdev/berth/service/builtin/network"
+	"github.com/berthdev/berth/service/builtin/proc"
 	"github.com/berthdev/berth/service/builtin/records"
 )
 
@@ -80,7 +81,7 @@ func (s *shim) start() (*run, error) {
 	case r.Spec.Tty:
 		// One terminal for the three streams; the shim keeps the master:
 		// it reads the output and writes what attach sends.
-		master, slave, err := openPty()
+		master, slave, err := proc.OpenPty()
 		if err != nil {
 			return nil, fmt.Errorf("allocate a terminal: %w", err)
 		}
@@ -122,7 +123,7 @@ func (s *shim) start() (*run, error) {
 	logStart := s.log.Size()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{"berth", initCommand},
+		Args:       []string{"berth", proc.InitCommand},
 		Env:        helperEnv(),
 		Dir:        "/",
 		Stdin:      stdin,
@@ -149,7 +150,7 @@ func (s *shim) start() (*run, error) {
 	ru := &run{s: s, cmd: cmd, oom0: oom0}
 	if ptyMaster != nil {
 		ru.output.Add(1)
-		go func() { defer ru.output.Done(); s.log.Copy("stdout", ptyReader{ptyMaster}) }()
+		go func() { defer ru.output.Done(); s.log.Copy("stdout", proc.PtyReader{File: ptyMaster}) }()
 	} else {
 		ru.output.Add(2)
 		go func() { defer ru.output.Done(); s.log.Copy("stdout", outR) }()
@@ -193,9 +194,9 @@ func (s *shim) start() (*run, error) {
 		if len(msg) == 0 {
 			return nil, fmt.Errorf("the container's init exited (%d) before running the command", code)
 		}
-		return nil, parseStartError(string(msg))
+		return nil, proc.ParseStartError(string(msg))
 	}
-	pidStart, _ := procStart(cmd.Process.Pid)
+	pidStart, _ := proc.StartTime(cmd.Process.Pid)
 	now := time.Now().UTC()
 	var health string
 	if r.Health != nil {
@@ -221,7 +222,7 @@ func (s *shim) start() (*run, error) {
 	s.mu.Lock()
 	s.proc, s.exited, s.stdin, s.tty, s.term = cmd.Process, exited, stdinW, ptyMaster != nil, ptyMaster
 	if ptyMaster != nil {
-		setWinsize(ptyMaster, s.size) // the size asked for an earlier run
+		proc.SetWinsize(ptyMaster, s.size) // the size asked for an earlier run
 	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())

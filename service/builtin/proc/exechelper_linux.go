@@ -1,4 +1,4 @@
-package builtin
+package proc
 
 import (
 	"encoding/json"
@@ -19,9 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// execMain is `berth __berth-exec`: it runs one process in a running
+// ExecMain is `berth __berth-exec`: it runs one process in a running
 // container — an exec, a healthcheck, a hook, a watch action — confined as
-// the container's init is. It reads its execConfig from fd 3 and reports
+// the container's init is. It reads its ExecConfig from fd 3 and reports
 // failure to start on fd 4 ("<exit code> <message>"), closing it empty
 // once the process runs; then it waits for the process, passes signals on
 // and exits with the process's status. Unless detached, fd 3 stays open
@@ -40,7 +40,7 @@ import (
 // helper's other threads stay outside. The helper is not dumpable, so a
 // process of the container cannot open its executable or memory through
 // /proc while the forked child has not exec'ed yet.
-func execMain() int {
+func ExecMain() int {
 	cfgFile, status := os.NewFile(3, "config"), os.NewFile(4, "status")
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
@@ -51,7 +51,7 @@ func execMain() int {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail(126, fmt.Errorf("exec: make the helper non-dumpable: %w", err))
 	}
-	var c execConfig
+	var c ExecConfig
 	if err := json.NewDecoder(cfgFile).Decode(&c); err != nil {
 		return fail(126, fmt.Errorf("exec: read config: %w", err))
 	}
@@ -82,7 +82,7 @@ func execMain() int {
 	}
 	// Opened first, checked after: the handles are the init's, not those of
 	// a process that took its pid.
-	if start, ok := procStart(c.Pid); !ok || start != c.PidStart {
+	if start, ok := StartTime(c.Pid); !ok || start != c.PidStart {
 		return fail(126, errors.New("exec: the container's process has exited"))
 	}
 	for _, u := range c.Rlimits {
@@ -171,7 +171,7 @@ func execMain() int {
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return exitStatus(ee.ProcessState)
+		return ExitStatus(ee.ProcessState)
 	}
 	if err != nil {
 		return 126

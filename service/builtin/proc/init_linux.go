@@ -1,4 +1,4 @@
-package builtin
+package proc
 
 import (
 	"context"
@@ -21,18 +21,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initMain is the container's init: PID 1 of the new namespaces, until it
-// execs the container's command. It reads its initConfig from fd 3 and
+// InitMain is the container's init: PID 1 of the new namespaces, until it
+// execs the container's command. It reads its InitConfig from fd 3 and
 // reports failure on fd 4 ("<exit code> <message>"); fd 4 is close-on-exec,
 // so a successful exec closes it with nothing written.
-func initMain() int {
+func InitMain() int {
 	cfgFile, status := os.NewFile(3, "config"), os.NewFile(4, "status")
 	unix.CloseOnExec(4)
 	fail := func(code int, err error) int {
 		fmt.Fprintf(status, "%d %v", code, err)
 		return code
 	}
-	var c initConfig
+	var c InitConfig
 	if err := json.NewDecoder(cfgFile).Decode(&c); err != nil {
 		return fail(128, fmt.Errorf("container init: read config: %w", err))
 	}
@@ -53,9 +53,9 @@ func initMain() int {
 	unix.Umask(0o022)
 	if err := c.enter(); err != nil {
 		code := 128
-		var se *startError
+		var se *StartError
 		if errors.As(err, &se) {
-			code = se.code
+			code = se.Code
 		}
 		return fail(code, err)
 	}
@@ -63,7 +63,7 @@ func initMain() int {
 }
 
 // setupRoot mounts the container's filesystem and pivots into it.
-func (c *initConfig) setupRoot() error {
+func (c *InitConfig) setupRoot() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
@@ -141,7 +141,7 @@ func (c *initConfig) setupRoot() error {
 		}
 	}
 	mounts := slices.Clone(c.Mounts)
-	slices.SortStableFunc(mounts, func(a, b initMount) int {
+	slices.SortStableFunc(mounts, func(a, b Mount) int {
 		return strings.Count(path.Clean(a.Target), "/") - strings.Count(path.Clean(b.Target), "/")
 	})
 	for _, mt := range mounts {
@@ -329,7 +329,7 @@ func (m *mounter) bind(src, target string, file, readOnly bool, propagation stri
 }
 
 // populateDev creates docker's minimal /dev: the standard nodes and links.
-func (m *mounter) populateDev(c *initConfig) error {
+func (m *mounter) populateDev(c *InitConfig) error {
 	dev, err := m.target("/dev", false)
 	if err != nil {
 		return err
@@ -428,7 +428,7 @@ func populate(root, target, vol string) error {
 
 // enter drops to the container's user and capabilities and execs its
 // command. It returns only on failure.
-func (c *initConfig) enter() error {
+func (c *InitConfig) enter() error {
 	id, err := confine.LookupUser(c.User, c.GroupAdd, os.ReadFile)
 	if err != nil {
 		return err
@@ -458,7 +458,7 @@ func (c *initConfig) enter() error {
 		return err
 	}
 	if c.Init {
-		argv = append([]string{"/dev/init", reaperCommand, prog}, argv...)
+		argv = append([]string{"/dev/init", ReaperCommand, prog}, argv...)
 		prog = "/dev/init"
 	}
 
@@ -473,7 +473,7 @@ func (c *initConfig) enter() error {
 	if errors.Is(err, syscall.ENOENT) {
 		code = 127
 	}
-	return &startError{code: code, msg: fmt.Sprintf("exec: %q: %v", argv[0], err)}
+	return &StartError{Code: code, Msg: fmt.Sprintf("exec: %q: %v", argv[0], err)}
 }
 
 // lookPath finds the command as the container's PATH says, with docker's
@@ -501,7 +501,7 @@ func lookPath(cmd string, env []string) (string, error) {
 			} else if errors.Is(err, fs.ErrPermission) {
 				err = errors.New("permission denied")
 			}
-			return "", &startError{code: code, msg: fmt.Sprintf("exec: %q: %v", cmd, err)}
+			return "", &StartError{Code: code, Msg: fmt.Sprintf("exec: %q: %v", cmd, err)}
 		}
 		return cmd, nil
 	}
@@ -519,7 +519,7 @@ func lookPath(cmd string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", &startError{code: 127, msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", cmd)}
+	return "", &StartError{Code: 127, Msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", cmd)}
 }
 
 // rlimits maps docker's ulimit names to resources.

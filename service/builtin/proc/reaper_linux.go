@@ -1,4 +1,4 @@
-package builtin
+package proc
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reaperMain is `init: true`: PID 1 of the container, it runs the command
+// ReaperMain is `init: true`: PID 1 of the container, it runs the command
 // (args[0] is its path, args[1:] its argv), forwards signals to it, reaps
 // every orphan, and exits with the command's status, as docker-init (tini)
 // does.
-func reaperMain(args []string) int {
+func ReaperMain(args []string) int {
 	if len(args) < 2 {
 		fmt.Fprintln(os.Stderr, "berth init: no command")
 		return 127

@@ -1,4 +1,4 @@
-package builtin
+package proc
 
 import (
 	"errors"
@@ -12,9 +12,9 @@ import (
 	"github.com/berthdev/berth/service"
 )
 
-// openPty allocates a pseudo-terminal of 24×80 and returns its master and
+// OpenPty allocates a pseudo-terminal of 24×80 and returns its master and
 // slave.
-func openPty() (master, slave *os.File, err error) {
+func OpenPty() (master, slave *os.File, err error) {
 	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, err
@@ -38,23 +38,25 @@ func openPty() (master, slave *os.File, err error) {
 	return master, slave, nil
 }
 
-// ptyReader reads a terminal's master, taking the EIO it gives once every
+// PtyReader reads a terminal's master, taking the EIO it gives once every
 // slave is closed for the end of the stream.
-type ptyReader struct{ f *os.File }
+type PtyReader struct{ File *os.File }
 
-func (p ptyReader) Read(b []byte) (int, error) {
-	n, err := p.f.Read(b)
+// Read reads from the master; EIO is the end of the stream.
+func (p PtyReader) Read(b []byte) (int, error) {
+	n, err := p.File.Read(b)
 	if errors.Is(err, syscall.EIO) {
 		return n, io.EOF
 	}
 	return n, err
 }
 
-func (p ptyReader) Close() error { return p.f.Close() }
+// Close closes the master.
+func (p PtyReader) Close() error { return p.File.Close() }
 
-// setWinsize gives the terminal of f (either side) a size; a zero size is
+// SetWinsize gives the terminal of f (either side) a size; a zero size is
 // left alone.
-func setWinsize(f *os.File, sz service.TerminalSize) {
+func SetWinsize(f *os.File, sz service.TerminalSize) {
 	if sz.Rows == 0 || sz.Cols == 0 {
 		return
 	}
