@@ -42,7 +42,7 @@ func TestBenchBuiltin(t *testing.T) {
 		vs               string
 		compose          time.Duration // docker compose's figure, when it runs here
 	}
-	compose := composeTools()
+	compose := composeTools(t)
 	var rows []row
 	prefix := projectName("benchbuiltin")
 	startOnce := func(b service.Backend) func() error {

@@ -71,9 +71,28 @@ func (tl tool) run(p *testProject, args ...string) error {
 	return nil
 }
 
-// composeTools finds docker compose on PATH: the v2 plugin, else the
-// standalone docker-compose (v2, or v1 named with its version).
-func composeTools() []tool {
+// composeTools finds docker compose: the reference v5.5.0 binary of
+// ../shared/peers (built unmodified from docker/compose), else the v2
+// plugin on PATH, else the standalone docker-compose (v2, or v1 named with
+// its version).
+func composeTools(t *testing.T) []tool {
+	if ref := referenceComposeOrEmpty(t, "v5.5.0"); ref != "" {
+		return []tool{{"docker compose v5.5.0", []string{ref}}}
+	}
+	return composeOnPath()
+}
+
+// referenceComposeOrEmpty is referenceCompose's binary, or "" when the
+// reference binaries cannot be installed here (no skip, no failure: the
+// benchmarks then use what is on PATH).
+func referenceComposeOrEmpty(t *testing.T, version string) string {
+	var bin string
+	t.Run("reference-"+version, func(t *testing.T) { bin = referenceCompose(t, version) })
+	return bin
+}
+
+// composeOnPath finds docker compose on PATH.
+func composeOnPath() []tool {
 	var out []tool
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		out = append(out, tool{"docker compose", []string{"docker", "compose"}})
@@ -98,7 +117,7 @@ func TestBenchReport(t *testing.T) {
 		t.Skip("set BERTH_BENCH=1 (make bench)")
 	}
 	requireEngine(t)
-	tools := append([]tool{{"berth", []string{berthBin}}}, composeTools()...)
+	tools := append([]tool{{"berth", []string{berthBin}}}, composeTools(t)...)
 	type row struct {
 		what string
 		by   map[string]time.Duration

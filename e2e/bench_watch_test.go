@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,8 +63,8 @@ func TestBenchWatch(t *testing.T) {
 		name := "berth watch (" + filepath.Base(t.Name()) + ")"
 		figures = append(figures, figure{name, measure(t, p, berthBin, "watch", "--no-up")})
 		if filepath.Base(t.Name()) == "engine" {
-			for _, tl := range composeTools() {
-				if tl.name != "docker-compose" && tl.name != "docker compose" {
+			for _, tl := range composeTools(t) {
+				if tl.name != "docker-compose" && !strings.HasPrefix(tl.name, "docker compose") {
 					continue // v1: no watch
 				}
 				figures = append(figures, figure{tl.name + " watch", measure(t, p, append(tl.argv, "watch", "--no-up")...)})
